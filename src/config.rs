@@ -1,0 +1,176 @@
+//! Command-line flags, parsed by hand into a `Config`.
+
+use std::time::Duration;
+
+use crate::limits;
+
+pub const DEFAULT_PORT: u16 = 8088;
+pub const DEFAULT_BIND: &str = "localhost";
+
+pub const HELP: &str = "\
+webwire — every classic way a browser and a server talk, by hand on std::net
+
+USAGE:
+    webwire [DEMO] [OPTIONS]
+
+    With no DEMO, every demo is served; with one, only that demo (and an index listing it).
+
+OPTIONS:
+    --port N         listen on port N (default 8088; 0 picks a free port)
+    --bind ADDR      listen on ADDR (default localhost: both 127.0.0.1 and ::1, so
+                     http://localhost:8088 works whichever one the browser picks)
+    --max-conns N    serve at most N connections at once; more get 503 (default 512)
+    --trace          print every request head and response head as it crosses the wire,
+                     with CR LF made visible
+    --quiet          do not log requests
+    --list           list the demos and exit
+    --help           show this text and exit
+";
+
+/// How long the server waits for what. Tests shorten these; `limits.rs` has the defaults
+/// and explains each one.
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    pub header: Duration,
+    pub body: Duration,
+    pub idle: Duration,
+    pub write: Duration,
+    pub linger: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header: limits::HEADER_TIMEOUT,
+            body: limits::BODY_TIMEOUT,
+            idle: limits::IDLE_TIMEOUT,
+            write: limits::WRITE_TIMEOUT,
+            linger: limits::LINGER_TIMEOUT,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: String,
+    pub port: u16,
+    /// Serve only this demo.
+    pub demo: Option<String>,
+    pub trace: bool,
+    pub quiet: bool,
+    pub max_conns: usize,
+    pub timeouts: Timeouts,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: DEFAULT_BIND.to_string(),
+            port: DEFAULT_PORT,
+            demo: None,
+            trace: false,
+            quiet: false,
+            max_conns: limits::MAX_CONNECTIONS,
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Serve(Config),
+    List,
+    Help,
+}
+
+/// Reads the arguments after the program name. The error is one line for the user.
+pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut config = Config::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--help" | "-h" => return Ok(Command::Help),
+            "--list" => return Ok(Command::List),
+            "--trace" => config.trace = true,
+            "--quiet" | "-q" => config.quiet = true,
+            "--port" => {
+                let value = args
+                    .next()
+                    .ok_or("--port needs a number, e.g. --port 8089")?;
+                config.port = value
+                    .parse()
+                    .map_err(|_| format!("--port {value}: not a port number (0 to 65535)"))?;
+            }
+            "--bind" => {
+                config.bind = args
+                    .next()
+                    .ok_or("--bind needs an address, e.g. --bind 0.0.0.0")?;
+            }
+            "--max-conns" => {
+                let value = args.next().ok_or("--max-conns needs a number")?;
+                config.max_conns = match value.parse() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(format!("--max-conns {value}: needs a number above 0")),
+                };
+            }
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
+            demo if config.demo.is_none() => config.demo = Some(demo.to_string()),
+            extra => return Err(format!("one demo at a time: {extra} is one too many")),
+        }
+    }
+    Ok(Command::Serve(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn defaults_are_the_articles() {
+        let Ok(Command::Serve(config)) = parse(&[]) else {
+            panic!("no arguments should serve")
+        };
+        assert_eq!((config.bind.as_str(), config.port), ("localhost", 8088));
+        assert_eq!(config.demo, None);
+    }
+
+    #[test]
+    fn flags_and_a_demo() {
+        let Ok(Command::Serve(c)) = parse(&[
+            "sse", "--port", "0", "--bind", "0.0.0.0", "--trace", "--quiet",
+        ]) else {
+            panic!("should serve")
+        };
+        assert_eq!(c.demo.as_deref(), Some("sse"));
+        assert_eq!(
+            (c.port, c.bind.as_str(), c.trace, c.quiet),
+            (0, "0.0.0.0", true, true)
+        );
+        assert!(matches!(parse(&["--list"]), Ok(Command::List)));
+        assert!(matches!(parse(&["--help"]), Ok(Command::Help)));
+    }
+
+    #[test]
+    fn mistakes_are_one_line_each() {
+        for (args, want) in [
+            (&["--port"][..], "--port needs a number, e.g. --port 8089"),
+            (
+                &["--port", "99999"],
+                "--port 99999: not a port number (0 to 65535)",
+            ),
+            (
+                &["--max-conns", "0"],
+                "--max-conns 0: needs a number above 0",
+            ),
+            (&["--frobnicate"], "unknown option --frobnicate"),
+            (&["sse", "ajax"], "one demo at a time: ajax is one too many"),
+        ] {
+            assert_eq!(parse(args).err().as_deref(), Some(want));
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Percent-decoding of paths, and `application/x-www-form-urlencoded` for query strings and
+//! form bodies.
+//!
+//! The two are decoded differently on purpose. A path is decoded strictly (RFC 3986 §2.1): a
+//! broken `%` escape or bytes that are not UTF-8 make the request a 400, because a path names
+//! something and two spellings must not reach different places. A query or form is decoded the
+//! way browsers encode it (the WHATWG URL spec, "application/x-www-form-urlencoded parsing"):
+//! `+` is a space, a broken escape is kept as it is, and bad UTF-8 becomes U+FFFD. That is what
+//! `encodeURIComponent` and `<form>` produce, and what every server framework accepts.
+
+/// Decodes `%XX` escapes in a request path. `None` for a malformed escape or non-UTF-8 result.
+pub fn decode_path(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let high = hex_value(*bytes.get(i + 1)?)?;
+            let low = hex_value(*bytes.get(i + 2)?)?;
+            out.push(high * 16 + low);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Splits `a=1&b=two+words&c` into `[("a","1"), ("b","two words"), ("c","")]`, in order,
+/// keeping repeated names. Used for query strings and for form bodies alike.
+pub fn parse_form(input: &[u8]) -> Vec<(String, String)> {
+    input
+        .split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+                None => (pair, &pair[pair.len()..]),
+            };
+            (decode_form_component(name), decode_form_component(value))
+        })
+        .collect()
+}
+
+/// `+` becomes a space, `%XX` a byte; a `%` not followed by two hex digits stays as it is.
+fn decode_form_component(input: &[u8]) -> String {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let escaped = match (input[i], input.get(i + 1), input.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) => hex_value(h).zip(hex_value(l)),
+            _ => None,
+        };
+        match (input[i], escaped) {
+            (_, Some((high, low))) => {
+                out.push(high * 16 + low);
+                i += 3;
+                continue;
+            }
+            (b'+', None) => out.push(b' '),
+            (byte, None) => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_value(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_decode_strictly() {
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            ("/plain", Some("/plain"), "nothing to decode"),
+            ("/a%20b", Some("/a b"), "an escaped space"),
+            ("/caf%C3%A9", Some("/café"), "UTF-8 in two escapes"),
+            (
+                "/a+b",
+                Some("/a+b"),
+                "'+' is only a space in forms, not in paths",
+            ),
+            ("/%zz", None, "not hex"),
+            ("/%4", None, "escape cut short"),
+            ("/%ff", None, "decodes to a byte that is not UTF-8"),
+        ];
+        for (raw, want, why) in cases {
+            assert_eq!(decode_path(raw).as_deref(), *want, "{why}: {raw}");
+        }
+    }
+
+    #[test]
+    fn forms_decode_like_browsers() {
+        let pairs = |s: &str| parse_form(s.as_bytes());
+        let owned = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(pairs("a=1&b=2"), owned(&[("a", "1"), ("b", "2")]));
+        assert_eq!(pairs("q=two+words"), owned(&[("q", "two words")]));
+        assert_eq!(
+            pairs("x=%26%3D%20"),
+            owned(&[("x", "&= ")]),
+            "encodeURIComponent output"
+        );
+        assert_eq!(
+            pairs("flag&&k="),
+            owned(&[("flag", ""), ("k", "")]),
+            "empty pieces"
+        );
+        assert_eq!(
+            pairs("a=1&a=2"),
+            owned(&[("a", "1"), ("a", "2")]),
+            "repeats kept"
+        );
+        assert_eq!(
+            pairs("p=100%"),
+            owned(&[("p", "100%")]),
+            "a broken escape is kept"
+        );
+        assert_eq!(pairs("n=%E4%BD%A0"), owned(&[("n", "你")]));
+        assert_eq!(
+            pairs("b=%FF"),
+            owned(&[("b", "\u{FFFD}")]),
+            "bad UTF-8 is replaced"
+        );
+    }
+}

@@ -1,0 +1,860 @@
+//! Reading an HTTP/1.1 request head from bytes (RFC 9112 §2–§7).
+//!
+//! A browser opens a TCP connection and sends text like this, every line ending in CR LF:
+//!
+//! ```text
+//! GET /time?since=3 HTTP/1.1\r\n
+//! Host: localhost:8088\r\n
+//! Accept: */*\r\n
+//! \r\n
+//! ```
+//!
+//! `parse_head` is a pure function over the bytes received so far. It answers one of three
+//! things: the head is complete (here is the request, and how many bytes it took), it is
+//! incomplete (read more and call again — not an error: TCP may deliver the head one byte at a
+//! time), or it is broken (a `RequestError` that names the rule and carries its status code).
+//! It never reads a socket and never allocates more than the limits in `limits.rs` allow.
+//!
+//! It is strict where leniency lets two parsers disagree about where a request ends — the
+//! root of request smuggling: no bare LF, no space before a colon, no folded lines, no
+//! Content-Length beside Transfer-Encoding.
+
+use crate::http::query;
+use crate::limits::{MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_HEADERS, MAX_REQUEST_LINE};
+
+/// The two versions of HTTP/1 (RFC 9112 §2.3). Any `HTTP/1.x` above 1.1 is served as 1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    Http11,
+}
+
+impl Version {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+/// How the body that follows the head is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No Content-Length and no Transfer-Encoding: a request without a body.
+    Empty,
+    /// `Content-Length: N`: exactly N bytes follow.
+    Length(usize),
+    /// `Transfer-Encoding: chunked`: size-prefixed chunks until a zero-size one.
+    Chunked,
+}
+
+/// A parsed request. The body is filled in by the server after the head (see `body.rs`).
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method token as sent, case-sensitive (RFC 9110 §9.1): `get` is not `GET`.
+    pub method: String,
+    /// The request target exactly as sent, for logs and traces.
+    pub target: String,
+    /// The target's path, percent-decoded. Empty for a CONNECT target, `*` for `OPTIONS *`.
+    pub path: String,
+    /// The raw query string after `?`, not decoded (see `query_params`).
+    pub query: String,
+    pub version: Version,
+    /// Header lines in the order received; names keep their spelling, values are trimmed.
+    pub headers: Vec<(String, String)>,
+    pub framing: BodyFraming,
+    /// The client sent `Expect: 100-continue` and waits for a go-ahead before its body.
+    pub expects_continue: bool,
+    pub body: Vec<u8>,
+}
+
+/// What `parse_head` makes of the bytes so far.
+#[derive(Debug)]
+pub enum Parsed {
+    /// The whole head arrived; it used this many bytes of the buffer.
+    Complete(Request, usize),
+    /// More bytes are needed.
+    Incomplete,
+}
+
+// ANCHOR: request_error
+/// Everything that can be wrong with a request, each with its status code and a one-line
+/// reason for the response body. The only place statuses are chosen for bad input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestError {
+    BareLineFeed,
+    MalformedRequestLine,
+    InvalidMethod,
+    InvalidTarget,
+    MalformedVersion,
+    UnsupportedVersion,
+    RequestLineTooLong,
+    HeadTooLarge,
+    TooManyHeaders,
+    ObsoleteLineFolding,
+    MissingColon,
+    SpaceBeforeColon,
+    InvalidHeaderName,
+    InvalidHeaderValue,
+    MissingHost,
+    MultipleHosts,
+    InvalidHost,
+    LengthWithTransferEncoding,
+    TransferEncodingInHttp10,
+    UnsupportedTransferCoding,
+    ChunkedNotFinal,
+    InvalidContentLength,
+    ConflictingContentLengths,
+    BodyTooLarge,
+    InvalidChunk,
+    TrailersTooLarge,
+    UnsupportedExpectation,
+    HeaderTimeout,
+    BodyTimeout,
+}
+
+impl RequestError {
+    pub fn status(self) -> u16 {
+        use RequestError::*;
+        match self {
+            RequestLineTooLong => 414,
+            HeadTooLarge | TooManyHeaders | TrailersTooLarge => 431,
+            BodyTooLarge => 413,
+            UnsupportedVersion => 505,
+            UnsupportedTransferCoding => 501,
+            UnsupportedExpectation => 417,
+            HeaderTimeout | BodyTimeout => 408,
+            _ => 400,
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        use RequestError::*;
+        match self {
+            BareLineFeed => "lines must end in CR LF, not a bare LF (with netcat, use nc -C)",
+            MalformedRequestLine => "the request line must be METHOD SP TARGET SP VERSION",
+            InvalidMethod => "the method is not a valid token",
+            InvalidTarget => "the request target is not a valid path, absolute URL or *",
+            MalformedVersion => "the version must look like HTTP/1.1",
+            UnsupportedVersion => "only HTTP/1.0 and HTTP/1.1 are served here",
+            RequestLineTooLong => "the request line is longer than 8 KiB",
+            HeadTooLarge => "the header section is larger than 16 KiB",
+            TooManyHeaders => "more than 64 header lines",
+            ObsoleteLineFolding => "a header line starts with whitespace (obsolete line folding)",
+            MissingColon => "a header line has no colon",
+            SpaceBeforeColon => "whitespace between a header name and its colon",
+            InvalidHeaderName => "a header name is not a valid token",
+            InvalidHeaderValue => "a header value contains a control character",
+            MissingHost => "an HTTP/1.1 request needs a Host header",
+            MultipleHosts => "more than one Host header",
+            InvalidHost => "the Host header is not a valid host[:port]",
+            LengthWithTransferEncoding => "Content-Length and Transfer-Encoding together",
+            TransferEncodingInHttp10 => "Transfer-Encoding is not allowed in HTTP/1.0",
+            UnsupportedTransferCoding => "only the chunked transfer coding is supported",
+            ChunkedNotFinal => "chunked must be applied exactly once, as the final coding",
+            InvalidContentLength => "Content-Length is not a decimal number",
+            ConflictingContentLengths => "several different Content-Length values",
+            BodyTooLarge => "the body is larger than 1 MiB",
+            InvalidChunk => "a chunk is malformed (size line, hex digits or CR LF)",
+            TrailersTooLarge => "the trailer section is larger than 4 KiB",
+            UnsupportedExpectation => "the only expectation supported is 100-continue",
+            HeaderTimeout => "the request head did not arrive in time",
+            BodyTimeout => "the request body did not arrive in time",
+        }
+    }
+}
+// ANCHOR_END: request_error
+
+impl Request {
+    /// The first header with this name, compared case-insensitively (RFC 9110 §5.1).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header with this name, in order (a header may be sent several times).
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// True if a comma-separated header such as `Connection: keep-alive, Upgrade` lists
+    /// `token`, in any of its lines, ignoring case.
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        comma_list(self.header_values(name)).any(|t| t.eq_ignore_ascii_case(token))
+    }
+
+    /// The query string decoded into name/value pairs, repeated names kept.
+    pub fn query_params(&self) -> Vec<(String, String)> {
+        query::parse_form(self.query.as_bytes())
+    }
+
+    /// The first query parameter with this name, decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query_params()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+
+    // ANCHOR: keep_alive
+    /// Whether the connection stays open after this request (RFC 9112 §9.3): HTTP/1.1 is
+    /// persistent unless the client says `Connection: close`; HTTP/1.0 closes unless it says
+    /// `Connection: keep-alive`.
+    pub fn keep_alive(&self) -> bool {
+        match self.version {
+            Version::Http11 => !self.has_token("connection", "close"),
+            Version::Http10 => self.has_token("connection", "keep-alive"),
+        }
+    }
+    // ANCHOR_END: keep_alive
+}
+
+/// Splits header values on commas and trims the optional whitespace around each element,
+/// skipping empty ones (RFC 9110 §5.6.1).
+pub fn comma_list<'a>(values: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
+    values
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim_matches([' ', '\t']))
+        .filter(|t| !t.is_empty())
+}
+
+/// Parses a request head from the start of `buf`. See the module comment.
+pub fn parse_head(buf: &[u8]) -> Result<Parsed, RequestError> {
+    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line
+    // (some old clients send an extra CR LF after a POST body).
+    let mut pos = 0;
+    while buf[pos..].starts_with(b"\r\n") && pos < MAX_HEAD_BYTES {
+        pos += 2;
+    }
+
+    // ANCHOR: request_line
+    let Some((line, next)) = next_line(buf, pos)? else {
+        if buf.len() - pos > MAX_REQUEST_LINE {
+            return Err(RequestError::RequestLineTooLong);
+        }
+        return Ok(Parsed::Incomplete);
+    };
+    if next - pos > MAX_REQUEST_LINE {
+        return Err(RequestError::RequestLineTooLong);
+    }
+    let (method, target, version) = parse_request_line(line)?;
+    // ANCHOR_END: request_line
+    pos = next;
+
+    let mut headers = Vec::new();
+    loop {
+        let Some((line, next)) = next_line(buf, pos)? else {
+            if buf.len() > MAX_HEAD_BYTES {
+                return Err(RequestError::HeadTooLarge);
+            }
+            return Ok(Parsed::Incomplete);
+        };
+        if next > MAX_HEAD_BYTES {
+            return Err(RequestError::HeadTooLarge);
+        }
+        pos = next;
+        if line.is_empty() {
+            break; // the blank line that ends the head
+        }
+        if headers.len() == MAX_HEADERS {
+            return Err(RequestError::TooManyHeaders);
+        }
+        headers.push(parse_header_line(line)?);
+    }
+
+    let mut request = Request {
+        method,
+        target: target.to_string(),
+        path: String::new(),
+        query: String::new(),
+        version,
+        headers,
+        framing: BodyFraming::Empty,
+        expects_continue: false,
+        body: Vec::new(),
+    };
+    split_target(&mut request)?;
+    check_host(&request)?;
+    request.framing = body_framing(&request)?;
+    request.expects_continue = expects_continue(&request)?;
+    Ok(Parsed::Complete(request, pos))
+}
+
+/// Finds the line starting at `from`. `Ok(None)` if its end has not arrived yet.
+/// RFC 9112 §2.2 lets a recipient accept a bare LF; we refuse it, so that this server and any
+/// proxy in front of it can never disagree about where a line ends.
+fn next_line(buf: &[u8], from: usize) -> Result<Option<(&[u8], usize)>, RequestError> {
+    let Some(offset) = buf[from..].iter().position(|&b| b == b'\n') else {
+        return Ok(None);
+    };
+    let lf = from + offset;
+    if lf == from || buf[lf - 1] != b'\r' {
+        return Err(RequestError::BareLineFeed);
+    }
+    Ok(Some((&buf[from..lf - 1], lf + 1)))
+}
+
+/// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3), one space each.
+fn parse_request_line(line: &[u8]) -> Result<(String, &str, Version), RequestError> {
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(RequestError::MalformedRequestLine);
+    };
+    if method.is_empty() || !method.iter().all(|&b| is_token_byte(b)) {
+        return Err(RequestError::InvalidMethod);
+    }
+    // A target is printable ASCII with no spaces; anything else must be percent-encoded.
+    if target.is_empty() || !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
+        return Err(RequestError::InvalidTarget);
+    }
+    let version = match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            match (major, minor) {
+                (b'1', b'0') => Version::Http10,
+                (b'1', _) => Version::Http11,
+                _ => return Err(RequestError::UnsupportedVersion),
+            }
+        }
+        _ => return Err(RequestError::MalformedVersion),
+    };
+    // Both were checked to be ASCII above, so these conversions cannot fail.
+    let method = String::from_utf8_lossy(method).into_owned();
+    let target = std::str::from_utf8(target).map_err(|_| RequestError::InvalidTarget)?;
+    Ok((method, target, version))
+}
+
+/// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 §5).
+fn parse_header_line(line: &[u8]) -> Result<(String, String), RequestError> {
+    // §5.2: obs-fold (a line that continues the previous one) must be rejected or replaced.
+    if line[0] == b' ' || line[0] == b'\t' {
+        return Err(RequestError::ObsoleteLineFolding);
+    }
+    let colon = line
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(RequestError::MissingColon)?;
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    // §5.1: "A server MUST reject ... any received request message that contains whitespace
+    // between a header field name and colon with a response status code of 400".
+    if name.ends_with(b" ") || name.ends_with(b"\t") {
+        return Err(RequestError::SpaceBeforeColon);
+    }
+    if name.is_empty() || !name.iter().all(|&b| is_token_byte(b)) {
+        return Err(RequestError::InvalidHeaderName);
+    }
+    let value = value.trim_ascii();
+    // RFC 9110 §5.5: field-vchar, SP, HTAB and obs-text; no NUL, no bare CR, no other CTL.
+    if !value
+        .iter()
+        .all(|&b| b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80)
+    {
+        return Err(RequestError::InvalidHeaderValue);
+    }
+    let name = String::from_utf8_lossy(name).into_owned();
+    Ok((name, String::from_utf8_lossy(value).into_owned()))
+}
+
+/// Fills `path` and `query` from the target's four forms (RFC 9112 §3.2): origin-form
+/// `/p?q`, absolute-form `http://host/p?q` (sent to proxies; servers must accept it),
+/// authority-form `host:port` (CONNECT only) and asterisk-form `*` (OPTIONS only).
+fn split_target(request: &mut Request) -> Result<(), RequestError> {
+    let target = request.target.as_str();
+    let path_and_query = if target.starts_with('/') {
+        target
+    } else if target == "*" && request.method == "OPTIONS" {
+        request.path = "*".to_string();
+        return Ok(());
+    } else if request.method == "CONNECT" {
+        return Ok(()); // authority-form: the router refuses CONNECT anyway
+    } else if let Some(rest) = strip_prefix_ignore_case(target, "http://")
+        .or_else(|| strip_prefix_ignore_case(target, "https://"))
+    {
+        match rest.find('/') {
+            Some(slash) => &rest[slash..],
+            None => "/",
+        }
+    } else {
+        return Err(RequestError::InvalidTarget);
+    };
+    // A fragment (`#...`) belongs to the browser and is never part of a request target.
+    if path_and_query.contains('#') {
+        return Err(RequestError::InvalidTarget);
+    }
+    let (raw_path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    request.path = query::decode_path(raw_path).ok_or(RequestError::InvalidTarget)?;
+    request.query = query.to_string();
+    Ok(())
+}
+
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}
+
+/// RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any
+/// HTTP/1.1 request message that lacks a Host header field and to any request message that
+/// contains more than one Host header field line or a Host header field with an invalid
+/// field value."
+fn check_host(request: &Request) -> Result<(), RequestError> {
+    let mut hosts = request.header_values("host");
+    match (hosts.next(), hosts.next()) {
+        (None, _) if request.version == Version::Http11 => Err(RequestError::MissingHost),
+        (None, _) => Ok(()),
+        (Some(_), Some(_)) => Err(RequestError::MultipleHosts),
+        (Some(host), None) if is_valid_host(host) => Ok(()),
+        (Some(_), None) => Err(RequestError::InvalidHost),
+    }
+}
+
+/// `Host = uri-host [ ":" port ]`: a name, an IPv4 address or a bracketed IPv6 literal, in the
+/// characters RFC 3986 allows there, and an optional decimal port.
+fn is_valid_host(host: &str) -> bool {
+    let (name, port) = match host.rfind(':') {
+        Some(colon) if !host[colon..].contains(']') => (&host[..colon], Some(&host[colon + 1..])),
+        _ => (host, None),
+    };
+    let name_ok = if let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+    } else {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b))
+    };
+    let port_ok = port.is_none_or(|p| p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    name_ok && port_ok
+}
+
+// ANCHOR: body_framing
+/// Decides how the body is delimited, refusing every ambiguity (RFC 9112 §6.1, §6.3).
+fn body_framing(request: &Request) -> Result<BodyFraming, RequestError> {
+    let codings: Vec<&str> = comma_list(request.header_values("transfer-encoding")).collect();
+    let lengths: Vec<&str> = comma_list(request.header_values("content-length")).collect();
+    let has_transfer_encoding = request.header("transfer-encoding").is_some();
+
+    if has_transfer_encoding {
+        // §6.3: both present is how request smuggling works; we refuse instead of guessing.
+        if !lengths.is_empty() || request.header("content-length").is_some() {
+            return Err(RequestError::LengthWithTransferEncoding);
+        }
+        if request.version == Version::Http10 {
+            return Err(RequestError::TransferEncodingInHttp10);
+        }
+        if codings.iter().any(|c| !c.eq_ignore_ascii_case("chunked")) {
+            return Err(RequestError::UnsupportedTransferCoding);
+        }
+        if codings.len() != 1 {
+            return Err(RequestError::ChunkedNotFinal); // empty, or chunked twice
+        }
+        return Ok(BodyFraming::Chunked);
+    }
+    if request.header("content-length").is_none() {
+        return Ok(BodyFraming::Empty);
+    }
+    // §6.3 item 5: a list of identical valid values (`5, 5`) may be accepted as one.
+    let mut length = None;
+    for text in &lengths {
+        // 1*DIGIT only: no sign, no spaces inside, and short enough not to overflow.
+        if text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(RequestError::InvalidContentLength);
+        }
+        let value: u64 = text
+            .parse()
+            .map_err(|_| RequestError::InvalidContentLength)?;
+        if length.is_some_and(|seen| seen != value) {
+            return Err(RequestError::ConflictingContentLengths);
+        }
+        length = Some(value);
+    }
+    let length = length.ok_or(RequestError::InvalidContentLength)?;
+    if length > MAX_BODY_BYTES as u64 {
+        return Err(RequestError::BodyTooLarge);
+    }
+    Ok(match length {
+        0 => BodyFraming::Empty,
+        n => BodyFraming::Length(n as usize),
+    })
+}
+// ANCHOR_END: body_framing
+
+/// RFC 9110 §10.1.1: `Expect: 100-continue` asks for a `100 Continue` before the body is sent;
+/// any other expectation may be refused with 417. HTTP/1.0 clients never wait for 100.
+fn expects_continue(request: &Request) -> Result<bool, RequestError> {
+    match request.header("expect") {
+        None => Ok(false),
+        Some(value) if value.eq_ignore_ascii_case("100-continue") => {
+            Ok(request.version == Version::Http11 && request.framing != BodyFraming::Empty)
+        }
+        Some(_) => Err(RequestError::UnsupportedExpectation),
+    }
+}
+
+/// `tchar` of RFC 9110 §5.6.2: the characters of methods and header names.
+pub fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Request, RequestError> {
+        match parse_head(text.as_bytes())? {
+            Parsed::Complete(request, used) => {
+                assert_eq!(used, text.len(), "the whole head is consumed");
+                Ok(request)
+            }
+            Parsed::Incomplete => panic!("incomplete: {text:?}"),
+        }
+    }
+
+    fn error_of(text: &str) -> RequestError {
+        match parse_head(text.as_bytes()) {
+            Err(e) => e,
+            Ok(other) => panic!("expected an error for {text:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_simple_get() {
+        let r = parse("GET /time?since=3 HTTP/1.1\r\nHost: localhost:8088\r\nAccept: */*\r\n\r\n")
+            .unwrap();
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.path, "/time");
+        assert_eq!(r.query, "since=3");
+        assert_eq!(r.version, Version::Http11);
+        assert_eq!(r.header("HOST"), Some("localhost:8088"));
+        assert_eq!(r.framing, BodyFraming::Empty);
+        assert!(r.keep_alive());
+    }
+
+    #[test]
+    fn every_prefix_is_incomplete() {
+        // TCP may split a head anywhere; no prefix of a valid head is an error.
+        let text = b"POST /a%20b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n";
+        for end in 0..text.len() {
+            assert!(
+                matches!(parse_head(&text[..end]), Ok(Parsed::Incomplete)),
+                "prefix of {end} bytes"
+            );
+        }
+        assert!(matches!(parse_head(text), Ok(Parsed::Complete(_, n)) if n == text.len()));
+    }
+
+    #[test]
+    fn the_head_stops_at_the_blank_line() {
+        let text = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\n";
+        let Ok(Parsed::Complete(r, used)) = parse_head(text) else {
+            panic!("not complete")
+        };
+        assert_eq!(r.path, "/");
+        assert_eq!(
+            &text[used..],
+            b"GET /next HTTP/1.1\r\n",
+            "pipelined bytes left over"
+        );
+    }
+
+    #[test]
+    fn accepted_forms() {
+        let ok: &[(&str, &str, &str)] = &[
+            (
+                "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                "/",
+                "an empty line before is ignored",
+            ),
+            ("GET /x HTTP/1.0\r\n\r\n", "/x", "HTTP/1.0 needs no Host"),
+            (
+                "GET http://h:1/p?q HTTP/1.1\r\nHost: h:1\r\n\r\n",
+                "/p",
+                "absolute-form",
+            ),
+            (
+                "GET HTTP://h HTTP/1.1\r\nHost: h\r\n\r\n",
+                "/",
+                "scheme is case-insensitive",
+            ),
+            (
+                "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+                "*",
+                "asterisk-form",
+            ),
+            (
+                "GET /caf%C3%A9 HTTP/1.1\r\nHost: h\r\n\r\n",
+                "/café",
+                "path is decoded",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: [::1]:8088\r\n\r\n",
+                "/",
+                "IPv6 literal host",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: h\r\nX:\r\n\r\n",
+                "/",
+                "an empty value",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost:h\r\nA:  b \t\r\n\r\n",
+                "/",
+                "no OWS, and OWS trimmed",
+            ),
+            (
+                "GET / HTTP/1.9\r\nHost: h\r\n\r\n",
+                "/",
+                "a later 1.x is served as 1.1",
+            ),
+        ];
+        for (text, path, why) in ok {
+            let r = parse(text).unwrap_or_else(|e| panic!("{why}: {e:?}"));
+            assert_eq!(r.path, *path, "{why}");
+        }
+    }
+
+    #[test]
+    fn rejected_heads() {
+        use RequestError::*;
+        let long_target = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(9000));
+        let big_header = format!(
+            "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
+            "a".repeat(17000)
+        );
+        let many = format!("GET / HTTP/1.1\r\nHost: h\r\n{}\r\n", "A: b\r\n".repeat(64));
+        let cases: Vec<(&str, RequestError, &str)> = vec![
+            ("GET / HTTP/1.1\nHost: h\n\n", BareLineFeed, "bare LF"),
+            (
+                "GET / HTTP/1.1\r\nHost: h\n\r\n",
+                BareLineFeed,
+                "one bare LF in a header",
+            ),
+            (
+                "GET  / HTTP/1.1\r\nHost: h\r\n\r\n",
+                MalformedRequestLine,
+                "two spaces",
+            ),
+            (
+                "GET / HTTP/1.1 x\r\nHost: h\r\n\r\n",
+                MalformedRequestLine,
+                "four parts",
+            ),
+            ("GET /\r\n\r\n", MalformedRequestLine, "HTTP/0.9 style"),
+            (
+                "G(T / HTTP/1.1\r\nHost: h\r\n\r\n",
+                InvalidMethod,
+                "( is not a tchar",
+            ),
+            (
+                "GET /\x01 HTTP/1.1\r\nHost: h\r\n\r\n",
+                InvalidTarget,
+                "control byte",
+            ),
+            (
+                "GET x HTTP/1.1\r\nHost: h\r\n\r\n",
+                InvalidTarget,
+                "no leading slash",
+            ),
+            (
+                "GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n",
+                InvalidTarget,
+                "bad escape",
+            ),
+            (
+                "GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n",
+                InvalidTarget,
+                "fragment",
+            ),
+            (
+                "GET * HTTP/1.1\r\nHost: h\r\n\r\n",
+                InvalidTarget,
+                "* is for OPTIONS",
+            ),
+            (
+                "GET / HTTP/1.1.1\r\nHost: h\r\n\r\n",
+                MalformedVersion,
+                "extra digits",
+            ),
+            (
+                "GET / http/1.1\r\nHost: h\r\n\r\n",
+                MalformedVersion,
+                "HTTP is case-sensitive",
+            ),
+            (
+                "GET / HTTP/2.0\r\nHost: h\r\n\r\n",
+                UnsupportedVersion,
+                "HTTP/2 in text",
+            ),
+            (&long_target, RequestLineTooLong, "over 8 KiB"),
+            (&big_header, HeadTooLarge, "over 16 KiB"),
+            (&many, TooManyHeaders, "65 header lines"),
+            (
+                "GET / HTTP/1.1\r\nHost: h\r\nA: b\r\n c\r\n\r\n",
+                ObsoleteLineFolding,
+                "fold",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n",
+                MissingColon,
+                "no colon",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost : h\r\n\r\n",
+                SpaceBeforeColon,
+                "space before colon",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: h\r\nA\tB: c\r\n\r\n",
+                InvalidHeaderName,
+                "tab in name",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: h\r\n: c\r\n\r\n",
+                InvalidHeaderName,
+                "empty name",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: h\r\nA: b\0c\r\n\r\n",
+                InvalidHeaderValue,
+                "NUL",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: h\r\nA: b\rc\r\n\r\n",
+                InvalidHeaderValue,
+                "bare CR",
+            ),
+            ("GET / HTTP/1.1\r\n\r\n", MissingHost, "1.1 without Host"),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+                MultipleHosts,
+                "two Hosts",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+                InvalidHost,
+                "space in Host",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+                InvalidHost,
+                "slash in Host",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n",
+                InvalidHost,
+                "bad port",
+            ),
+            ("GET / HTTP/1.1\r\nHost:\r\n\r\n", InvalidHost, "empty Host"),
+        ];
+        for (text, want, why) in cases {
+            assert_eq!(error_of(text), want, "{why}");
+        }
+    }
+
+    #[test]
+    fn body_framing_rules() {
+        use RequestError::*;
+        let head = |extra: &str| format!("POST / HTTP/1.1\r\nHost: h\r\n{extra}\r\n");
+        let framing = |extra: &str| parse(&head(extra)).map(|r| r.framing);
+        assert_eq!(framing("Content-Length: 5\r\n"), Ok(BodyFraming::Length(5)));
+        assert_eq!(framing("Content-Length: 0\r\n"), Ok(BodyFraming::Empty));
+        assert_eq!(
+            framing("Content-Length: 5, 5\r\n"),
+            Ok(BodyFraming::Length(5)),
+            "same twice"
+        );
+        assert_eq!(
+            framing("Transfer-Encoding: chunked\r\n"),
+            Ok(BodyFraming::Chunked)
+        );
+        assert_eq!(
+            framing("Transfer-Encoding: CHUNKED\r\n"),
+            Ok(BodyFraming::Chunked)
+        );
+        let bad: &[(&str, RequestError, &str)] = &[
+            (
+                "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+                LengthWithTransferEncoding,
+                "CL.TE smuggling",
+            ),
+            (
+                "Content-Length: 5\r\nContent-Length: 6\r\n",
+                ConflictingContentLengths,
+                "two values",
+            ),
+            (
+                "Content-Length: 5, 6\r\n",
+                ConflictingContentLengths,
+                "a list of two values",
+            ),
+            ("Content-Length: -1\r\n", InvalidContentLength, "a sign"),
+            (
+                "Content-Length: +5\r\n",
+                InvalidContentLength,
+                "a plus sign",
+            ),
+            ("Content-Length: 0x10\r\n", InvalidContentLength, "hex"),
+            ("Content-Length:\r\n", InvalidContentLength, "empty"),
+            (
+                "Content-Length: 99999999999999999999999\r\n",
+                InvalidContentLength,
+                "overflow",
+            ),
+            ("Content-Length: 2000000\r\n", BodyTooLarge, "over 1 MiB"),
+            (
+                "Transfer-Encoding: gzip, chunked\r\n",
+                UnsupportedTransferCoding,
+                "gzip",
+            ),
+            (
+                "Transfer-Encoding: chunked, chunked\r\n",
+                ChunkedNotFinal,
+                "chunked twice",
+            ),
+            ("Transfer-Encoding:\r\n", ChunkedNotFinal, "empty coding"),
+            (
+                "Expect: something\r\n",
+                UnsupportedExpectation,
+                "unknown expectation",
+            ),
+        ];
+        for (extra, want, why) in bad {
+            assert_eq!(framing(extra), Err(*want), "{why}");
+        }
+        let r10 = "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(error_of(r10), TransferEncodingInHttp10);
+    }
+
+    #[test]
+    fn continue_is_only_for_a_body_over_http11() {
+        let r =
+            parse("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\nExpect: 100-Continue\r\n\r\n");
+        assert!(r.unwrap().expects_continue);
+        let r = parse("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n");
+        assert!(!r.unwrap().expects_continue, "no body, nothing to wait for");
+    }
+
+    #[test]
+    fn connection_tokens() {
+        let r = |text: &str| parse(text).unwrap();
+        assert!(!r("GET / HTTP/1.1\r\nHost: h\r\nConnection: Close\r\n\r\n").keep_alive());
+        assert!(!r("GET / HTTP/1.0\r\n\r\n").keep_alive());
+        assert!(r("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive());
+        let upgrade = r("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\n\r\n");
+        assert!(upgrade.has_token("connection", "upgrade"));
+    }
+}

@@ -1,0 +1,244 @@
+//! Writing a response: a status line, header lines, a blank line, then the body.
+//!
+//! ```text
+//! HTTP/1.1 200 OK\r\n
+//! Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n
+//! Server: webwire\r\n
+//! X-Content-Type-Options: nosniff\r\n
+//! Content-Type: text/plain; charset=utf-8\r\n
+//! Content-Length: 9\r\n
+//! \r\n
+//! 12:00:00
+//! ```
+//!
+//! A handler builds a `Response` (status, its own headers, body); the server adds the headers
+//! every response carries and writes head and body with one `write` call, so a small response
+//! leaves in a single TCP segment.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::http::request::Version;
+
+/// A complete response as a handler returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A response with this status, no headers and no body.
+    pub fn new(status: u16) -> Self {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Plain UTF-8 text.
+    pub fn text(status: u16, body: impl Into<String>) -> Self {
+        Response::new(status)
+            .with_header("Content-Type", "text/plain; charset=utf-8")
+            .with_body(body.into().into_bytes())
+    }
+
+    /// An HTML document.
+    pub fn html(status: u16, body: impl Into<String>) -> Self {
+        Response::new(status)
+            .with_header("Content-Type", "text/html; charset=utf-8")
+            .with_body(body.into().into_bytes())
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn with_body(mut self, body: Vec<u8>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// The first header with this name, ignoring case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How the server ends the body it is about to send (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delimit {
+    /// `Content-Length: N` — the usual case.
+    Length(usize),
+    /// `Transfer-Encoding: chunked` — a stream on HTTP/1.1.
+    Chunked,
+    /// Neither: the body ends when the connection closes — a stream on HTTP/1.0.
+    Close,
+    /// No body at all and no length header: 1xx, 204 and 304 (RFC 9110 §8.6).
+    NoBody,
+}
+
+// ANCHOR: head_bytes
+/// The status line and header section, ending in the blank line.
+pub fn head_bytes(
+    version: Version,
+    response: &Response,
+    delimit: Delimit,
+    keep_alive: bool,
+) -> Vec<u8> {
+    let mut head = format!(
+        "{} {} {}\r\nDate: {}\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n",
+        version.as_str(),
+        response.status,
+        reason_phrase(response.status),
+        http_date(SystemTime::now()),
+    );
+    for (name, value) in &response.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    match delimit {
+        Delimit::Length(n) => head.push_str(&format!("Content-Length: {n}\r\n")),
+        Delimit::Chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
+        Delimit::Close | Delimit::NoBody => {}
+    }
+    // HTTP/1.1 is persistent by default, so only "close" needs saying there; an HTTP/1.0
+    // client that asked for keep-alive must be told it got it (RFC 9112 §9.3, Appendix C.2.2).
+    if !keep_alive {
+        head.push_str("Connection: close\r\n");
+    } else if version == Version::Http10 {
+        head.push_str("Connection: keep-alive\r\n");
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+// ANCHOR_END: head_bytes
+
+/// Responses that never carry a body, whatever the method (RFC 9110 §6.4.1).
+pub fn status_has_no_body(status: u16) -> bool {
+    (100..200).contains(&status) || status == 204 || status == 304
+}
+
+/// The reason phrase of each status this server sends (RFC 9110 §15).
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        417 => "Expectation Failed",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+/// Formats a time as an IMF-fixdate, the only date format HTTP senders may use
+/// (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let (hour, minute, second) = (secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    let (year, month, day) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let month_name = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(month - 1) as usize];
+    format!("{weekday}, {day:02} {month_name} {year} {hour:02}:{minute:02}:{second:02} GMT")
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+/// Howard Hinnant's `civil_from_days`, from "chrono-Compatible Low-Level Date Algorithms".
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn dates_match_the_rfc_example() {
+        let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+        assert_eq!(http_date(at(784_111_777)), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(at(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            http_date(at(951_782_400)),
+            "Tue, 29 Feb 2000 00:00:00 GMT",
+            "leap day"
+        );
+        assert_eq!(
+            http_date(at(1_795_478_399)),
+            "Mon, 23 Nov 2026 23:59:59 GMT"
+        );
+    }
+
+    #[test]
+    fn head_lines_in_order() {
+        let response = Response::text(200, "hi").with_header("Cache-Control", "no-store");
+        let head = head_bytes(Version::Http11, &response, Delimit::Length(2), true);
+        let head = String::from_utf8(head).unwrap();
+        let lines: Vec<&str> = head.split("\r\n").collect();
+        assert_eq!(lines[0], "HTTP/1.1 200 OK");
+        assert!(lines[1].starts_with("Date: "));
+        assert_eq!(
+            lines[2..].to_vec(),
+            [
+                "Server: webwire",
+                "X-Content-Type-Options: nosniff",
+                "Content-Type: text/plain; charset=utf-8",
+                "Cache-Control: no-store",
+                "Content-Length: 2",
+                "",
+                ""
+            ]
+        );
+    }
+
+    #[test]
+    fn connection_header_only_when_needed() {
+        let r = Response::new(204);
+        let head = |v, keep| String::from_utf8(head_bytes(v, &r, Delimit::NoBody, keep)).unwrap();
+        assert!(!head(Version::Http11, true).contains("Connection"));
+        assert!(head(Version::Http11, false).contains("Connection: close\r\n"));
+        assert!(head(Version::Http10, true).contains("Connection: keep-alive\r\n"));
+        assert!(
+            !head(Version::Http11, true).contains("Content-Length"),
+            "204 has none"
+        );
+    }
+}

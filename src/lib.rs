@@ -1,0 +1,65 @@
+//! webwire: every classic way a browser and a server talk, done by hand on `std::net`.
+//!
+//! `main.rs` turns the command line into a `Config` and calls `start`; tests call `start` with
+//! port 0 and short timeouts. The module tree, in reading order:
+//!
+//! - `limits` — every cap and timeout, one constant each
+//! - `http` — requests parsed from bytes, bodies, responses written as bytes
+//! - `router` — (method, path) → handler; 404, 405, 501
+//! - `pages` — the browser pages and docs compiled in, with ETags
+//! - `server` — accept loop, a thread per connection, keep-alive, logging
+//! - `demos` — one module per technique
+
+pub mod config;
+pub mod demos;
+pub mod http;
+pub mod limits;
+pub mod pages;
+pub mod router;
+pub mod server;
+
+use config::Config;
+use demos::Demo;
+use pages::Page;
+use router::{Handler, Router};
+pub use server::{Running, StartError};
+
+/// What every handler can see: the configuration, the demos being served, the pages.
+pub struct App {
+    pub config: Config,
+    pub demos: Vec<&'static Demo>,
+    pub pages: Vec<Page>,
+}
+
+/// Starts serving every demo (or the one `config.demo` names) and returns at once.
+pub fn start(config: Config) -> Result<Running, StartError> {
+    start_with(config, &[])
+}
+
+/// `start`, plus extra routes: tests use it to mount handlers that panic or stream.
+pub fn start_with(
+    config: Config,
+    extra_routes: &[(&'static str, &'static str, Handler)],
+) -> Result<Running, StartError> {
+    let demos: Vec<&'static Demo> = match &config.demo {
+        None => demos::ALL.to_vec(),
+        Some(name) => vec![demos::find(name).ok_or_else(|| StartError::UnknownDemo(name.clone()))?],
+    };
+    let pages = pages::build(&demos);
+    let mut router = Router::default();
+    pages::add_routes(&mut router, &pages);
+    for demo in &demos {
+        for &(method, path, handler) in demo.routes {
+            router.add(method, path, handler);
+        }
+    }
+    for &(method, path, handler) in extra_routes {
+        router.add(method, path, handler);
+    }
+    let app = App {
+        config,
+        demos,
+        pages,
+    };
+    server::start(app, router)
+}

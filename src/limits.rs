@@ -1,0 +1,52 @@
+//! Every cap and timeout the server enforces, one constant per line.
+//!
+//! A server that reads from strangers must bound everything it reads and every wait it makes:
+//! otherwise one client can take all the memory (a huge header) or all the threads (a request
+//! that never finishes). `docs/01-http-by-hand.md` explains each number and the status code a
+//! client sees when it crosses it.
+
+use std::time::Duration;
+
+// ANCHOR: limits
+/// Longest request line (`GET /path?query HTTP/1.1`), CR LF included. Past it: 414 URI Too Long.
+/// RFC 9112 §3 recommends supporting at least 8000 octets.
+pub const MAX_REQUEST_LINE: usize = 8 * 1024;
+/// Largest header section: request line, every header line and the blank line. Past it: 431.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Most header lines in one request. Past it: 431 Request Header Fields Too Large.
+pub const MAX_HEADERS: usize = 64;
+/// Largest request body, whether sized by Content-Length or chunked. Past it: 413 Content Too Large.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Longest chunk-size line in a chunked body, extensions included. Past it: 400.
+pub const MAX_CHUNK_LINE: usize = 1024;
+/// Largest trailer section after the last chunk (read and thrown away). Past it: 431.
+pub const MAX_TRAILER_BYTES: usize = 4 * 1024;
+
+/// Default for `--max-conns`: connections served at once. One more gets 503 and is closed.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Stack of each connection thread. Handlers keep buffers on the heap, so a small stack lets
+/// hundreds of idle connections cost little memory.
+pub const THREAD_STACK_BYTES: usize = 256 * 1024;
+/// How much one `read` asks the kernel for. Reads are buffered: never a system call per byte.
+pub const READ_CHUNK_BYTES: usize = 8 * 1024;
+
+/// The whole header section must arrive within this time, counted from its first byte (or from
+/// the connection's start). One deadline, not re-armed per read: a client sending one byte every
+/// few seconds still runs out of time. Past it: 408 Request Timeout.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The whole body must arrive within this time after the head. Past it: 408 and close.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// A keep-alive connection with no new request for this long is closed (silently: no request
+/// is in flight, so there is nobody to answer).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// One `write` may block this long on a client that stopped reading; then the connection is
+/// dropped, so a stalled reader cannot pin a streaming thread forever.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// After an error or `Connection: close`, how long we keep reading (and discarding) what the
+/// client still sends, so our last response is not destroyed by a TCP reset (RFC 9112 §9.6).
+pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Most bytes read and discarded while lingering.
+pub const LINGER_BYTES: usize = 256 * 1024;
+/// `Retry-After` seconds sent with 503 when the server is full.
+pub const RETRY_AFTER_SECS: u32 = 1;
+// ANCHOR_END: limits

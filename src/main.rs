@@ -1,0 +1,51 @@
+//! `cargo run -- [DEMO] [OPTIONS]`: see `config::HELP`.
+
+use std::process::ExitCode;
+
+use webwire::config::{self, Command};
+
+fn main() -> ExitCode {
+    let config = match config::parse_args(std::env::args().skip(1)) {
+        Ok(Command::Serve(config)) => config,
+        Ok(Command::Help) => {
+            print!("{}", config::HELP);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::List) => {
+            for demo in webwire::demos::ALL {
+                println!("{:<18} {}", demo.name, demo.summary);
+            }
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("webwire: {message} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let host = config.bind.clone();
+    let count = config
+        .demo
+        .as_ref()
+        .map_or(webwire::demos::ALL.len(), |_| 1);
+    match webwire::start(config) {
+        Ok(running) => {
+            // An IPv6 literal needs brackets inside a URL.
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            let plural = if count == 1 { "" } else { "s" };
+            println!(
+                "webwire listening on http://{host}:{}/ ({count} demo{plural}; --help for options)",
+                running.port()
+            );
+            running.wait();
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("webwire: {error}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The browser pages and the docs, compiled into the binary, served with an `ETag`.
+//!
+//! `include_str!` copies `demos/*.html` and `docs/*.md` into the executable at build time, so
+//! `cargo run` works from any directory and no request path ever reaches the filesystem (there
+//! is no `../` to get wrong). Each page gets a strong `ETag` from a hash of its bytes; a browser
+//! that already has the page asks `If-None-Match: "<etag>"` and gets `304 Not Modified` with no
+//! body (RFC 9110 §8.8.3, §13.1.2).
+
+use crate::App;
+use crate::demos::Demo;
+use crate::http::request::{Request, comma_list};
+use crate::http::response::Response;
+use crate::router::{Reply, Router, escape_html, not_found};
+
+/// The chapters, as the index links them: `/docs/<file>`. A test checks this table lists
+/// every file in `docs/`.
+pub const DOCS: &[(&str, &str)] = &[
+    ("README.md", include_str!("../docs/README.md")),
+    (
+        "00-getting-started.md",
+        include_str!("../docs/00-getting-started.md"),
+    ),
+    (
+        "01-http-by-hand.md",
+        include_str!("../docs/01-http-by-hand.md"),
+    ),
+];
+
+const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");
+const STYLE: &str = include_str!("../demos/style.css");
+
+/// One file the server can send.
+pub struct Page {
+    pub path: String,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub etag: String,
+}
+
+impl Page {
+    fn new(path: impl Into<String>, content_type: &'static str, body: impl Into<Vec<u8>>) -> Page {
+        let body = body.into();
+        // The first 16 hex digits of the SHA-1 of the bytes: the same page always has the
+        // same tag, and any edit changes it.
+        let digest = sha1_smol::Sha1::from(&body).digest().to_string();
+        Page {
+            path: path.into(),
+            content_type,
+            etag: format!("\"{}\"", &digest[..16]),
+            body,
+        }
+    }
+}
+
+/// Every page for the chosen demos: the index, the stylesheet, one page per demo, the docs.
+pub fn build(demos: &[&'static Demo]) -> Vec<Page> {
+    let html = "text/html; charset=utf-8";
+    let mut pages = vec![
+        Page::new("/", html, index_html(demos)),
+        Page::new("/style.css", "text/css; charset=utf-8", STYLE),
+    ];
+    for demo in demos {
+        pages.push(Page::new(format!("/{}.html", demo.name), html, demo.page));
+    }
+    for (file, text) in DOCS {
+        // text/markdown (RFC 7763): browsers show it as plain text, which is what we want.
+        pages.push(Page::new(
+            format!("/docs/{file}"),
+            "text/markdown; charset=utf-8",
+            *text,
+        ));
+    }
+    pages
+}
+
+/// Adds a GET route for every page.
+pub fn add_routes(router: &mut Router, pages: &[Page]) {
+    for page in pages {
+        router.add("GET", page.path.clone(), serve);
+    }
+}
+
+/// The index: the template with one list item per demo.
+fn index_html(demos: &[&'static Demo]) -> String {
+    let items: String = if demos.is_empty() {
+        "<li>No demos are built yet: each arrives with its issue.</li>\n".to_string()
+    } else {
+        demos
+            .iter()
+            .map(|demo| {
+                format!(
+                    "<li><a href=\"/{name}.html\">{title}</a> — {summary} \
+                     <a class=\"chapter\" href=\"/docs/{chapter}\">chapter</a></li>\n",
+                    name = demo.name,
+                    title = escape_html(demo.title),
+                    summary = escape_html(demo.summary),
+                    chapter = demo.chapter,
+                )
+            })
+            .collect()
+    };
+    INDEX_TEMPLATE.replace("<!-- demos -->", &items)
+}
+
+// ANCHOR: serve
+/// The handler behind every page route.
+pub fn serve(request: &Request, app: &App) -> Reply {
+    let Some(page) = app.pages.iter().find(|p| p.path == request.path) else {
+        return not_found(&request.path);
+    };
+    // `no-cache` means "store it, but ask me before using it": the ETag makes asking cheap.
+    let response = Response::new(200)
+        .with_header("ETag", page.etag.clone())
+        .with_header("Cache-Control", "no-cache");
+    if request
+        .header("if-none-match")
+        .is_some_and(|tags| etag_matches(tags, &page.etag))
+    {
+        return Response {
+            status: 304,
+            ..response
+        }
+        .into();
+    }
+    response
+        .with_header("Content-Type", page.content_type)
+        .with_body(page.body.clone())
+        .into()
+}
+// ANCHOR_END: serve
+
+/// `If-None-Match` holds `*` or a list of entity tags, compared weakly: `W/"x"` matches
+/// `"x"` (RFC 9110 §13.1.2).
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    if if_none_match.trim() == "*" {
+        return true;
+    }
+    comma_list(std::iter::once(if_none_match)).any(|tag| tag.trim_start_matches("W/") == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etag_comparison_is_weak() {
+        let tag = "\"abc\"";
+        for (header, want) in [
+            ("\"abc\"", true),
+            ("W/\"abc\"", true),
+            ("\"x\", \"abc\"", true),
+            ("*", true),
+            ("\"abd\"", false),
+            ("abc", false),
+        ] {
+            assert_eq!(etag_matches(header, tag), want, "{header}");
+        }
+    }
+
+    #[test]
+    fn every_doc_is_served() {
+        // A chapter added to docs/ but not to DOCS would be missing from the server.
+        let mut on_disk: Vec<String> =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/docs"))
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| name.ends_with(".md"))
+                .collect();
+        on_disk.sort();
+        let mut served: Vec<String> = DOCS.iter().map(|(name, _)| name.to_string()).collect();
+        served.sort();
+        assert_eq!(served, on_disk);
+    }
+
+    #[test]
+    fn the_index_lists_no_placeholders() {
+        let html = index_html(&[]);
+        assert!(html.contains("No demos are built yet"));
+        assert!(!html.contains("<!-- demos -->"));
+    }
+}

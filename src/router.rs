@@ -1,0 +1,183 @@
+//! The route table: (method, path) → handler, and the answers for everything that matches
+//! no route — 404, 405 with `Allow`, 501 — one small function per outcome.
+
+use std::io;
+
+use crate::App;
+use crate::http::body::BodyWriter;
+use crate::http::request::Request;
+use crate::http::response::Response;
+
+/// What a handler gives back.
+pub enum Reply {
+    /// A complete response: the common case.
+    Full(Response),
+    /// A head now, then a body sent piece by piece by the function, which runs on the
+    /// connection's thread for as long as it likes. It returns when done, or with the error
+    /// of the first write that failed because the client went away.
+    Stream(Response, StreamBody),
+}
+
+pub type StreamBody = Box<dyn FnOnce(&mut BodyWriter) -> io::Result<()> + Send>;
+
+impl From<Response> for Reply {
+    fn from(response: Response) -> Self {
+        Reply::Full(response)
+    }
+}
+
+/// Every handler has this shape: the request and the shared app state in, a reply out.
+pub type Handler = fn(&Request, &App) -> Reply;
+
+/// The methods this server recognises (RFC 9110 §9 and PATCH, RFC 5789). Any other token is
+/// answered 501 Not Implemented: "not supported for any resource" (RFC 9110 §15.6.2).
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+struct Route {
+    method: &'static str,
+    path: String,
+    handler: Handler,
+}
+
+#[derive(Default)]
+pub struct Router {
+    routes: Vec<Route>,
+}
+
+impl Router {
+    pub fn add(&mut self, method: &'static str, path: impl Into<String>, handler: Handler) {
+        self.routes.push(Route {
+            method,
+            path: path.into(),
+            handler,
+        });
+    }
+
+    // ANCHOR: dispatch
+    pub fn dispatch(&self, request: &Request, app: &App) -> Reply {
+        let method = request.method.as_str();
+        if !KNOWN_METHODS.contains(&method) {
+            return not_implemented("this server does not know that method");
+        }
+        if method == "CONNECT" {
+            return not_implemented("CONNECT is for proxies, and this is not one");
+        }
+        if request.path == "*" {
+            return options(self.all_methods()); // `OPTIONS *`: the server as a whole
+        }
+        let on_path: Vec<&Route> = self
+            .routes
+            .iter()
+            .filter(|r| r.path == request.path)
+            .collect();
+        if on_path.is_empty() {
+            return not_found(&request.path);
+        }
+        // HEAD is GET without the body (RFC 9110 §9.3.2): the server drops the body.
+        let wanted = if method == "HEAD" { "GET" } else { method };
+        if let Some(route) = on_path
+            .iter()
+            .find(|r| r.method == method || r.method == wanted)
+        {
+            return (route.handler)(request, app);
+        }
+        let allowed = allow_list(on_path.iter().map(|r| r.method));
+        match method {
+            "OPTIONS" => options(allowed),
+            "TRACE" => method_not_allowed(
+                allowed,
+                "TRACE is disabled: it echoes the request, cookies included (cross-site tracing)",
+            ),
+            _ => method_not_allowed(allowed, "this path does not accept that method"),
+        }
+    }
+    // ANCHOR_END: dispatch
+
+    fn all_methods(&self) -> String {
+        allow_list(self.routes.iter().map(|r| r.method))
+    }
+}
+
+/// The `Allow` value for a set of methods: each once, with HEAD wherever GET is and OPTIONS
+/// always (the server answers both by itself).
+fn allow_list<'a>(methods: impl Iterator<Item = &'a str>) -> String {
+    let mut list: Vec<&str> = Vec::new();
+    for method in methods {
+        if !list.contains(&method) {
+            list.push(method);
+        }
+        if method == "GET" && !list.contains(&"HEAD") {
+            list.push("HEAD");
+        }
+    }
+    if !list.contains(&"OPTIONS") {
+        list.push("OPTIONS");
+    }
+    list.join(", ")
+}
+
+fn options(allowed: String) -> Reply {
+    Response::new(204).with_header("Allow", allowed).into()
+}
+
+/// 404, with a way back: the body is a small HTML page linking to the index.
+pub fn not_found(path: &str) -> Reply {
+    let body = format!(
+        "<!doctype html>\n<meta charset=\"utf-8\">\n<title>404 Not Found</title>\n\
+         <p>Nothing here at <code>{}</code>. <a href=\"/\">The index</a> lists every demo.</p>\n",
+        escape_html(path)
+    );
+    Response::html(404, body).into()
+}
+
+/// 405 must say which methods would work (RFC 9110 §15.5.6).
+pub fn method_not_allowed(allowed: String, reason: &str) -> Reply {
+    Response::text(405, format!("{reason}\n"))
+        .with_header("Allow", allowed)
+        .into()
+}
+
+pub fn not_implemented(reason: &str) -> Reply {
+    Response::text(501, format!("{reason}\n")).into()
+}
+
+/// Escapes text for an HTML element body or a quoted attribute.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_lists_add_head_and_options() {
+        assert_eq!(allow_list(["GET"].into_iter()), "GET, HEAD, OPTIONS");
+        assert_eq!(
+            allow_list(["POST", "GET", "POST"].into_iter()),
+            "POST, GET, HEAD, OPTIONS"
+        );
+        assert_eq!(allow_list(["OPTIONS", "PUT"].into_iter()), "OPTIONS, PUT");
+    }
+
+    #[test]
+    fn html_escaping() {
+        assert_eq!(
+            escape_html("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+    }
+}

@@ -1,0 +1,640 @@
+//! The accept loop and the life of one connection.
+//!
+//! ```text
+//! accept ──► thread "conn-7" ──► read head ──► read body ──► route ──► write response ─┐
+//!                                   ▲                                                  │
+//!                                   └──────────── keep-alive: next request ◄───────────┘
+//! ```
+//!
+//! One OS thread per connection, blocking I/O: the simplest model there is, and the one the
+//! articles' Node servers hide behind callbacks. Each thread owns its socket and a buffer of
+//! bytes read but not yet parsed; pipelined requests simply wait in that buffer for their turn.
+//! Every wait has a timeout and every read a limit (`limits.rs`), and a thread that fails or
+//! panics takes only its own connection down.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::App;
+use crate::http::body::{BodyWriter, ChunkedDecoder};
+use crate::http::request::{BodyFraming, Parsed, Request, RequestError, Version, parse_head};
+use crate::http::response::{Delimit, Response, head_bytes, status_has_no_body};
+use crate::limits::{LINGER_BYTES, READ_CHUNK_BYTES, RETRY_AFTER_SECS, THREAD_STACK_BYTES};
+use crate::router::{Reply, Router};
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    UnknownDemo(String),
+    AddressInUse(String),
+    CannotBind(String, io::Error),
+    CannotResolve(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            StartError::UnknownDemo(name) => {
+                let names: Vec<&str> = crate::demos::ALL.iter().map(|d| d.name).collect();
+                match names.is_empty() {
+                    true => write!(f, "no demo is called {name:?} (none are built yet)"),
+                    false => write!(
+                        f,
+                        "no demo is called {name:?}; try one of: {}",
+                        names.join(", ")
+                    ),
+                }
+            }
+            StartError::AddressInUse(addr) => write!(
+                f,
+                "{addr} is already in use (another webwire?); pick another port with --port N"
+            ),
+            StartError::CannotBind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            StartError::CannotResolve(host) => {
+                write!(
+                    f,
+                    "cannot resolve {host:?}; give an address with --bind ADDR"
+                )
+            }
+        }
+    }
+}
+
+/// What the acceptor threads and the connection threads share.
+struct Shared {
+    app: App,
+    router: Router,
+    /// Connections being served now, for `--max-conns`.
+    open: AtomicUsize,
+    /// Numbers connections in logs and traces: `#1`, `#2`, …
+    next_id: AtomicU64,
+}
+
+/// A server that is running: where it listens, and its acceptor threads.
+pub struct Running {
+    pub addrs: Vec<SocketAddr>,
+    acceptors: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn port(&self) -> u16 {
+        self.addrs.first().map_or(0, |a| a.port())
+    }
+
+    /// Blocks for as long as the server runs (for ever, unless every listener fails).
+    pub fn wait(self) {
+        for acceptor in self.acceptors {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+/// Binds the listeners and starts one acceptor thread per listener.
+pub fn start(app: App, router: Router) -> Result<Running, StartError> {
+    let listeners = bind(&app.config.bind, app.config.port)?;
+    let addrs: Vec<SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    let shared = Arc::new(Shared {
+        app,
+        router,
+        open: AtomicUsize::new(0),
+        next_id: AtomicU64::new(1),
+    });
+    let mut acceptors = Vec::new();
+    for listener in listeners {
+        let shared = Arc::clone(&shared);
+        let acceptor = thread::Builder::new()
+            .name("accept".to_string())
+            .spawn(move || accept_loop(listener, shared))
+            .map_err(|e| StartError::CannotBind("an acceptor thread".to_string(), e))?;
+        acceptors.push(acceptor);
+    }
+    Ok(Running { addrs, acceptors })
+}
+
+/// `localhost` means every address it resolves to (usually 127.0.0.1 and ::1): browsers try
+/// either, so listening on only one can leave `http://localhost:8088` unreachable. With port 0
+/// the first listener picks a free port and the others reuse it, so both share one URL.
+fn bind(host: &str, port: u16) -> Result<Vec<TcpListener>, StartError> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|_| StartError::CannotResolve(host.to_string()))?
+        .collect();
+    let mut listeners: Vec<TcpListener> = Vec::new();
+    let mut last_error = None;
+    for mut addr in addrs {
+        if let Some(first) = listeners.first().and_then(|l| l.local_addr().ok()) {
+            addr.set_port(first.port());
+        }
+        match TcpListener::bind(addr) {
+            Ok(listener) => listeners.push(listener),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                return Err(StartError::AddressInUse(addr.to_string()));
+            }
+            // e.g. ::1 on a machine without IPv6: serve on the addresses that do work.
+            Err(e) => last_error = Some((addr.to_string(), e)),
+        }
+    }
+    match (listeners.is_empty(), last_error) {
+        (false, _) => Ok(listeners),
+        (true, Some((addr, e))) => Err(StartError::CannotBind(addr, e)),
+        (true, None) => Err(StartError::CannotResolve(host.to_string())),
+    }
+}
+
+// ANCHOR: accept_loop
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                // Usually "too many open files". Pause so a full process table is not a busy
+                // loop, then carry on: the connections already open will finish and free fds.
+                log(&shared.app, &format!("accept failed: {e}"));
+                thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        if shared.open.load(Ordering::SeqCst) >= shared.app.config.max_conns {
+            refuse_busy(stream, "the server is full (--max-conns)");
+            continue;
+        }
+        shared.open.fetch_add(1, Ordering::SeqCst);
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        // The socket goes to the new thread through a channel, not inside its closure: if the
+        // thread cannot be created, the closure is dropped, and we still need the socket to
+        // say 503.
+        let (hand_over, receive) = mpsc::sync_channel::<TcpStream>(1);
+        let worker = Arc::clone(&shared);
+        let spawned = thread::Builder::new()
+            .name(format!("conn-{id}"))
+            .stack_size(THREAD_STACK_BYTES)
+            .spawn(move || {
+                if let Ok(stream) = receive.recv() {
+                    connection_thread(stream, id, &worker);
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                let _ = hand_over.send(stream);
+            }
+            Err(_) => {
+                shared.open.fetch_sub(1, Ordering::SeqCst);
+                refuse_busy(stream, "the server cannot start another thread");
+            }
+        }
+    }
+}
+// ANCHOR_END: accept_loop
+
+/// 503 for a connection we will not serve. Written from the accept loop, so it must not
+/// block: the reply is small enough for the socket's send buffer, and whatever request the
+/// client already sent is read first, so that closing does not turn into a reset that
+/// destroys the reply before the client reads it.
+fn refuse_busy(mut stream: TcpStream, reason: &str) {
+    let _ = stream.set_nonblocking(true);
+    let _ = stream.read(&mut [0u8; 4096]);
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let response = Response::text(503, format!("{reason}; try again shortly\n"))
+        .with_header("Retry-After", RETRY_AFTER_SECS.to_string());
+    let mut bytes = head_bytes(
+        Version::Http11,
+        &response,
+        Delimit::Length(response.body.len()),
+        false,
+    );
+    bytes.extend_from_slice(&response.body);
+    let _ = stream.write_all(&bytes);
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// Everything one connection's thread does, start to end.
+fn connection_thread(stream: TcpStream, id: u64, shared: &Shared) {
+    let peer = stream
+        .peer_addr()
+        .map_or_else(|_| "?".to_string(), |a| a.to_string());
+    let mut conn = Connection {
+        stream,
+        buf: Vec::with_capacity(READ_CHUNK_BYTES),
+        id,
+        peer,
+    };
+    // A panic is a bug, but it must cost one connection, never the server: the handler's own
+    // panics become a 500 inside `serve`; this catches anything else.
+    let ending = catch_unwind(AssertUnwindSafe(|| conn.serve(shared))).unwrap_or(Ending::Abort);
+    // Free the slot before the client can see the connection close, so a client that saw
+    // the close may count on the slot being free.
+    shared.open.fetch_sub(1, Ordering::SeqCst);
+    conn.close(ending, shared.app.config.timeouts.linger);
+}
+
+/// How a connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Nothing more is coming from the client: just close.
+    Quiet,
+    /// We are closing while the client may still be sending (after an error, or a
+    /// `Connection: close` with requests behind it): stop writing, and read and discard what
+    /// arrives for a moment, so that our last response is not wiped out by a TCP reset
+    /// (RFC 9112 §9.6).
+    Linger,
+    /// Something failed: drop the socket.
+    Abort,
+}
+
+/// Why reading a request stopped.
+enum ReadError {
+    /// The request is malformed or too large: answer with its status and close.
+    Bad(RequestError),
+    /// The client closed, or the socket failed, or an idle keep-alive timed out: no answer.
+    Gone,
+}
+
+impl From<RequestError> for ReadError {
+    fn from(e: RequestError) -> Self {
+        ReadError::Bad(e)
+    }
+}
+
+struct Connection {
+    stream: TcpStream,
+    /// Bytes received and not yet used: a partial head, or pipelined requests.
+    buf: Vec<u8>,
+    id: u64,
+    peer: String,
+}
+
+impl Connection {
+    // ANCHOR: serve
+    /// The keep-alive loop: one request after another until one side closes.
+    fn serve(&mut self, shared: &Shared) -> Ending {
+        let app = &shared.app;
+        // Nagle's algorithm would hold small writes back for up to 40 ms waiting for more:
+        // wrong for a server that flushes every event the moment it happens.
+        let _ = self.stream.set_nodelay(true);
+        let _ = self
+            .stream
+            .set_write_timeout(Some(app.config.timeouts.write));
+        let mut first = true;
+        loop {
+            let started = Instant::now();
+            let mut request = match self.read_request(app, first) {
+                Ok(request) => request,
+                Err(ReadError::Gone) => return Ending::Quiet,
+                Err(ReadError::Bad(error)) => {
+                    self.send_error(app, error, started);
+                    return Ending::Linger;
+                }
+            };
+            first = false;
+            if let Err(e) = self.read_body(app, &mut request) {
+                return match e {
+                    ReadError::Gone => Ending::Quiet,
+                    ReadError::Bad(error) => {
+                        self.send_error(app, error, started);
+                        Ending::Linger
+                    }
+                };
+            }
+            let reply = catch_unwind(AssertUnwindSafe(|| shared.router.dispatch(&request, app)))
+                .unwrap_or_else(|_| {
+                    Response::text(500, "the handler failed; the server log has the details\n")
+                        .into()
+                });
+            let keep_going = match reply {
+                Reply::Full(response) => self.send(app, &request, &response, started),
+                Reply::Stream(head, body) => self.stream_body(app, &request, head, body, started),
+            };
+            if !keep_going {
+                return Ending::Quiet;
+            }
+            if !request.keep_alive() {
+                return Ending::Linger;
+            }
+        }
+    }
+    // ANCHOR_END: serve
+
+    // ANCHOR: read_request
+    /// Reads until a whole head has arrived. The first request's head must arrive within the
+    /// header timeout of the connection's start; later ones may idle first (keep-alive), and
+    /// their header timeout starts with their first byte. One deadline per head: it is never
+    /// pushed back by a read, so a client trickling a byte at a time still runs out of time.
+    /// Running out of time with part of a head is a 408; with nothing at all (a browser's
+    /// spare pre-opened connection, an idle keep-alive) we just close.
+    fn read_request(&mut self, app: &App, first: bool) -> Result<Request, ReadError> {
+        let timeouts = &app.config.timeouts;
+        let mut deadline =
+            (first || !self.buf.is_empty()).then(|| Instant::now() + timeouts.header);
+        loop {
+            if !self.buf.is_empty()
+                && let Parsed::Complete(request, used) = parse_head(&self.buf)?
+            {
+                trace(app, self.id, ">", &self.buf[..used]);
+                self.buf.drain(..used);
+                return Ok(request);
+            }
+            let wait = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => timeouts.idle,
+            };
+            match self.fill(wait) {
+                Ok(0) => return Err(ReadError::Gone),
+                Ok(_) => deadline = deadline.or_else(|| Some(Instant::now() + timeouts.header)),
+                Err(e) if is_timeout(&e) && !self.buf.is_empty() => {
+                    return Err(RequestError::HeaderTimeout.into());
+                }
+                Err(_) => return Err(ReadError::Gone), // idle keep-alive timed out, or reset
+            }
+        }
+    }
+    // ANCHOR_END: read_request
+
+    /// Reads the body the head announced into `request.body`, within the body timeout.
+    fn read_body(&mut self, app: &App, request: &mut Request) -> Result<(), ReadError> {
+        if request.framing == BodyFraming::Empty {
+            return Ok(());
+        }
+        // RFC 9110 §10.1.1: the client waits (curl: one second) for this before sending the
+        // body. The limits were already checked on the head, so saying yes is safe.
+        if request.expects_continue && self.buf.is_empty() {
+            self.write_raw(app, b"HTTP/1.1 100 Continue\r\n\r\n")
+                .map_err(|_| ReadError::Gone)?;
+        }
+        let deadline = Instant::now() + app.config.timeouts.body;
+        match request.framing {
+            BodyFraming::Empty => {}
+            BodyFraming::Length(length) => {
+                while self.buf.len() < length {
+                    self.fill_before(deadline)?;
+                }
+                request.body = self.buf.drain(..length).collect();
+            }
+            BodyFraming::Chunked => {
+                let mut decoder = ChunkedDecoder::default();
+                loop {
+                    let used = decoder.feed(&self.buf)?;
+                    self.buf.drain(..used);
+                    if decoder.is_done() {
+                        break;
+                    }
+                    self.fill_before(deadline)?;
+                }
+                request.body = decoder.into_body();
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads more bytes into the buffer, waiting at most `wait`. Buffered: one system call
+    /// brings up to `READ_CHUNK_BYTES`, however the client split its writes.
+    fn fill(&mut self, wait: Duration) -> io::Result<usize> {
+        if wait.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(wait))?;
+        let start = self.buf.len();
+        self.buf.resize(start + READ_CHUNK_BYTES, 0);
+        let result = self.stream.read(&mut self.buf[start..]);
+        self.buf.truncate(start + *result.as_ref().unwrap_or(&0));
+        result
+    }
+
+    /// `fill` for a body: the deadline passing is a 408, the client leaving ends quietly.
+    fn fill_before(&mut self, deadline: Instant) -> Result<(), ReadError> {
+        match self.fill(deadline.saturating_duration_since(Instant::now())) {
+            Ok(0) => Err(ReadError::Gone),
+            Ok(_) => Ok(()),
+            Err(e) if is_timeout(&e) => Err(RequestError::BodyTimeout.into()),
+            Err(_) => Err(ReadError::Gone),
+        }
+    }
+
+    /// Sends a complete response. Returns false if the connection is no longer usable.
+    fn send(
+        &mut self,
+        app: &App,
+        request: &Request,
+        response: &Response,
+        started: Instant,
+    ) -> bool {
+        let no_body = status_has_no_body(response.status);
+        let delimit = match no_body {
+            true => Delimit::NoBody,
+            false => Delimit::Length(response.body.len()),
+        };
+        // A handler may ask to close (`Connection: close`); a client may too.
+        let keep_alive = request.keep_alive() && response.header("connection") != Some("close");
+        let mut bytes = head_bytes(request.version, response, delimit, keep_alive);
+        trace(app, self.id, "<", &bytes);
+        if request.method != "HEAD" && !no_body {
+            bytes.extend_from_slice(&response.body);
+        }
+        let sent = self.stream.write_all(&bytes).is_ok();
+        log_request(
+            app,
+            &self.peer,
+            request,
+            response.status,
+            bytes.len(),
+            started,
+        );
+        sent && keep_alive
+    }
+
+    /// Sends a head, then lets the handler's function write the body over time.
+    fn stream_body(
+        &mut self,
+        app: &App,
+        request: &Request,
+        response: Response,
+        body: crate::router::StreamBody,
+        started: Instant,
+    ) -> bool {
+        // HTTP/1.1 frames the stream in chunks and can keep the connection afterwards;
+        // HTTP/1.0 has no chunks, so the body runs until we close.
+        let chunked = request.version == Version::Http11;
+        let delimit = if chunked {
+            Delimit::Chunked
+        } else {
+            Delimit::Close
+        };
+        let keep_alive = chunked && request.keep_alive();
+        let head = head_bytes(request.version, &response, delimit, keep_alive);
+        trace(app, self.id, "<", &head);
+        if self.stream.write_all(&head).is_err() {
+            return false;
+        }
+        if request.method == "HEAD" {
+            log_request(
+                app,
+                &self.peer,
+                request,
+                response.status,
+                head.len(),
+                started,
+            );
+            return keep_alive;
+        }
+        log(
+            app,
+            &format!(
+                "{} {} {} {} stream opened",
+                self.peer, request.method, request.target, response.status
+            ),
+        );
+        let mut writer = BodyWriter::new(&mut self.stream, chunked);
+        let result = match catch_unwind(AssertUnwindSafe(|| body(&mut writer))) {
+            Ok(Ok(())) => writer.finish().map_err(|e| e.to_string()),
+            Ok(Err(e)) => Err(format!("client gone: {e}")),
+            Err(_) => Err("the handler panicked".to_string()),
+        };
+        let how = match &result {
+            Ok(()) => "ended".to_string(),
+            Err(why) => format!("ended ({why})"),
+        };
+        log(
+            app,
+            &format!(
+                "{} {} {} {} stream {how} after {:.1?}, {} pieces, {}B",
+                self.peer,
+                request.method,
+                request.target,
+                response.status,
+                started.elapsed(),
+                writer.pieces,
+                writer.bytes
+            ),
+        );
+        result.is_ok() && keep_alive
+    }
+
+    /// Answers a bad request with its status and one line saying why, then closes.
+    fn send_error(&mut self, app: &App, error: RequestError, started: Instant) {
+        let response = Response::text(error.status(), format!("{}\n", error.reason()));
+        let mut bytes = head_bytes(
+            Version::Http11,
+            &response,
+            Delimit::Length(response.body.len()),
+            false,
+        );
+        trace(app, self.id, "<", &bytes);
+        bytes.extend_from_slice(&response.body);
+        let _ = self.stream.write_all(&bytes);
+        log(
+            app,
+            &format!(
+                "{} #{} bad request: {} {} ({:.1?})",
+                self.peer,
+                self.id,
+                error.status(),
+                error.reason(),
+                started.elapsed()
+            ),
+        );
+    }
+
+    fn write_raw(&mut self, app: &App, bytes: &[u8]) -> io::Result<()> {
+        trace(app, self.id, "<", bytes);
+        self.stream.write_all(bytes)
+    }
+
+    fn close(mut self, ending: Ending, linger: Duration) {
+        if ending == Ending::Linger {
+            let _ = self.stream.shutdown(Shutdown::Write);
+            let _ = self.stream.set_read_timeout(Some(linger));
+            let give_up = Instant::now() + linger;
+            let mut discarded = 0;
+            let mut scratch = [0u8; 4096];
+            while discarded < LINGER_BYTES && Instant::now() < give_up {
+                match self.stream.read(&mut scratch) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => discarded += n,
+                }
+            }
+        }
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// One line per request: who, what, the status, bytes sent, and how long it took.
+fn log_request(
+    app: &App,
+    peer: &str,
+    request: &Request,
+    status: u16,
+    bytes: usize,
+    started: Instant,
+) {
+    log(
+        app,
+        &format!(
+            "{peer} {} {} {status} {bytes}B {:.1?}",
+            request.method,
+            request.target,
+            started.elapsed()
+        ),
+    );
+}
+
+fn log(app: &App, line: &str) {
+    if !app.config.quiet {
+        println!("{line}");
+    }
+}
+
+/// `--trace`: a head as it crossed the wire, one line per line, with CR LF spelled out and
+/// any other unprintable byte as `\xNN`. `>` is from the client, `<` from the server.
+fn trace(app: &App, id: u64, direction: &str, bytes: &[u8]) {
+    if app.config.trace {
+        print!("{}", format_trace(id, direction, bytes));
+    }
+}
+
+fn format_trace(id: u64, direction: &str, bytes: &[u8]) -> String {
+    let mut out = format!("#{id} {direction} ");
+    for (i, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'\r' => out.push_str("\\r"),
+            b'\n' if i + 1 < bytes.len() => out.push_str(&format!("\\n\n#{id} {direction} ")),
+            b'\n' => out.push_str("\\n\n"),
+            b' '..=b'~' => out.push(byte as char),
+            _ => out.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_shows_line_ends() {
+        let shown = format_trace(3, ">", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            shown,
+            "#3 > GET / HTTP/1.1\\r\\n\n#3 > Host: x\\r\\n\n#3 > \\r\\n\n"
+        );
+        assert_eq!(format_trace(1, "<", b"a\x00"), "#1 < a\\x00\n");
+    }
+}

@@ -1,0 +1,685 @@
+//! The server core over raw TCP: every rule of `docs/01-http-by-hand.md`, checked on the
+//! bytes a client would see.
+
+mod support;
+
+use std::io;
+use std::sync::{Condvar, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use support::{Client, get, start, start_custom, test_config};
+use webwire::App;
+use webwire::http::request::Request;
+use webwire::http::response::Response;
+use webwire::router::{Handler, Reply};
+
+// ---- test-only routes ----------------------------------------------------------------------
+
+/// Answers with the body it received, so body decoding can be checked byte for byte.
+fn echo_body(request: &Request, _: &App) -> Reply {
+    Response::new(200)
+        .with_header("Content-Type", "application/octet-stream")
+        .with_body(request.body.clone())
+        .into()
+}
+
+fn panics(_: &Request, _: &App) -> Reply {
+    panic!("a handler bug (this panic is expected by the test)")
+}
+
+fn three_pieces(_: &Request, _: &App) -> Reply {
+    Reply::Stream(
+        Response::new(200).with_header("Content-Type", "text/plain"),
+        Box::new(|out| {
+            out.send(b"one\n")?;
+            out.send(b"two\n")?;
+            out.send(b"three\n")
+        }),
+    )
+}
+
+/// A one-shot signal between a handler thread and a test: set once, waited for.
+struct Signal(Mutex<Option<bool>>, Condvar);
+
+impl Signal {
+    const fn new() -> Signal {
+        Signal(Mutex::new(None), Condvar::new())
+    }
+    fn set(&self, value: bool) {
+        *self.0.lock().unwrap() = Some(value);
+        self.1.notify_all();
+    }
+    /// Waits for the value; the long timeout is only a safety net against a hang.
+    fn wait(&self) -> Option<bool> {
+        let guard = self.0.lock().unwrap();
+        let (guard, _) = self
+            .1
+            .wait_timeout_while(guard, Duration::from_secs(20), |v| v.is_none())
+            .unwrap();
+        *guard
+    }
+}
+
+static GATE: Signal = Signal::new();
+
+/// Sends one piece, then waits until the test has seen it before sending the next.
+fn gated(_: &Request, _: &App) -> Reply {
+    Reply::Stream(
+        Response::new(200),
+        Box::new(|out| {
+            out.send(b"first")?;
+            GATE.wait();
+            out.send(b"second")
+        }),
+    )
+}
+
+static GONE_ENDED: Signal = Signal::new();
+static STALLED_ENDED: Signal = Signal::new();
+
+fn endless(ended: &'static Signal) -> Reply {
+    Reply::Stream(
+        Response::new(200),
+        Box::new(move |out| {
+            let piece = vec![b'x'; 16 * 1024];
+            let mut result = Ok(());
+            for _ in 0..100_000 {
+                result = out.send(&piece);
+                if result.is_err() {
+                    break;
+                }
+            }
+            ended.set(result.is_err());
+            result
+        }),
+    )
+}
+
+fn endless_for_gone(_: &Request, _: &App) -> Reply {
+    endless(&GONE_ENDED)
+}
+
+fn endless_for_stalled(_: &Request, _: &App) -> Reply {
+    endless(&STALLED_ENDED)
+}
+
+const TEST_ROUTES: &[(&str, &str, Handler)] = &[
+    ("POST", "/test/echo", echo_body),
+    ("GET", "/test/panic", panics),
+    ("GET", "/test/three", three_pieces),
+    ("GET", "/test/gated", gated),
+    ("GET", "/test/endless-gone", endless_for_gone),
+    ("GET", "/test/endless-stalled", endless_for_stalled),
+];
+
+fn start_with_test_routes() -> webwire::Running {
+    start_custom(test_config(), TEST_ROUTES)
+}
+
+const GET_INDEX: &str = "GET / HTTP/1.1\r\nHost: test\r\n\r\n";
+
+// ---- pages, keep-alive, pipelining -----------------------------------------------------------
+
+#[test]
+fn the_index_page_has_the_standard_headers() {
+    let server = start();
+    let reply = get(&server, "/");
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply.head.starts_with("HTTP/1.1 200 OK\r\nDate: "),
+        "{}",
+        reply.head
+    );
+    let etag = reply.header("etag").expect("an ETag").to_string();
+    assert_eq!(
+        reply.head_without_date(),
+        format!(
+            "HTTP/1.1 200 OK\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
+             ETag: {etag}\r\nCache-Control: no-cache\r\nContent-Type: text/html; charset=utf-8\r\n\
+             Content-Length: {}\r\n\r\n",
+            reply.body.len()
+        )
+    );
+    assert!(reply.text().contains("<title>webwire"));
+}
+
+#[test]
+fn a_request_written_one_byte_at_a_time() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    client.send_bytewise(GET_INDEX);
+    let reply = client.read_reply();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, get(&server, "/").body);
+}
+
+#[test]
+fn keep_alive_serves_many_requests_on_one_connection() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    for _ in 0..3 {
+        let reply = client.exchange(GET_INDEX);
+        assert_eq!(reply.status, 200);
+        assert_eq!(
+            reply.header("connection"),
+            None,
+            "HTTP/1.1 is persistent by default"
+        );
+    }
+}
+
+#[test]
+fn connection_close_is_honoured() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    let reply = client.exchange("GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(client.is_closed_by_server());
+}
+
+#[test]
+fn http_1_0_closes_unless_asked_to_keep_alive() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    let reply = client.exchange("GET / HTTP/1.0\r\n\r\n");
+    assert!(reply.head.starts_with("HTTP/1.0 200 OK\r\n"));
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(client.is_closed_by_server());
+
+    let mut client = Client::connect(&server);
+    let reply = client.exchange("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!(reply.header("connection"), Some("keep-alive"));
+    assert_eq!(
+        client.exchange("GET / HTTP/1.0\r\n\r\n").status,
+        200,
+        "still open"
+    );
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    client.send(
+        "GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n\
+         GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n\
+         HEAD / HTTP/1.1\r\nHost: t\r\n\r\n\
+         GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    assert_eq!(
+        client.read_reply().header("content-type"),
+        Some("text/css; charset=utf-8")
+    );
+    assert_eq!(client.read_reply().status, 404);
+    let head = client.read_reply_to(true);
+    let full = client.read_reply();
+    assert_eq!((head.status, full.status), (200, 200));
+    assert_eq!(head.header("content-length"), full.header("content-length"));
+}
+
+#[test]
+fn head_is_get_without_the_body() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    client.send("HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let head = client.read_reply_to(true);
+    // Had a body followed, it would be read as the start of the next response.
+    let next = client.exchange("GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.header("content-length").unwrap(),
+        get(&server, "/").body.len().to_string()
+    );
+    assert!(next.head.starts_with("HTTP/1.1 200 OK\r\n"));
+}
+
+#[test]
+fn absolute_form_and_leading_empty_lines() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    let reply = client.exchange("GET http://test/style.css HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/css; charset=utf-8")
+    );
+    assert_eq!(client.exchange(format!("\r\n{GET_INDEX}")).status, 200);
+}
+
+#[test]
+fn etag_revalidation_gives_304() {
+    let server = start();
+    let etag = get(&server, "/").header("etag").unwrap().to_string();
+    let mut client = Client::connect(&server);
+    for tag in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"other\", {etag}"),
+        "*".into(),
+    ] {
+        let reply = client.exchange(format!(
+            "GET / HTTP/1.1\r\nHost: t\r\nIf-None-Match: {tag}\r\n\r\n"
+        ));
+        assert_eq!(reply.status, 304, "{tag}");
+        assert_eq!(
+            reply.head_without_date(),
+            format!(
+                "HTTP/1.1 304 Not Modified\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
+                 ETag: {etag}\r\nCache-Control: no-cache\r\n\r\n"
+            )
+        );
+    }
+    let stale = client.exchange("GET / HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"old\"\r\n\r\n");
+    assert_eq!(stale.status, 200);
+}
+
+#[test]
+fn docs_are_served_as_markdown() {
+    let server = start();
+    let reply = get(&server, "/docs/01-http-by-hand.md");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/markdown; charset=utf-8")
+    );
+    assert_eq!(reply.body, include_bytes!("../docs/01-http-by-hand.md"));
+}
+
+// ---- methods --------------------------------------------------------------------------------
+
+#[test]
+fn unknown_paths_get_404_with_a_link_home() {
+    let server = start();
+    let reply = get(&server, "/no/such/page?<x>");
+    assert_eq!(reply.status, 404);
+    assert_eq!(
+        reply.text(),
+        "<!doctype html>\n<meta charset=\"utf-8\">\n<title>404 Not Found</title>\n\
+         <p>Nothing here at <code>/no/such/page</code>. <a href=\"/\">The index</a> lists every demo.</p>\n"
+    );
+}
+
+#[test]
+fn options_lists_the_allowed_methods() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    let reply = client.exchange("OPTIONS / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(
+        (reply.status, reply.header("allow")),
+        (204, Some("GET, HEAD, OPTIONS"))
+    );
+    assert_eq!(
+        reply.header("content-length"),
+        None,
+        "204 has no Content-Length"
+    );
+    let reply = client.exchange("OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(
+        (reply.status, reply.header("allow")),
+        (204, Some("GET, HEAD, OPTIONS"))
+    );
+}
+
+#[test]
+fn wrong_and_unknown_methods() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    let cases = [
+        ("POST", 405, "this path does not accept that method\n"),
+        ("DELETE", 405, "this path does not accept that method\n"),
+        (
+            "TRACE",
+            405,
+            "TRACE is disabled: it echoes the request, cookies included (cross-site tracing)\n",
+        ),
+        ("BREW", 501, "this server does not know that method\n"),
+        ("get", 501, "this server does not know that method\n"),
+    ];
+    for (method, status, reason) in cases {
+        let reply = client.exchange(format!("{method} / HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert_eq!(
+            (reply.status, reply.text().as_str()),
+            (status, reason),
+            "{method}"
+        );
+        if status == 405 {
+            assert_eq!(
+                reply.header("allow"),
+                Some("GET, HEAD, OPTIONS"),
+                "405 says what works"
+            );
+        }
+    }
+    let reply =
+        client.exchange("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (501, "CONNECT is for proxies, and this is not one\n")
+    );
+}
+
+// ---- request bodies -------------------------------------------------------------------------
+
+#[test]
+fn a_content_length_body_split_across_writes() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    client.send_bytewise(
+        "POST /test/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world",
+    );
+    assert_eq!(client.read_reply().body, b"hello world");
+    let reply = client.exchange("POST /test/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(reply.body, b"", "and the connection is still in step");
+}
+
+#[test]
+fn a_chunked_body_with_extension_and_trailer() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    client.send_bytewise(
+        "POST /test/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+         5;note=x\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: 1\r\n\r\n",
+    );
+    assert_eq!(client.read_reply().body, b"hello world");
+    assert_eq!(
+        client.exchange(GET_INDEX).status,
+        200,
+        "nothing left over on the connection"
+    );
+}
+
+#[test]
+fn expect_100_continue_gets_a_go_ahead_before_the_body() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    client.send(
+        "POST /test/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let interim = client.read_reply();
+    assert_eq!(interim.head, "HTTP/1.1 100 Continue\r\n\r\n");
+    client.send("body");
+    let reply = client.read_reply();
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"body"[..]));
+}
+
+#[test]
+fn a_too_large_body_is_refused_before_it_is_sent() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    client.send("POST /test/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1048577\r\nExpect: 100-continue\r\n\r\n");
+    let reply = client.read_reply();
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (413, "the body is larger than 1 MiB\n")
+    );
+    assert!(client.is_closed_by_server());
+}
+
+#[test]
+fn a_too_large_chunked_body_is_cut_off() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    client.send("POST /test/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let piece = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+    for _ in 0..17 {
+        // 17 chunks of 64 KiB pass 1 MiB. The server stops reading there, so a later write
+        // may fail: that is expected, and the reply is already on its way.
+        if client.stream.write_all_ok(piece.as_bytes()).is_err() {
+            break;
+        }
+    }
+    let reply = client.read_reply();
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (413, "the body is larger than 1 MiB\n")
+    );
+}
+
+/// `write_all` that reports failure instead of panicking.
+trait WriteAllOk {
+    fn write_all_ok(&mut self, bytes: &[u8]) -> io::Result<()>;
+}
+
+impl WriteAllOk for std::net::TcpStream {
+    fn write_all_ok(&mut self, bytes: &[u8]) -> io::Result<()> {
+        io::Write::write_all(self, bytes)
+    }
+}
+
+// ---- bad input ------------------------------------------------------------------------------
+
+#[test]
+fn bad_requests_get_their_status_and_reason_and_the_server_carries_on() {
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(9000));
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(17_000)
+    );
+    let many_headers = format!("GET / HTTP/1.1\r\nHost: t\r\n{}\r\n", "X: y\r\n".repeat(65));
+    let cases: Vec<(String, u16, &str)> = vec![
+        ("GET / HTTP/1.1\nHost: t\n\n".into(), 400, "lines must end in CR LF, not a bare LF (with netcat, use nc -C)"),
+        ("GET  / HTTP/1.1\r\nHost: t\r\n\r\n".into(), 400, "the request line must be METHOD SP TARGET SP VERSION"),
+        ("GET / HTTP/1.1\r\nHost : t\r\n\r\n".into(), 400, "whitespace between a header name and its colon"),
+        ("GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n".into(), 400, "a header line starts with whitespace (obsolete line folding)"),
+        ("GET / HTTP/1.1\r\nHost: t\r\nX(y): a\r\n\r\n".into(), 400, "a header name is not a valid token"),
+        ("GET / HTTP/1.1\r\nHost: t\r\nX: a\x00b\r\n\r\n".into(), 400, "a header value contains a control character"),
+        ("GET / HTTP/1.1\r\n\r\n".into(), 400, "an HTTP/1.1 request needs a Host header"),
+        ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".into(), 400, "more than one Host header"),
+        ("GET / HTTP/1.1\r\nHost: a b\r\n\r\n".into(), 400, "the Host header is not a valid host[:port]"),
+        ("GET /%zz HTTP/1.1\r\nHost: t\r\n\r\n".into(), 400, "the request target is not a valid path, absolute URL or *"),
+        ("GET / HTTP/2.0\r\nHost: t\r\n\r\n".into(), 505, "only HTTP/1.0 and HTTP/1.1 are served here"),
+        ("GET / HTTX/1.1\r\nHost: t\r\n\r\n".into(), 400, "the version must look like HTTP/1.1"),
+        (long_target, 414, "the request line is longer than 8 KiB"),
+        (big_head, 431, "the header section is larger than 16 KiB"),
+        (many_headers, 431, "more than 64 header lines"),
+        ("POST /test/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".into(), 400, "Content-Length and Transfer-Encoding together"),
+        ("POST /test/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".into(), 400, "several different Content-Length values"),
+        ("POST /test/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3a\r\n\r\nabc".into(), 400, "Content-Length is not a decimal number"),
+        ("POST /test/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 184467440737095516160\r\n\r\n".into(), 400, "Content-Length is not a decimal number"),
+        ("POST /test/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".into(), 400, "a chunk is malformed (size line, hex digits or CR LF)"),
+        ("POST /test/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n".into(), 501, "only the chunked transfer coding is supported"),
+        ("POST /test/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, chunked\r\n\r\n".into(), 400, "chunked must be applied exactly once, as the final coding"),
+        ("POST /test/echo HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx".into(), 417, "the only expectation supported is 100-continue"),
+    ];
+    let server = start_with_test_routes();
+    for (request, status, reason) in cases {
+        let mut client = Client::connect(&server);
+        client.send(&request);
+        let reply = client.read_reply();
+        let shown = request.chars().take(60).collect::<String>();
+        assert_eq!(
+            (reply.status, reply.text()),
+            (status, format!("{reason}\n")),
+            "{shown:?}"
+        );
+        assert_eq!(reply.header("connection"), Some("close"), "{shown:?}");
+        assert_eq!(
+            reply.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        assert!(client.is_closed_by_server(), "closed after {shown:?}");
+        assert_eq!(
+            get(&server, "/").status,
+            200,
+            "still serving after {shown:?}"
+        );
+    }
+}
+
+#[test]
+fn an_error_response_byte_for_byte() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    client.send_bytewise("GET / HTTP/1.1\nHost: t\n\n");
+    assert_eq!(
+        client.read_reply().head_without_date(),
+        "HTTP/1.1 400 Bad Request\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Length: 64\r\nConnection: close\r\n\r\n"
+    );
+}
+
+// ---- timeouts and limits --------------------------------------------------------------------
+
+#[test]
+fn a_head_that_never_finishes_gets_408() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    client.send("GET / HTTP/1.1\r\nHost: t\r\n");
+    let reply = client.read_reply();
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (408, "the request head did not arrive in time\n")
+    );
+    assert!(client.is_closed_by_server());
+}
+
+#[test]
+fn a_trickling_client_cannot_extend_the_header_deadline() {
+    // One byte every 20 ms of a header that never ends. Were the deadline re-armed on every
+    // read, this would go on until the 16 KiB limit (431) instead of stopping at 408.
+    let server = start();
+    let mut client = Client::connect(&server);
+    client.send("GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ");
+    let mut writer = client.stream.try_clone().unwrap();
+    let trickle = thread::spawn(move || {
+        for _ in 0..2000 {
+            if writer.write_all_ok(b"a").is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    });
+    assert_eq!(client.read_reply().status, 408);
+    client.shutdown_write();
+    drop(client);
+    trickle.join().unwrap();
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_silently() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    assert_eq!(client.exchange(GET_INDEX).status, 200);
+    assert!(
+        client.is_closed_by_server(),
+        "no 408: no request was in flight"
+    );
+}
+
+#[test]
+fn a_connection_that_sends_nothing_is_closed_silently() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    assert!(client.is_closed_by_server());
+}
+
+#[test]
+fn past_max_conns_the_next_connection_gets_503() {
+    let mut config = test_config();
+    config.max_conns = 2;
+    config.timeouts.idle = Duration::from_secs(30); // the two must stay open for the test
+    let server = start_custom(config, &[]);
+    let mut first = Client::connect(&server);
+    let mut second = Client::connect(&server);
+    assert_eq!(first.exchange(GET_INDEX).status, 200);
+    assert_eq!(second.exchange(GET_INDEX).status, 200);
+
+    let mut third = Client::connect(&server);
+    let reply = third.read_reply();
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert_eq!(
+        reply.text(),
+        "the server is full (--max-conns); try again shortly\n"
+    );
+
+    // A connection that has closed frees its slot before the client sees the close.
+    first.exchange("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert!(first.is_closed_by_server());
+    assert_eq!(get(&server, "/").status, 200);
+}
+
+#[test]
+fn a_panicking_handler_costs_one_500_and_nothing_else() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    let reply = client.exchange("GET /test/panic HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (500, "the handler failed; the server log has the details\n")
+    );
+    assert_eq!(client.exchange(GET_INDEX).status, 200, "same connection");
+    assert_eq!(get(&server, "/").status, 200, "new connection");
+}
+
+// ---- streaming responses --------------------------------------------------------------------
+
+#[test]
+fn a_stream_is_chunked_on_http_1_1() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    client.send("GET /test/three HTTP/1.1\r\nHost: t\r\n\r\n");
+    let reply = client.read_reply();
+    assert_eq!(
+        reply.head_without_date(),
+        "HTTP/1.1 200 OK\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
+         Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    assert_eq!(reply.body, b"one\ntwo\nthree\n");
+    assert_eq!(
+        client.exchange(GET_INDEX).status,
+        200,
+        "kept alive after the last chunk"
+    );
+}
+
+#[test]
+fn a_stream_on_http_1_0_ends_with_the_connection() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    client.send("GET /test/three HTTP/1.0\r\n\r\n");
+    let reply = client.read_reply();
+    assert_eq!(reply.header("transfer-encoding"), None);
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert_eq!(reply.body, b"one\ntwo\nthree\n");
+}
+
+#[test]
+fn each_piece_is_on_the_wire_before_the_next_is_made() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    client.send("GET /test/gated HTTP/1.1\r\nHost: t\r\n\r\n");
+    let head = client.read_reply_to(true);
+    assert_eq!(head.header("transfer-encoding"), Some("chunked"));
+    // The handler is now blocked until GATE is set: the first chunk must already be here.
+    assert_eq!(client.read_chunk().as_deref(), Some(&b"first"[..]));
+    GATE.set(true);
+    assert_eq!(client.read_chunk().as_deref(), Some(&b"second"[..]));
+    assert_eq!(client.read_chunk(), None);
+}
+
+#[test]
+fn a_client_that_leaves_mid_stream_ends_the_handler() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    client.send("GET /test/endless-gone HTTP/1.1\r\nHost: t\r\n\r\n");
+    client.read_reply_to(true);
+    assert!(client.read_chunk().is_some());
+    drop(client);
+    assert_eq!(
+        GONE_ENDED.wait(),
+        Some(true),
+        "the handler saw its write fail and stopped"
+    );
+    assert_eq!(get(&server, "/").status, 200);
+}
+
+#[test]
+fn a_client_that_stops_reading_cannot_pin_the_thread() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    client.send("GET /test/endless-stalled HTTP/1.1\r\nHost: t\r\n\r\n");
+    // Never read: the socket buffers fill, a write blocks, and the write timeout ends it.
+    assert_eq!(STALLED_ENDED.wait(), Some(true));
+    drop(client);
+}
