@@ -219,9 +219,11 @@ fn refuse_busy(mut stream: TcpStream, reason: &str) {
 
 /// Everything one connection's thread does, start to end.
 fn connection_thread(stream: TcpStream, id: u64, shared: &Shared) {
-    let peer = stream
-        .peer_addr()
-        .map_or_else(|_| "?".to_string(), |a| a.to_string());
+    // "#7 127.0.0.1:50312": the number matches the connection's lines in --trace.
+    let peer = match stream.peer_addr() {
+        Ok(addr) => format!("#{id} {addr}"),
+        Err(_) => format!("#{id}"),
+    };
     let mut conn = Connection {
         stream,
         buf: Vec::with_capacity(READ_CHUNK_BYTES),
@@ -270,6 +272,7 @@ struct Connection {
     /// Bytes received and not yet used: a partial head, or pipelined requests.
     buf: Vec<u8>,
     id: u64,
+    /// "#7 127.0.0.1:50312", the prefix of every log line about this connection.
     peer: String,
 }
 
@@ -533,9 +536,8 @@ impl Connection {
         log(
             app,
             &format!(
-                "{} #{} bad request: {} {} ({:.1?})",
+                "{} bad request: {} {} ({:.1?})",
                 self.peer,
-                self.id,
                 error.status(),
                 error.reason(),
                 started.elapsed()
