@@ -13,7 +13,7 @@
 //! panics takes only its own connection down.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -120,14 +120,22 @@ pub fn start(app: App, router: Router) -> Result<Running, StartError> {
     Ok(Running { addrs, acceptors })
 }
 
-/// `localhost` means every address it resolves to (usually 127.0.0.1 and ::1): browsers try
-/// either, so listening on only one can leave `http://localhost:8088` unreachable. With port 0
-/// the first listener picks a free port and the others reuse it, so both share one URL.
+/// `localhost` means both loopback addresses, 127.0.0.1 and ::1, whatever `/etc/hosts` says:
+/// browsers resolve `localhost` themselves and may try either first, so listening on one can
+/// leave `http://localhost:8088` slow or unreachable. With port 0 the first listener picks a
+/// free port and the others reuse it, so all share one URL.
 fn bind(host: &str, port: u16) -> Result<Vec<TcpListener>, StartError> {
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|_| StartError::CannotResolve(host.to_string()))?
-        .collect();
+    let addrs: Vec<SocketAddr> = if host.eq_ignore_ascii_case("localhost") {
+        vec![
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
+        ]
+    } else {
+        (host, port)
+            .to_socket_addrs()
+            .map_err(|_| StartError::CannotResolve(host.to_string()))?
+            .collect()
+    };
     let mut listeners: Vec<TcpListener> = Vec::new();
     let mut last_error = None;
     for mut addr in addrs {

@@ -683,3 +683,57 @@ fn a_client_that_stops_reading_cannot_pin_the_thread() {
     assert_eq!(STALLED_ENDED.wait(), Some(true));
     drop(client);
 }
+
+// ---- listening ------------------------------------------------------------------------------
+
+#[test]
+fn localhost_means_both_loopback_addresses_on_one_port() {
+    let config = webwire::config::Config {
+        bind: "localhost".to_string(),
+        ..test_config()
+    };
+    let server = start_custom(config, &[]);
+    let port = server.port();
+    assert!(
+        server.addrs.iter().all(|a| a.port() == port),
+        "{:?}",
+        server.addrs
+    );
+    assert!(
+        server
+            .addrs
+            .iter()
+            .any(|a| a.ip().is_loopback() && a.is_ipv4())
+    );
+    for addr in &server.addrs {
+        // ::1 is skipped on a machine without IPv6; whatever was bound must answer.
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        io::Write::write_all(
+            &mut stream,
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut text = String::new();
+        io::Read::read_to_string(&mut stream, &mut text).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{addr}: {text}");
+    }
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let server = start();
+    let config = webwire::config::Config {
+        port: server.port(),
+        ..test_config()
+    };
+    let error = webwire::start(config)
+        .err()
+        .expect("the second server must not start");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "127.0.0.1:{} is already in use (another webwire?); pick another port with --port N",
+            server.port()
+        )
+    );
+}
