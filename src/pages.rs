@@ -6,11 +6,10 @@
 //! that already has the page asks `If-None-Match: "<etag>"` and gets `304 Not Modified` with no
 //! body (RFC 9110 §8.8.3, §13.1.2).
 
-use crate::App;
 use crate::demos::Demo;
 use crate::http::request::{Request, comma_list};
 use crate::http::response::Response;
-use crate::router::{Reply, Router, escape_html, not_found};
+use crate::router::{Context, Reply, Router, escape_html, not_found};
 
 /// The chapters, as the index links them: `/docs/<file>`. A test checks this table lists
 /// every file in `docs/`.
@@ -104,8 +103,8 @@ fn index_html(demos: &[&'static Demo]) -> String {
 
 // ANCHOR: serve
 /// The handler behind every page route.
-pub fn serve(request: &Request, app: &App) -> Reply {
-    let Some(page) = app.pages.iter().find(|p| p.path == request.path) else {
+pub fn serve(request: &Request, context: &Context) -> Reply {
+    let Some(page) = context.app.pages.iter().find(|p| p.path == request.path) else {
         return not_found(&request.path);
     };
     // `no-cache` means "store it, but ask me before using it": the ETag makes asking cheap.

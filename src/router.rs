@@ -1,7 +1,8 @@
 //! The route table: (method, path) → handler, and the answers for everything that matches
 //! no route — 404, 405 with `Allow`, 501 — one small function per outcome.
 
-use std::io;
+use std::io::{self, ErrorKind};
+use std::net::TcpStream;
 
 use crate::App;
 use crate::http::body::BodyWriter;
@@ -26,8 +27,37 @@ impl From<Response> for Reply {
     }
 }
 
-/// Every handler has this shape: the request and the shared app state in, a reply out.
-pub type Handler = fn(&Request, &App) -> Reply;
+/// Every handler has this shape: the request and its context in, a reply out.
+pub type Handler = fn(&Request, &Context) -> Reply;
+
+/// What a handler may use besides the request: the shared state, and a look at the client.
+pub struct Context<'a> {
+    pub app: &'a App,
+    pub(crate) stream: &'a TcpStream,
+}
+
+impl Context<'_> {
+    /// True once the client has closed its side or the connection has failed. A handler that
+    /// holds a request open (a long poll) asks this while it waits, so a client that leaves
+    /// frees its thread at once instead of at the end of the hold. It peeks without blocking
+    /// and consumes nothing, so a pipelined next request stays where it is.
+    pub fn client_gone(&self) -> bool {
+        if self.stream.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let gone = match self.stream.peek(&mut [0u8; 1]) {
+            Ok(0) => true, // end of stream: the client closed (or half-closed) the connection
+            Ok(_) => false,
+            Err(e) => e.kind() != ErrorKind::WouldBlock,
+        };
+        gone || self.stream.set_nonblocking(false).is_err()
+    }
+}
+
+/// A route's method that accepts GET, POST, PUT, PATCH and DELETE (HEAD and OPTIONS stay the
+/// server's own). For endpoints that report whatever arrives, like `/ajax/echo`.
+pub const ANY: &str = "*";
+const ANY_METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
 /// The methods this server recognises (RFC 9110 §9 and PATCH, RFC 5789). Any other token is
 /// answered 501 Not Implemented: "not supported for any resource" (RFC 9110 §15.6.2).
@@ -56,7 +86,7 @@ impl Router {
     }
 
     // ANCHOR: dispatch
-    pub fn dispatch(&self, request: &Request, app: &App) -> Reply {
+    pub fn dispatch(&self, request: &Request, context: &Context) -> Reply {
         let method = request.method.as_str();
         if !KNOWN_METHODS.contains(&method) {
             return not_implemented("this server does not know that method");
@@ -77,11 +107,11 @@ impl Router {
         }
         // HEAD is GET without the body (RFC 9110 §9.3.2): the server drops the body.
         let wanted = if method == "HEAD" { "GET" } else { method };
-        if let Some(route) = on_path
-            .iter()
-            .find(|r| r.method == method || r.method == wanted)
-        {
-            return (route.handler)(request, app);
+        let accepts = |route: &&&Route| {
+            route.method == wanted || (route.method == ANY && ANY_METHODS.contains(&wanted))
+        };
+        if let Some(route) = on_path.iter().find(accepts) {
+            return (route.handler)(request, context);
         }
         let allowed = allow_list(on_path.iter().map(|r| r.method));
         match method {
@@ -105,11 +135,15 @@ impl Router {
 fn allow_list<'a>(methods: impl Iterator<Item = &'a str>) -> String {
     let mut list: Vec<&str> = Vec::new();
     for method in methods {
-        if !list.contains(&method) {
-            list.push(method);
-        }
-        if method == "GET" && !list.contains(&"HEAD") {
-            list.push("HEAD");
+        let expanded: &[&str] = match method {
+            ANY => &ANY_METHODS,
+            "GET" => &["GET", "HEAD"],
+            other => &[other][..],
+        };
+        for &m in expanded {
+            if !list.contains(&m) {
+                list.push(m);
+            }
         }
     }
     if !list.contains(&"OPTIONS") {
@@ -171,6 +205,10 @@ mod tests {
             "POST, GET, HEAD, OPTIONS"
         );
         assert_eq!(allow_list(["OPTIONS", "PUT"].into_iter()), "OPTIONS, PUT");
+        assert_eq!(
+            allow_list([ANY].into_iter()),
+            "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+        );
     }
 
     #[test]

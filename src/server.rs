@@ -26,7 +26,7 @@ use crate::http::body::{BodyWriter, ChunkedDecoder};
 use crate::http::request::{BodyFraming, Parsed, Request, RequestError, Version, parse_head};
 use crate::http::response::{Delimit, Response, head_bytes, status_has_no_body};
 use crate::limits::{LINGER_BYTES, READ_CHUNK_BYTES, RETRY_AFTER_SECS, THREAD_STACK_BYTES};
-use crate::router::{Reply, Router};
+use crate::router::{Context, Reply, Router};
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -316,11 +316,16 @@ impl Connection {
                     }
                 };
             }
-            let reply = catch_unwind(AssertUnwindSafe(|| shared.router.dispatch(&request, app)))
-                .unwrap_or_else(|_| {
-                    Response::text(500, "the handler failed; the server log has the details\n")
-                        .into()
-                });
+            let context = Context {
+                app,
+                stream: &self.stream,
+            };
+            let reply = catch_unwind(AssertUnwindSafe(|| {
+                shared.router.dispatch(&request, &context)
+            }))
+            .unwrap_or_else(|_| {
+                Response::text(500, "the handler failed; the server log has the details\n").into()
+            });
             let keep_going = match reply {
                 Reply::Full(response) => self.send(app, &request, &response, started),
                 Reply::Stream(head, body) => self.stream_body(app, &request, head, body, started),

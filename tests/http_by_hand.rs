@@ -9,26 +9,25 @@ use std::thread;
 use std::time::Duration;
 
 use support::{Client, get, start, start_custom, test_config};
-use webwire::App;
 use webwire::http::request::Request;
 use webwire::http::response::Response;
-use webwire::router::{Handler, Reply};
+use webwire::router::{Context, Handler, Reply};
 
 // ---- test-only routes ----------------------------------------------------------------------
 
 /// Answers with the body it received, so body decoding can be checked byte for byte.
-fn echo_body(request: &Request, _: &App) -> Reply {
+fn echo_body(request: &Request, _: &Context) -> Reply {
     Response::new(200)
         .with_header("Content-Type", "application/octet-stream")
         .with_body(request.body.clone())
         .into()
 }
 
-fn panics(_: &Request, _: &App) -> Reply {
+fn panics(_: &Request, _: &Context) -> Reply {
     panic!("a handler bug (this panic is expected by the test)")
 }
 
-fn three_pieces(_: &Request, _: &App) -> Reply {
+fn three_pieces(_: &Request, _: &Context) -> Reply {
     Reply::Stream(
         Response::new(200).with_header("Content-Type", "text/plain"),
         Box::new(|out| {
@@ -64,7 +63,7 @@ impl Signal {
 static GATE: Signal = Signal::new();
 
 /// Sends one piece, then waits until the test has seen it before sending the next.
-fn gated(_: &Request, _: &App) -> Reply {
+fn gated(_: &Request, _: &Context) -> Reply {
     Reply::Stream(
         Response::new(200),
         Box::new(|out| {
@@ -96,11 +95,11 @@ fn endless(ended: &'static Signal) -> Reply {
     )
 }
 
-fn endless_for_gone(_: &Request, _: &App) -> Reply {
+fn endless_for_gone(_: &Request, _: &Context) -> Reply {
     endless(&GONE_ENDED)
 }
 
-fn endless_for_stalled(_: &Request, _: &App) -> Reply {
+fn endless_for_stalled(_: &Request, _: &Context) -> Reply {
     endless(&STALLED_ENDED)
 }
 
