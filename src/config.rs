@@ -20,6 +20,10 @@ OPTIONS:
     --bind ADDR      listen on ADDR (default localhost: both 127.0.0.1 and ::1, so
                      http://localhost:8088 works whichever one the browser picks)
     --max-conns N    serve at most N connections at once; more get 503 (default 512)
+    --tick-ms N      milliseconds between the demos' pushes and polls (default 2000,
+                     the articles' two seconds)
+    --hold-ms N      how long a long poll is held before answering that nothing is new
+                     (default 25000)
     --trace          print every request head and response head as it crosses the wire,
                      with CR LF made visible
     --quiet          do not log requests
@@ -60,6 +64,10 @@ pub struct Config {
     pub quiet: bool,
     pub max_conns: usize,
     pub timeouts: Timeouts,
+    /// The demos' pace: between two stream pieces, two polls, two ticker events.
+    pub tick: Duration,
+    /// How long a long poll waits for news before answering with none.
+    pub hold: Duration,
 }
 
 impl Default for Config {
@@ -72,6 +80,8 @@ impl Default for Config {
             quiet: false,
             max_conns: limits::MAX_CONNECTIONS,
             timeouts: Timeouts::default(),
+            tick: limits::DEFAULT_TICK,
+            hold: limits::DEFAULT_HOLD,
         }
     }
 }
@@ -114,12 +124,22 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                     _ => return Err(format!("--max-conns {value}: needs a number above 0")),
                 };
             }
+            "--tick-ms" => config.tick = millis(&arg, args.next())?,
+            "--hold-ms" => config.hold = millis(&arg, args.next())?,
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
             demo if config.demo.is_none() => config.demo = Some(demo.to_string()),
             extra => return Err(format!("one demo at a time: {extra} is one too many")),
         }
     }
     Ok(Command::Serve(config))
+}
+
+/// A flag's value in milliseconds, at least 1.
+fn millis(flag: &str, value: Option<String>) -> Result<Duration, String> {
+    match value.as_deref().map(str::parse::<u64>) {
+        Some(Ok(ms)) if ms > 0 => Ok(Duration::from_millis(ms)),
+        _ => Err(format!("{flag} needs a number of milliseconds above 0")),
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //!
 //! - `limits` — every cap and timeout, one constant each
 //! - `http` — requests parsed from bytes, bodies, responses written as bytes
+//! - `json`, `hub` — JSON by hand; the numbered event log that long polls wait on
 //! - `router` — (method, path) → handler; 404, 405, 501
 //! - `pages` — the browser pages and docs compiled in, with ETags
 //! - `server` — accept loop, a thread per connection, keep-alive, logging
@@ -13,6 +14,8 @@
 pub mod config;
 pub mod demos;
 pub mod http;
+pub mod hub;
+pub mod json;
 pub mod limits;
 pub mod pages;
 pub mod router;

@@ -50,3 +50,16 @@ pub const LINGER_BYTES: usize = 256 * 1024;
 /// `Retry-After` seconds sent with 503 when the server is full.
 pub const RETRY_AFTER_SECS: u32 = 1;
 // ANCHOR_END: limits
+
+// ANCHOR: demo_limits
+/// How often a handler holding a request open (a long poll) checks whether its client has
+/// gone. A client that leaves frees its thread within this time, not at the end of the hold.
+pub const GONE_CHECK_INTERVAL: Duration = Duration::from_millis(250);
+/// Deepest nesting accepted in a JSON body (`[[[…]]]`); deeper is 400, not a stack overflow.
+pub const MAX_JSON_DEPTH: usize = 64;
+/// Default for `--tick-ms`: the articles' two seconds between pushes and polls.
+pub const DEFAULT_TICK: Duration = Duration::from_secs(2);
+/// Default for `--hold-ms`: how long a long poll is held before it answers "nothing new".
+/// Below the 30–60 s after which proxies and load balancers commonly cut idle requests.
+pub const DEFAULT_HOLD: Duration = Duration::from_secs(25);
+// ANCHOR_END: demo_limits

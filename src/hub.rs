@@ -1,0 +1,221 @@
+//! An append-only log of numbered events that readers can wait on: "give me everything after
+//! id N, or wait until there is some".
+//!
+//! This is what makes long polling (and later every push transport) lossless. A naive server
+//! keeps a list of waiting requests and answers them when something happens; an event that
+//! happens while a client is between two requests reaches nobody. Here nothing is pushed to
+//! anyone: each event gets the next id and stays in the log, and each reader remembers the last
+//! id it saw and asks for what came after. A reader that was away for a moment just gets
+//! several events at once.
+//!
+//! One `Mutex` guards the log; one `Condvar` wakes every waiting reader on publish.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::json;
+use crate::limits::GONE_CHECK_INTERVAL;
+
+/// One event: its id (1, 2, 3, … with no gaps), its text, and when it was published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: u64,
+    pub text: String,
+    /// Milliseconds since 1970, as JavaScript's `Date.now()`.
+    pub ts: u64,
+}
+
+impl Event {
+    /// `{"id":1,"text":"hello","ts":1795478399000}`
+    pub fn to_json(&self) -> String {
+        json::Object::new()
+            .number("id", self.id as f64)
+            .string("text", &self.text)
+            .number("ts", self.ts as f64)
+            .finish()
+    }
+}
+
+struct Log {
+    events: VecDeque<Event>,
+    last_id: u64,
+}
+
+pub struct Hub {
+    log: Mutex<Log>,
+    published: Condvar,
+    /// The log keeps this many of the newest events; older ones are dropped.
+    capacity: usize,
+}
+
+impl Hub {
+    pub fn new(capacity: usize) -> Hub {
+        Hub {
+            log: Mutex::new(Log {
+                events: VecDeque::new(),
+                last_id: 0,
+            }),
+            published: Condvar::new(),
+            capacity,
+        }
+    }
+
+    /// A poisoned lock only means another thread panicked while holding it; the log itself
+    /// is always whole (every change is one push or pop), so carry on with it.
+    fn lock(&self) -> MutexGuard<'_, Log> {
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends an event, wakes every waiting reader, and returns the event.
+    pub fn publish(&self, text: &str) -> Event {
+        let mut log = self.lock();
+        log.last_id += 1;
+        let event = Event {
+            id: log.last_id,
+            text: text.to_string(),
+            ts: now_millis(),
+        };
+        log.events.push_back(event.clone());
+        while log.events.len() > self.capacity {
+            log.events.pop_front();
+        }
+        drop(log);
+        self.published.notify_all();
+        event
+    }
+
+    /// The id of the newest event, 0 if there is none yet.
+    pub fn last_id(&self) -> u64 {
+        self.lock().last_id
+    }
+
+    /// Every event still kept with an id above `id`, oldest first.
+    pub fn after(&self, id: u64) -> Vec<Event> {
+        events_after(&self.lock(), id)
+    }
+
+    // ANCHOR: wait_after
+    /// Events after `id`; if there are none yet, waits until one is published or `deadline`
+    /// passes (then returns none). While it waits it asks `client_gone` every
+    /// `GONE_CHECK_INTERVAL`, and returns none at once if the answer is yes — a waiting
+    /// request must not outlive its client by the whole hold time.
+    pub fn wait_after(
+        &self,
+        id: u64,
+        deadline: Instant,
+        client_gone: impl Fn() -> bool,
+    ) -> Vec<Event> {
+        let mut log = self.lock();
+        loop {
+            let events = events_after(&log, id);
+            if !events.is_empty() {
+                return events;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || client_gone() {
+                return Vec::new();
+            }
+            // Woken by publish (or by the clock, to check on the client again).
+            let slice = left.min(GONE_CHECK_INTERVAL);
+            log = match self.published.wait_timeout(log, slice) {
+                Ok((log, _)) => log,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+    // ANCHOR_END: wait_after
+}
+
+fn events_after(log: &Log, id: u64) -> Vec<Event> {
+    // Ids are consecutive, so the events after `id` are a tail of the deque.
+    log.events.iter().filter(|e| e.id > id).cloned().collect()
+}
+
+pub fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::thread;
+    use std::time::Duration;
+
+    #[test]
+    fn ids_count_up_and_readers_get_what_came_after() {
+        let hub = Hub::new(10);
+        assert_eq!(hub.last_id(), 0);
+        hub.publish("a");
+        hub.publish("b");
+        hub.publish("c");
+        let texts = |events: Vec<Event>| events.into_iter().map(|e| e.text).collect::<Vec<_>>();
+        assert_eq!(texts(hub.after(0)), ["a", "b", "c"]);
+        assert_eq!(texts(hub.after(2)), ["c"]);
+        assert!(hub.after(3).is_empty());
+    }
+
+    #[test]
+    fn the_log_keeps_only_the_newest() {
+        let hub = Hub::new(2);
+        for text in ["a", "b", "c"] {
+            hub.publish(text);
+        }
+        let ids: Vec<u64> = hub.after(0).iter().map(|e| e.id).collect();
+        assert_eq!(ids, [2, 3]);
+    }
+
+    #[test]
+    fn a_waiter_wakes_on_publish() {
+        let hub = Arc::new(Hub::new(10));
+        let reader = Arc::clone(&hub);
+        let waiting = thread::spawn(move || {
+            reader.wait_after(0, Instant::now() + Duration::from_secs(30), || false)
+        });
+        hub.publish("news");
+        let events = waiting.join().unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].text, "news");
+    }
+
+    #[test]
+    fn nothing_published_between_polls_is_lost() {
+        // The reader is "between two requests" while 1 and 2 are published; it still gets both.
+        let hub = Hub::new(10);
+        hub.publish("one");
+        let seen = hub.after(0).last().map(|e| e.id).unwrap();
+        hub.publish("two");
+        hub.publish("three");
+        let next = hub.wait_after(seen, Instant::now() + Duration::from_secs(30), || false);
+        assert_eq!(next.iter().map(|e| e.id).collect::<Vec<_>>(), [2, 3]);
+    }
+
+    #[test]
+    fn a_deadline_or_a_gone_client_ends_the_wait_empty() {
+        let hub = Hub::new(10);
+        assert!(hub.wait_after(0, Instant::now(), || false).is_empty());
+        let far = Instant::now() + Duration::from_secs(3600);
+        assert!(
+            hub.wait_after(0, far, || true).is_empty(),
+            "returns at once when gone"
+        );
+    }
+
+    #[test]
+    fn events_as_json() {
+        let event = Event {
+            id: 7,
+            text: "say \"hi\"".to_string(),
+            ts: 1_795_478_399_000,
+        };
+        assert_eq!(
+            event.to_json(),
+            r#"{"id":7,"text":"say \"hi\"","ts":1795478399000}"#
+        );
+    }
+}
