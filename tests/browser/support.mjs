@@ -1,0 +1,89 @@
+// Helpers shared by every browser test: start a real webwire server on a
+// free port, and launch the machine's own Chromium to talk to it.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+// tests/browser/ -> repo root, so tests work from any working directory.
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const serverBinary = path.join(repoRoot, 'target', 'debug', 'webwire');
+
+// The first stdout line the server prints once its socket is bound.
+const READY_LINE = /webwire listening on http:\/\/localhost:(\d+)\//;
+
+// A server that neither prints its ready line nor exits within this time is
+// broken; fail the test instead of hanging the whole run.
+const STARTUP_TIMEOUT_MS = 20_000;
+
+// Start `target/debug/webwire --port 0 --quiet ...args` and wait until it
+// tells us which port the OS gave it. Port 0 lets tests run side by side.
+export function startServer(args = []) {
+  const child = spawn(serverBinary, ['--port', '0', '--quiet', ...args], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+
+  const ready = new Promise((resolve, reject) => {
+    const fail = (why) => {
+      clearTimeout(timer);
+      child.kill();
+      reject(new Error(`${why}\n--- server stderr ---\n${stderr}`));
+    };
+    const timer = setTimeout(
+      () => fail(`webwire printed no ready line within ${STARTUP_TIMEOUT_MS} ms`),
+      STARTUP_TIMEOUT_MS,
+    );
+
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const match = READY_LINE.exec(stdout);
+      if (!match) return;
+      clearTimeout(timer);
+      child.stdout.removeAllListeners('data');
+      child.stdout.resume(); // keep draining so a chatty server never blocks on a full pipe
+      const port = Number(match[1]);
+      resolve({
+        port,
+        base: `http://localhost:${port}`,
+        altBase: `http://127.0.0.1:${port}`, // a second origin, for cross-origin demos
+        async stop() {
+          if (child.exitCode === null && child.signalCode === null) child.kill();
+          await exited;
+        },
+      });
+    });
+    child.once('error', (err) => fail(`could not start ${serverBinary}: ${err.message}`));
+    // 'close', not 'exit': it fires after stderr is fully read, so the message is complete.
+    child.once('close', (code, signal) =>
+      fail(`webwire exited (code ${code}, signal ${signal}) before it was ready`));
+  });
+  return ready;
+}
+
+// Debian's Chromium, not a Playwright-downloaded one: this machine has no
+// network beyond package registries. The flags keep Chromium from trying to
+// reach Google services (sync, updates, QUIC probes) and from needing a GPU
+// or a user-namespace sandbox, which containers often lack.
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+    ],
+  });
+}
