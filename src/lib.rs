@@ -27,11 +27,14 @@ use pages::Page;
 use router::{Handler, Router};
 pub use server::{Running, StartError};
 
-/// What every handler can see: the configuration, the demos being served, the pages.
+/// What every handler can see: the configuration, the demos being served, the pages, and
+/// the state of the demos that keep some (each defined in its own module).
 pub struct App {
     pub config: Config,
     pub demos: Vec<&'static Demo>,
     pub pages: Vec<Page>,
+    pub long_polling: demos::long_polling::State,
+    pub image_ping: demos::image_ping::State,
 }
 
 /// Starts serving every demo (or the one `config.demo` names) and returns at once.
@@ -63,6 +66,8 @@ pub fn start_with(
         config,
         demos,
         pages,
+        long_polling: Default::default(),
+        image_ping: Default::default(),
     };
     server::start(app, router)
 }

@@ -11,18 +11,23 @@ use crate::http::request::{Request, comma_list};
 use crate::http::response::Response;
 use crate::router::{Context, Reply, Router, escape_html, not_found};
 
+/// `doc!("02-ajax.md")` is `("02-ajax.md", <the text of docs/02-ajax.md>)`.
+macro_rules! doc {
+    ($file:literal) => {
+        ($file, include_str!(concat!("../docs/", $file)))
+    };
+}
+
 /// The chapters, as the index links them: `/docs/<file>`. A test checks this table lists
 /// every file in `docs/`.
 pub const DOCS: &[(&str, &str)] = &[
-    ("README.md", include_str!("../docs/README.md")),
-    (
-        "00-getting-started.md",
-        include_str!("../docs/00-getting-started.md"),
-    ),
-    (
-        "01-http-by-hand.md",
-        include_str!("../docs/01-http-by-hand.md"),
-    ),
+    doc!("README.md"),
+    doc!("00-getting-started.md"),
+    doc!("01-http-by-hand.md"),
+    doc!("02-ajax.md"),
+    doc!("03-polling.md"),
+    doc!("04-long-polling.md"),
+    doc!("10-image-ping.md"),
 ];
 
 const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");

@@ -4,6 +4,11 @@
 
 use crate::router::Handler;
 
+pub mod ajax;
+pub mod image_ping;
+pub mod long_polling;
+pub mod polling;
+
 pub struct Demo {
     /// The name on the command line (`cargo run -- polling`) and of the page (`/polling.html`).
     pub name: &'static str,
@@ -19,7 +24,12 @@ pub struct Demo {
 }
 
 /// Every demo that works, in the articles' teaching order.
-pub const ALL: &[&Demo] = &[];
+pub const ALL: &[&Demo] = &[
+    &ajax::DEMO,
+    &polling::DEMO,
+    &long_polling::DEMO,
+    &image_ping::DEMO,
+];
 
 /// The demo with this name.
 pub fn find(name: &str) -> Option<&'static Demo> {

@@ -1,0 +1,1 @@
+//! `multipart/form-data` (RFC 7578) — work in progress.
