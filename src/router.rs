@@ -113,6 +113,7 @@ impl Router {
         if let Some(route) = on_path.iter().find(accepts) {
             return (route.handler)(request, context);
         }
+        // ANCHOR: not_allowed
         let allowed = allow_list(on_path.iter().map(|r| r.method));
         match method {
             "OPTIONS" => options(allowed),
@@ -122,6 +123,7 @@ impl Router {
             ),
             _ => method_not_allowed(allowed, "this path does not accept that method"),
         }
+        // ANCHOR_END: not_allowed
     }
     // ANCHOR_END: dispatch
 

@@ -180,6 +180,7 @@ impl<'a> BodyWriter<'a> {
         }
     }
 
+    // ANCHOR: send_piece
     /// Sends one piece. An empty piece is skipped: as a chunk it would end the body.
     pub fn send(&mut self, piece: &[u8]) -> io::Result<()> {
         if piece.is_empty() {
@@ -199,6 +200,7 @@ impl<'a> BodyWriter<'a> {
         self.pieces += 1;
         Ok(())
     }
+    // ANCHOR_END: send_piece
 
     /// Ends the body: the zero-size last chunk on HTTP/1.1 (no trailers); nothing on 1.0,
     /// where the server closes the connection instead.

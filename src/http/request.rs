@@ -286,6 +286,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Parsed, RequestError> {
     Ok(Parsed::Complete(request, pos))
 }
 
+// ANCHOR: next_line
 /// Finds the line starting at `from`. `Ok(None)` if its end has not arrived yet.
 /// RFC 9112 §2.2 lets a recipient accept a bare LF; we refuse it, so that this server and any
 /// proxy in front of it can never disagree about where a line ends.
@@ -299,6 +300,7 @@ fn next_line(buf: &[u8], from: usize) -> Result<Option<(&[u8], usize)>, RequestE
     }
     Ok(Some((&buf[from..lf - 1], lf + 1)))
 }
+// ANCHOR_END: next_line
 
 /// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3), one space each.
 fn parse_request_line(line: &[u8]) -> Result<(String, &str, Version), RequestError> {
@@ -448,6 +450,7 @@ fn body_framing(request: &Request) -> Result<BodyFraming, RequestError> {
     let lengths: Vec<&str> = comma_list(request.header_values("content-length")).collect();
     let has_transfer_encoding = request.header("transfer-encoding").is_some();
 
+    // ANCHOR: transfer_encoding
     if has_transfer_encoding {
         // §6.3: both present is how request smuggling works; we refuse instead of guessing.
         if !lengths.is_empty() || request.header("content-length").is_some() {
@@ -464,6 +467,7 @@ fn body_framing(request: &Request) -> Result<BodyFraming, RequestError> {
         }
         return Ok(BodyFraming::Chunked);
     }
+    // ANCHOR_END: transfer_encoding
     if request.header("content-length").is_none() {
         return Ok(BodyFraming::Empty);
     }
