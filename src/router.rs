@@ -105,12 +105,7 @@ impl Router {
         if on_path.is_empty() {
             return not_found(&request.path);
         }
-        // HEAD is GET without the body (RFC 9110 §9.3.2): the server drops the body.
-        let wanted = if method == "HEAD" { "GET" } else { method };
-        let accepts = |route: &&&Route| {
-            route.method == wanted || (route.method == ANY && ANY_METHODS.contains(&wanted))
-        };
-        if let Some(route) = on_path.iter().find(accepts) {
+        if let Some(route) = find_route(&on_path, method) {
             return (route.handler)(request, context);
         }
         // ANCHOR: not_allowed
@@ -127,9 +122,28 @@ impl Router {
     }
     // ANCHOR_END: dispatch
 
+    /// Whether a handler would take this request (rather than a 404, 405 or 501).
+    pub fn accepts(&self, request: &Request) -> bool {
+        let on_path: Vec<&Route> = self
+            .routes
+            .iter()
+            .filter(|r| r.path == request.path)
+            .collect();
+        find_route(&on_path, &request.method).is_some()
+    }
+
     fn all_methods(&self) -> String {
         allow_list(self.routes.iter().map(|r| r.method))
     }
+}
+
+/// The route for this method among those on one path. HEAD is GET without the body
+/// (RFC 9110 §9.3.2): it runs the GET handler, and the server drops the body.
+fn find_route<'a>(on_path: &[&'a Route], method: &str) -> Option<&'a Route> {
+    let wanted = if method == "HEAD" { "GET" } else { method };
+    on_path.iter().copied().find(|route| {
+        route.method == wanted || (route.method == ANY && ANY_METHODS.contains(&wanted))
+    })
 }
 
 /// The `Allow` value for a set of methods: each once, with HEAD wherever GET is and OPTIONS

@@ -171,11 +171,18 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
-        if shared.open.load(Ordering::SeqCst) >= shared.app.config.max_conns {
-            refuse_busy(stream, "the server is full (--max-conns)");
+        // Take a slot if one is free, in one atomic step: two acceptors (127.0.0.1 and ::1)
+        // must not both take the last one.
+        let max = shared.app.config.max_conns;
+        let took_slot = shared
+            .open
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |open| {
+                (open < max).then_some(open + 1)
+            });
+        if took_slot.is_err() {
+            refuse_busy(&shared.app, stream, "the server is full (--max-conns)");
             continue;
         }
-        shared.open.fetch_add(1, Ordering::SeqCst);
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
         // The socket goes to the new thread through a channel, not inside its closure: if the
         // thread cannot be created, the closure is dropped, and we still need the socket to
@@ -196,7 +203,11 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
             Err(_) => {
                 shared.open.fetch_sub(1, Ordering::SeqCst);
-                refuse_busy(stream, "the server cannot start another thread");
+                refuse_busy(
+                    &shared.app,
+                    stream,
+                    "the server cannot start another thread",
+                );
             }
         }
     }
@@ -207,7 +218,11 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 /// block: the reply is small enough for the socket's send buffer, and whatever request the
 /// client already sent is read first, so that closing does not turn into a reset that
 /// destroys the reply before the client reads it.
-fn refuse_busy(mut stream: TcpStream, reason: &str) {
+fn refuse_busy(app: &App, mut stream: TcpStream, reason: &str) {
+    let peer = stream
+        .peer_addr()
+        .map_or_else(|_| "?".to_string(), |a| a.to_string());
+    log(app, &format!("{peer} refused: 503 {reason}"));
     let _ = stream.set_nonblocking(true);
     let _ = stream.read(&mut [0u8; 4096]);
     let _ = stream.set_nonblocking(false);
@@ -261,6 +276,16 @@ enum Ending {
     Abort,
 }
 
+/// What a connection is fit for after a response.
+enum After {
+    /// Keep-alive: read the next request.
+    NextRequest,
+    /// The response said `Connection: close` (or ended a close-delimited body).
+    Close,
+    /// A write failed: the client is gone.
+    Broken,
+}
+
 /// Why reading a request stopped.
 enum ReadError {
     /// The request is malformed or too large: answer with its status and close.
@@ -297,24 +322,22 @@ impl Connection {
             .set_write_timeout(Some(app.config.timeouts.write));
         let mut first = true;
         loop {
-            let started = Instant::now();
             let mut request = match self.read_request(app, first) {
                 Ok(request) => request,
                 Err(ReadError::Gone) => return Ending::Quiet,
-                Err(ReadError::Bad(error)) => {
-                    self.send_error(app, error, started);
-                    return Ending::Linger;
-                }
+                Err(ReadError::Bad(error)) => return self.refuse(app, error),
             };
             first = false;
-            if let Err(e) = self.read_body(app, &mut request) {
-                return match e {
-                    ReadError::Gone => Ending::Quiet,
-                    ReadError::Bad(error) => {
-                        self.send_error(app, error, started);
-                        Ending::Linger
-                    }
-                };
+            let started = Instant::now();
+            // A client waiting for `100 Continue` that would be refused anyway (404, 405) is
+            // refused now, before it sends a body nobody would read (RFC 9110 §10.1.1).
+            let refuse_early = request.expects_continue && !shared.router.accepts(&request);
+            if !refuse_early {
+                match self.read_body(app, &mut request) {
+                    Ok(()) => {}
+                    Err(ReadError::Gone) => return Ending::Quiet,
+                    Err(ReadError::Bad(error)) => return self.refuse(app, error),
+                }
             }
             let context = Context {
                 app,
@@ -326,15 +349,17 @@ impl Connection {
             .unwrap_or_else(|_| {
                 Response::text(500, "the handler failed; the server log has the details\n").into()
             });
-            let keep_going = match reply {
-                Reply::Full(response) => self.send(app, &request, &response, started),
-                Reply::Stream(head, body) => self.stream_body(app, &request, head, body, started),
+            let keep_alive = request.keep_alive() && !refuse_early;
+            let after = match reply {
+                Reply::Full(response) => self.send(app, &request, &response, keep_alive, started),
+                Reply::Stream(head, body) => {
+                    self.stream_body(app, &request, head, body, keep_alive, started)
+                }
             };
-            if !keep_going {
-                return Ending::Quiet;
-            }
-            if !request.keep_alive() {
-                return Ending::Linger;
+            match after {
+                After::NextRequest => continue,
+                After::Close => return Ending::Linger,
+                After::Broken => return Ending::Quiet,
             }
         }
     }
@@ -435,27 +460,28 @@ impl Connection {
         }
     }
 
-    /// Sends a complete response. Returns false if the connection is no longer usable.
+    /// Sends a complete response, and says what the connection is fit for afterwards.
     fn send(
         &mut self,
         app: &App,
         request: &Request,
         response: &Response,
+        keep_alive: bool,
         started: Instant,
-    ) -> bool {
+    ) -> After {
         let no_body = status_has_no_body(response.status);
         let delimit = match no_body {
             true => Delimit::NoBody,
             false => Delimit::Length(response.body.len()),
         };
-        // A handler may ask to close (`Connection: close`); a client may too.
-        let keep_alive = request.keep_alive() && response.header("connection") != Some("close");
+        // A handler may ask to close, with `Connection: close` on its response.
+        let keep_alive = keep_alive && !asks_to_close(response);
         let mut bytes = head_bytes(request.version, response, delimit, keep_alive);
         trace(app, self.id, "<", &bytes);
         if request.method != "HEAD" && !no_body {
             bytes.extend_from_slice(&response.body);
         }
-        let sent = self.stream.write_all(&bytes).is_ok();
+        let written = self.stream.write_all(&bytes);
         log_request(
             app,
             &self.peer,
@@ -464,7 +490,11 @@ impl Connection {
             bytes.len(),
             started,
         );
-        sent && keep_alive
+        match (written, keep_alive) {
+            (Err(_), _) => After::Broken,
+            (Ok(()), true) => After::NextRequest,
+            (Ok(()), false) => After::Close,
+        }
     }
 
     /// Sends a head, then lets the handler's function write the body over time.
@@ -474,8 +504,9 @@ impl Connection {
         request: &Request,
         response: Response,
         body: crate::router::StreamBody,
+        keep_alive: bool,
         started: Instant,
-    ) -> bool {
+    ) -> After {
         // HTTP/1.1 frames the stream in chunks and can keep the connection afterwards;
         // HTTP/1.0 has no chunks, so the body runs until we close.
         let chunked = request.version == Version::Http11;
@@ -484,11 +515,11 @@ impl Connection {
         } else {
             Delimit::Close
         };
-        let keep_alive = chunked && request.keep_alive();
+        let keep_alive = keep_alive && chunked && !asks_to_close(&response);
         let head = head_bytes(request.version, &response, delimit, keep_alive);
         trace(app, self.id, "<", &head);
         if self.stream.write_all(&head).is_err() {
-            return false;
+            return After::Broken;
         }
         if request.method == "HEAD" {
             log_request(
@@ -499,7 +530,11 @@ impl Connection {
                 head.len(),
                 started,
             );
-            return keep_alive;
+            return if keep_alive {
+                After::NextRequest
+            } else {
+                After::Close
+            };
         }
         log(
             app,
@@ -531,10 +566,21 @@ impl Connection {
                 writer.bytes
             ),
         );
-        result.is_ok() && keep_alive
+        match (result, keep_alive) {
+            (Err(_), _) => After::Broken,
+            (Ok(()), true) => After::NextRequest,
+            (Ok(()), false) => After::Close,
+        }
     }
 
-    /// Answers a bad request with its status and one line saying why, then closes.
+    /// Answers a bad request with its status and one line saying why; the connection closes.
+    /// The trace shows what arrived (up to 1 KiB), since no head was ever parsed.
+    fn refuse(&mut self, app: &App, error: RequestError) -> Ending {
+        trace(app, self.id, ">", &self.buf[..self.buf.len().min(1024)]);
+        self.send_error(app, error, Instant::now());
+        Ending::Linger
+    }
+
     fn send_error(&mut self, app: &App, error: RequestError, started: Instant) {
         let response = Response::text(error.status(), format!("{}\n", error.reason()));
         let mut bytes = head_bytes(
@@ -579,6 +625,13 @@ impl Connection {
         }
         let _ = self.stream.shutdown(Shutdown::Both);
     }
+}
+
+/// A handler asks to close with `Connection: close` (a token list, any case).
+fn asks_to_close(response: &Response) -> bool {
+    response
+        .header("connection")
+        .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
 }
 
 fn is_timeout(e: &io::Error) -> bool {

@@ -23,6 +23,13 @@ fn echo_body(request: &Request, _: &Context) -> Reply {
         .into()
 }
 
+/// Asks the server to close the connection after this response.
+fn goodbye(_: &Request, _: &Context) -> Reply {
+    Response::text(200, "bye\n")
+        .with_header("Connection", "Close")
+        .into()
+}
+
 fn panics(_: &Request, _: &Context) -> Reply {
     panic!("a handler bug (this panic is expected by the test)")
 }
@@ -106,6 +113,7 @@ fn endless_for_stalled(_: &Request, _: &Context) -> Reply {
 const TEST_ROUTES: &[(&str, &str, Handler)] = &[
     ("POST", "/test/echo", echo_body),
     ("GET", "/test/panic", panics),
+    ("GET", "/test/goodbye", goodbye),
     ("GET", "/test/three", three_pieces),
     ("GET", "/test/gated", gated),
     ("GET", "/test/endless-gone", endless_for_gone),
@@ -175,6 +183,43 @@ fn connection_close_is_honoured() {
     let reply = client.exchange("GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
     assert_eq!(reply.header("connection"), Some("close"));
     assert!(client.is_closed_by_server());
+}
+
+#[test]
+fn a_handler_may_close_the_connection() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    let reply = client.exchange("GET /test/goodbye HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(
+        reply.head.matches("Connection").count(),
+        1,
+        "{}",
+        reply.head
+    );
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(client.is_closed_by_server());
+}
+
+#[test]
+fn closing_lingers_so_late_bytes_do_not_reset_the_connection() {
+    // After a `Connection: close` response the client still sends something (a pipelined
+    // request, the rest of a body). Had the server closed its socket outright, those bytes would
+    // be answered with a TCP reset, and the client's next write would fail; instead the server
+    // stops writing and reads and discards for a while (RFC 9112 §9.6).
+    let mut config = test_config();
+    config.timeouts.linger = Duration::from_secs(10); // longer than this test could take
+    let server = start_custom(config, &[]);
+    let mut client = Client::connect(&server);
+    let reply = client.exchange("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(
+        client.is_closed_by_server(),
+        "the server's side is closed: end of stream"
+    );
+    for late in ["GET / HTTP/1.1\r\n", "Host: t\r\n\r\n"] {
+        let written = io::Write::write_all(&mut client.stream, late.as_bytes());
+        assert!(written.is_ok(), "no reset: {written:?}");
+    }
 }
 
 #[test]
@@ -398,6 +443,38 @@ fn expect_100_continue_gets_a_go_ahead_before_the_body() {
     client.send("body");
     let reply = client.read_reply();
     assert_eq!((reply.status, reply.body.as_slice()), (200, &b"body"[..]));
+}
+
+#[test]
+fn a_body_that_never_arrives_gets_408() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    client.send("POST /test/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
+    let reply = client.read_reply();
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (408, "the request body did not arrive in time\n")
+    );
+    assert!(client.is_closed_by_server());
+}
+
+#[test]
+fn a_request_that_would_be_refused_gets_no_100_continue() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    client
+        .send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 500\r\nExpect: 100-continue\r\n\r\n");
+    let reply = client.read_reply();
+    assert_eq!(
+        reply.status, 405,
+        "the final answer at once, not 100: {}",
+        reply.head
+    );
+    assert_eq!(
+        reply.header("connection"),
+        Some("close"),
+        "the unread body cannot stay"
+    );
 }
 
 #[test]

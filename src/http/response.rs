@@ -98,8 +98,13 @@ pub fn head_bytes(
         reason_phrase(response.status),
         http_date(SystemTime::now()),
     );
+    // The server alone frames the message: a handler's own framing headers would contradict
+    // the ones below (the server reads a handler's `Connection: close` before this).
+    let framing = ["content-length", "transfer-encoding", "connection"];
     for (name, value) in &response.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        if !framing.iter().any(|f| name.eq_ignore_ascii_case(f)) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
     }
     match delimit {
         Delimit::Length(n) => head.push_str(&format!("Content-Length: {n}\r\n")),
