@@ -63,3 +63,13 @@ pub const DEFAULT_TICK: Duration = Duration::from_secs(2);
 /// Below the 30–60 s after which proxies and load balancers commonly cut idle requests.
 pub const DEFAULT_HOLD: Duration = Duration::from_secs(25);
 // ANCHOR_END: demo_limits
+
+// ANCHOR: image_ping_limits
+/// Pings whose details `/ping/stats` keeps, newest last; older ones are dropped (the count
+/// goes on). The tally's memory is bounded by this times the two caps below.
+pub const PING_RECENT: usize = 20;
+/// Longest query string a ping may carry: past it, 414 and the ping is not recorded.
+pub const MAX_PING_QUERY_BYTES: usize = 512;
+/// Longest `Referer` kept with a ping; a longer one is cut to this many bytes.
+pub const MAX_PING_REFERER_BYTES: usize = 256;
+// ANCHOR_END: image_ping_limits
