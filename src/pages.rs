@@ -27,6 +27,9 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("02-ajax.md"),
     doc!("03-polling.md"),
     doc!("04-long-polling.md"),
+    doc!("05-xhr-streaming.md"),
+    doc!("06-iframe-streaming.md"),
+    doc!("07-sse.md"),
     doc!("10-image-ping.md"),
 ];
 

@@ -5,9 +5,12 @@
 use crate::router::Handler;
 
 pub mod ajax;
+pub mod iframe_streaming;
 pub mod image_ping;
 pub mod long_polling;
 pub mod polling;
+pub mod sse;
+pub mod xhr_streaming;
 
 pub struct Demo {
     /// The name on the command line (`cargo run -- polling`) and of the page (`/polling.html`).
@@ -28,6 +31,9 @@ pub const ALL: &[&Demo] = &[
     &ajax::DEMO,
     &polling::DEMO,
     &long_polling::DEMO,
+    &xhr_streaming::DEMO,
+    &iframe_streaming::DEMO,
+    &sse::DEMO,
     &image_ping::DEMO,
 ];
 

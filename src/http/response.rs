@@ -25,6 +25,10 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Send `X-Content-Type-Options: nosniff` (the default): the browser must trust the
+    /// `Content-Type` and never guess from the bytes. Only a demo that shows what sniffing
+    /// does turns it off.
+    pub nosniff: bool,
 }
 
 impl Response {
@@ -34,6 +38,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            nosniff: true,
         }
     }
 
@@ -53,6 +58,12 @@ impl Response {
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Leaves out `X-Content-Type-Options: nosniff`, letting the browser sniff the body.
+    pub fn allow_sniffing(mut self) -> Self {
+        self.nosniff = false;
         self
     }
 
@@ -92,12 +103,15 @@ pub fn head_bytes(
     keep_alive: bool,
 ) -> Vec<u8> {
     let mut head = format!(
-        "{} {} {}\r\nDate: {}\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n",
+        "{} {} {}\r\nDate: {}\r\nServer: webwire\r\n",
         version.as_str(),
         response.status,
         reason_phrase(response.status),
         http_date(SystemTime::now()),
     );
+    if response.nosniff {
+        head.push_str("X-Content-Type-Options: nosniff\r\n");
+    }
     // The server alone frames the message: a handler's own framing headers would contradict
     // the ones below (the server reads a handler's `Connection: close` before this).
     let framing = ["content-length", "transfer-encoding", "connection"];
