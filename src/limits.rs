@@ -63,3 +63,20 @@ pub const DEFAULT_TICK: Duration = Duration::from_secs(2);
 /// Below the 30–60 s after which proxies and load balancers commonly cut idle requests.
 pub const DEFAULT_HOLD: Duration = Duration::from_secs(25);
 // ANCHOR_END: demo_limits
+
+// ANCHOR: ajax_limits
+/// Longest wait `/ajax/slow?ms=` accepts; more is 400. Longer than any `xhr.timeout` worth showing.
+pub const MAX_SLOW_MS: u64 = 30_000;
+/// Largest body `/ajax/large?bytes=` sends; more is 400. Enough for a progress bar to crawl.
+pub const MAX_LARGE_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest time `/ajax/large?ms=` may spread its body over; more is 400.
+pub const MAX_LARGE_MS: u64 = 30_000;
+/// How many evenly paced pieces `/ajax/large` cuts its body into.
+pub const LARGE_PIECES: u64 = 20;
+/// Most parts in one `multipart/form-data` body; more is 400.
+pub const MAX_PARTS: usize = 64;
+/// Largest header section of one multipart part, blank line included; more is 400.
+pub const MAX_PART_HEAD_BYTES: usize = 1024;
+/// Largest content of one multipart part (a field's value or a file); more is 400.
+pub const MAX_PART_BYTES: usize = 512 * 1024;
+// ANCHOR_END: ajax_limits
