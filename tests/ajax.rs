@@ -47,7 +47,10 @@ fn assert_bad_request(reply: &Reply, reason: &str) {
 fn body_field(reply: &Reply) -> String {
     let text = reply.text();
     let start = text.find(",\"body\":").expect("a body field") + 8;
-    let end = text.trim_end().strip_suffix('}').expect("the report's closing brace");
+    let end = text
+        .trim_end()
+        .strip_suffix('}')
+        .expect("the report's closing brace");
     end[start..].to_string()
 }
 
@@ -79,6 +82,29 @@ fn echo_reports_a_get_with_its_decoded_query_and_headers_in_order() {
         )
     );
     assert_eq!(reply.text(), body);
+}
+
+#[test]
+fn the_exchange_in_the_module_comment_is_exact() {
+    let server = server();
+    let reply = Client::connect(&server).exchange(
+        "GET /ajax/echo?q=a%20b HTTP/1.1\r\nHost: localhost:8088\r\nMyHeader: MyValue\r\n\r\n",
+    );
+    assert_eq!(
+        reply.head_without_date(),
+        "HTTP/1.1 200 OK\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
+         Content-Type: application/json\r\nCache-Control: no-store\r\nMyHeader: MyValue\r\n\
+         Content-Length: 193\r\n\r\n"
+    );
+    assert_eq!(
+        reply.text(),
+        concat!(
+            r#"{"method":"GET","target":"/ajax/echo?q=a%20b","path":"/ajax/echo","query":[["q","a b"]],"#,
+            r#""headers":[["Host","localhost:8088"],["MyHeader","MyValue"]],"#,
+            r#""body":{"type":"","bytes":0,"kind":"none"}}"#,
+            "\n"
+        )
+    );
 }
 
 #[test]

@@ -7,21 +7,31 @@
 //! (now WHATWG) wrote down what the browsers did. Every Comet technique in the later chapters
 //! is built from these requests.
 //!
-//! A page calls `xhr.open("get", url)`, maybe `xhr.setRequestHeader(...)`, then `xhr.send(body)`;
+//! A page calls `xhr.open("GET", url)`, maybe `xhr.setRequestHeader(...)`, then `xhr.send(body)`;
 //! the browser walks `readyState` from 0 (unsent) to 4 (done), firing `readystatechange` at each
-//! step, and on the wire there is nothing special at all — an ordinary request:
+//! step, and on the wire there is nothing special at all — an ordinary request (a browser adds
+//! a dozen more headers) and an ordinary response:
 //!
 //! ```text
-//! GET /ajax/echo?name=Nicholas%20Zakas HTTP/1.1
+//! GET /ajax/echo?q=a%20b HTTP/1.1
 //! Host: localhost:8088
 //! MyHeader: MyValue
 //!
 //! HTTP/1.1 200 OK
+//! Date: Mon, 23 Nov 2026 16:59:18 GMT
+//! Server: webwire
+//! X-Content-Type-Options: nosniff
 //! Content-Type: application/json
-//! Content-Length: 201
+//! Cache-Control: no-store
+//! MyHeader: MyValue
+//! Content-Length: 193
 //!
-//! {"method":"GET","target":"/ajax/echo?name=Nicholas%20Zakas", ... }
+//! {"method":"GET","target":"/ajax/echo?q=a%20b","path":"/ajax/echo","query":[["q","a b"]],
+//! "headers":[["Host","localhost:8088"],["MyHeader","MyValue"]],
+//! "body":{"type":"","bytes":0,"kind":"none"}}
 //! ```
+//!
+//! (The body is one line on the wire, folded here; `tests/ajax.rs` checks this exchange.)
 //!
 //! So the server's side of this chapter is a set of endpoints that make the browser's side
 //! visible: `/ajax/echo` reports what arrived, `/ajax/slow` answers late (for `timeout` and
