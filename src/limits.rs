@@ -73,3 +73,20 @@ pub const MAX_PING_QUERY_BYTES: usize = 512;
 /// Longest `Referer` kept with a ping; a longer one is cut to this many bytes.
 pub const MAX_PING_REFERER_BYTES: usize = 256;
 // ANCHOR_END: image_ping_limits
+
+// ANCHOR: ajax_limits
+/// Longest wait `/ajax/slow?ms=` accepts; more is 400. Longer than any `xhr.timeout` worth showing.
+pub const MAX_SLOW_MS: u64 = 30_000;
+/// Largest body `/ajax/large?bytes=` sends; more is 400. Enough for a progress bar to crawl.
+pub const MAX_LARGE_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest time `/ajax/large?ms=` may spread its body over; more is 400.
+pub const MAX_LARGE_MS: u64 = 30_000;
+/// How many evenly paced pieces `/ajax/large` cuts its body into.
+pub const LARGE_PIECES: u64 = 20;
+/// Most parts in one `multipart/form-data` body; more is 400.
+pub const MAX_PARTS: usize = 64;
+/// Largest header section of one multipart part, blank line included; more is 400.
+pub const MAX_PART_HEAD_BYTES: usize = 1024;
+/// Largest content of one multipart part (a field's value or a file); more is 400.
+pub const MAX_PART_BYTES: usize = 512 * 1024;
+// ANCHOR_END: ajax_limits

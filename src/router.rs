@@ -17,6 +17,12 @@ pub enum Reply {
     /// connection's thread for as long as it likes. It returns when done, or with the error
     /// of the first write that failed because the client went away.
     Stream(Response, StreamBody),
+    /// Like `Stream`, but the body's length is known before its first byte: the head carries
+    /// `Content-Length: N` and the function writes exactly N bytes, raw, at its own pace. A
+    /// browser can then say how far along it is (`lengthComputable` in XHR progress events),
+    /// which a chunked body never allows. Writing more than N fails; fewer closes the
+    /// connection, since the client would wait for the rest.
+    SizedStream(Response, usize, StreamBody),
 }
 
 pub type StreamBody = Box<dyn FnOnce(&mut BodyWriter) -> io::Result<()> + Send>;

@@ -353,7 +353,10 @@ impl Connection {
             let after = match reply {
                 Reply::Full(response) => self.send(app, &request, &response, keep_alive, started),
                 Reply::Stream(head, body) => {
-                    self.stream_body(app, &request, head, body, keep_alive, started)
+                    self.stream_body(app, &request, head, None, body, started)
+                }
+                Reply::SizedStream(head, length, body) => {
+                    self.stream_body(app, &request, head, Some(length), body, started)
                 }
             };
             match after {
@@ -497,25 +500,30 @@ impl Connection {
         }
     }
 
-    /// Sends a head, then lets the handler's function write the body over time.
+    /// Sends a head, then lets the handler's function write the body over time. `length` is
+    /// the body's size when the handler knows it in advance (`Reply::SizedStream`).
     fn stream_body(
         &mut self,
         app: &App,
         request: &Request,
         response: Response,
+        length: Option<usize>,
         body: crate::router::StreamBody,
-        keep_alive: bool,
         started: Instant,
     ) -> After {
-        // HTTP/1.1 frames the stream in chunks and can keep the connection afterwards;
-        // HTTP/1.0 has no chunks, so the body runs until we close.
-        let chunked = request.version == Version::Http11;
-        let delimit = if chunked {
-            Delimit::Chunked
-        } else {
-            Delimit::Close
+        // A known length goes in Content-Length and the bytes follow raw. Otherwise HTTP/1.1
+        // frames the stream in chunks and can keep the connection afterwards; HTTP/1.0 has
+        // no chunks, so the body runs until we close.
+        let chunked = length.is_none() && request.version == Version::Http11;
+        let delimit = match length {
+            Some(length) => Delimit::Length(length),
+            None if chunked => Delimit::Chunked,
+            None => Delimit::Close,
         };
-        let keep_alive = keep_alive && chunked && !asks_to_close(&response);
+        // (Only a handler streams, and a handler ran only if the request was not refused
+        // early, so the request alone decides keep-alive here.)
+        let keep_alive =
+            request.keep_alive() && delimit != Delimit::Close && !asks_to_close(&response);
         let head = head_bytes(request.version, &response, delimit, keep_alive);
         trace(app, self.id, "<", &head);
         if self.stream.write_all(&head).is_err() {
@@ -543,9 +551,20 @@ impl Connection {
                 self.peer, request.method, request.target, response.status
             ),
         );
-        let mut writer = BodyWriter::new(&mut self.stream, chunked);
+        let mut out = Capped {
+            out: &mut self.stream,
+            left: length.unwrap_or(usize::MAX),
+        };
+        let mut writer = BodyWriter::new(&mut out, chunked);
         let result = match catch_unwind(AssertUnwindSafe(|| body(&mut writer))) {
-            Ok(Ok(())) => writer.finish().map_err(|e| e.to_string()),
+            Ok(Ok(())) => match length {
+                // Fewer bytes than announced: the client would wait for the rest for ever.
+                Some(n) if writer.bytes != n as u64 => Err(format!(
+                    "the handler wrote {} of its {n} bytes",
+                    writer.bytes
+                )),
+                _ => writer.finish().map_err(|e| e.to_string()),
+            },
             Ok(Err(e)) => Err(format!("client gone: {e}")),
             Err(_) => Err("the handler panicked".to_string()),
         };
@@ -634,6 +653,31 @@ fn asks_to_close(response: &Response) -> bool {
         .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
 }
 
+/// A writer that refuses to pass more than `left` bytes: a body sent after a
+/// `Content-Length` must not run past it, or its tail would be read as the next response.
+struct Capped<W: Write> {
+    out: W,
+    left: usize,
+}
+
+impl<W: Write> Write for Capped<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if bytes.len() > self.left {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the body is longer than its Content-Length",
+            ));
+        }
+        let written = self.out.write(bytes)?;
+        self.left -= written;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -704,5 +748,20 @@ mod tests {
             "#3 > GET / HTTP/1.1\\r\\n\n#3 > Host: x\\r\\n\n#3 > \\r\\n\n"
         );
         assert_eq!(format_trace(1, "<", b"a\x00"), "#1 < a\\x00\n");
+    }
+
+    #[test]
+    fn a_sized_body_cannot_run_past_its_length() {
+        let mut out = Capped {
+            out: Vec::new(),
+            left: 5,
+        };
+        assert!(out.write_all(b"abc").is_ok());
+        assert!(
+            out.write_all(b"def").is_err(),
+            "6 bytes after a length of 5"
+        );
+        assert!(out.write_all(b"de").is_ok());
+        assert_eq!((out.out.as_slice(), out.left), (&b"abcde"[..], 0));
     }
 }

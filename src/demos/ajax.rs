@@ -1,12 +1,307 @@
-//! Ajax — work in progress.
+//! Ajax: `XMLHttpRequest` itself, against endpoints that show what it sent and received.
+//!
+//! Before Ajax, a page got new data from the server one way: by being replaced. A form was
+//! submitted, the whole page came back. IE5 shipped an ActiveX object that let script make an
+//! HTTP request of its own and read the answer in the background; Mozilla, Safari and Opera
+//! copied it as `XMLHttpRequest`, Google Maps and Gmail showed what it could do, and the W3C
+//! (now WHATWG) wrote down what the browsers did. Every Comet technique in the later chapters
+//! is built from these requests.
+//!
+//! A page calls `xhr.open("GET", url)`, maybe `xhr.setRequestHeader(...)`, then `xhr.send(body)`;
+//! the browser walks `readyState` from 0 (unsent) to 4 (done), firing `readystatechange` at each
+//! step, and on the wire there is nothing special at all — an ordinary request (a browser adds
+//! a dozen more headers) and an ordinary response:
+//!
+//! ```text
+//! GET /ajax/echo?q=a%20b HTTP/1.1
+//! Host: localhost:8088
+//! MyHeader: MyValue
+//!
+//! HTTP/1.1 200 OK
+//! Date: Mon, 23 Nov 2026 16:59:18 GMT
+//! Server: webwire
+//! X-Content-Type-Options: nosniff
+//! Content-Type: application/json
+//! Cache-Control: no-store
+//! MyHeader: MyValue
+//! Content-Length: 193
+//!
+//! {"method":"GET","target":"/ajax/echo?q=a%20b","path":"/ajax/echo","query":[["q","a b"]],
+//! "headers":[["Host","localhost:8088"],["MyHeader","MyValue"]],
+//! "body":{"type":"","bytes":0,"kind":"none"}}
+//! ```
+//!
+//! (The body is one line on the wire, folded here; `tests/ajax.rs` checks this exchange.)
+//!
+//! So the server's side of this chapter is a set of endpoints that make the browser's side
+//! visible: `/ajax/echo` reports what arrived, `/ajax/slow` answers late (for `timeout` and
+//! `abort()`), `/ajax/large` sends a long body slowly (for progress events), `/ajax/xml-as-text`
+//! mislabels XML (for `overrideMimeType()`), `/ajax/cached` answers 304 (for validation).
+
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::demos::Demo;
+use crate::http::multipart;
+use crate::http::query::parse_form;
+use crate::http::request::{Request, comma_list};
+use crate::http::response::Response;
+use crate::json;
+use crate::limits::{
+    GONE_CHECK_INTERVAL, LARGE_PIECES, MAX_LARGE_BYTES, MAX_LARGE_MS, MAX_SLOW_MS,
+};
+use crate::router::{ANY, Context, Reply};
 
 pub const DEMO: Demo = Demo {
     name: "ajax",
     title: "Ajax",
-    summary: "(to be written)",
+    summary: "XMLHttpRequest itself: ready states, query strings, form, JSON and file bodies, \
+              custom headers, timeout and abort, progress, overrideMimeType, 304",
     chapter: "02-ajax.md",
     page: include_str!("../../demos/ajax.html"),
-    routes: &[],
+    routes: &[
+        (ANY, "/ajax/echo", echo),
+        ("GET", "/ajax/slow", slow),
+        ("GET", "/ajax/large", large),
+        ("GET", "/ajax/xml-as-text", xml_as_text),
+        ("GET", "/ajax/cached", cached),
+    ],
 };
+
+// ANCHOR: echo
+/// Any method: a JSON report of what arrived, its body parsed by its Content-Type.
+fn echo(request: &Request, _: &Context) -> Reply {
+    let body = match body_report(request) {
+        Ok(body) => body,
+        Err(reason) => return bad_request(&reason),
+    };
+    let report = json::Object::new()
+        .string("method", &request.method)
+        .string("target", &request.target)
+        .string("path", &request.path)
+        .raw("query", &pairs(&request.query_params()))
+        .raw("headers", &pairs(&request.headers))
+        .raw("body", &body)
+        .finish();
+    let mut response = Response::new(200)
+        .with_header("Content-Type", "application/json")
+        .with_header("Cache-Control", "no-store");
+    // The book's custom header, sent back so the page can read it with getResponseHeader().
+    // The parser already refused control characters in it, so it cannot break our head.
+    if let Some(value) = request.header("MyHeader") {
+        response = response.with_header("MyHeader", value);
+    }
+    response
+        .with_body(format!("{report}\n").into_bytes())
+        .into()
+}
+// ANCHOR_END: echo
+
+// ANCHOR: body_report
+/// The `body` field of the report, or why the body is not what its Content-Type says.
+fn body_report(request: &Request) -> Result<String, String> {
+    let content_type = request.header("content-type").unwrap_or("");
+    // The media type's name is case-insensitive and ends at its parameters (RFC 9110 §8.3.1).
+    let media_type = content_type.split(';').next().unwrap_or("");
+    let media_type = media_type.trim().to_ascii_lowercase();
+    let bytes = &request.body;
+    let report = json::Object::new()
+        .string("type", content_type)
+        .number("bytes", bytes.len() as f64);
+    let report = match media_type.as_str() {
+        _ if bytes.is_empty() && content_type.is_empty() => report.string("kind", "none"),
+        "application/x-www-form-urlencoded" => report
+            .string("kind", "form")
+            .raw("fields", &pairs(&parse_form(bytes))),
+        "application/json" => {
+            let text = std::str::from_utf8(bytes).map_err(|_| "the JSON body is not UTF-8")?;
+            json::validate(text).map_err(|e| e.to_string())?;
+            // Checked, so it can go into the report as it is: JSON inside JSON.
+            report.string("kind", "json").raw("json", text.trim())
+        }
+        "multipart/form-data" => {
+            let boundary = multipart::boundary(content_type).map_err(|e| e.reason())?;
+            let parts = multipart::parse(bytes, &boundary).map_err(|e| e.reason())?;
+            let parts = parts.iter().map(|part| {
+                let mut fields = json::Object::new()
+                    .string("name", &part.name)
+                    .raw("filename", &string_or_null(&part.filename))
+                    .raw("type", &string_or_null(&part.content_type))
+                    .number("size", part.content.len() as f64);
+                if part.filename.is_none() {
+                    fields = fields.string("value", &String::from_utf8_lossy(part.content));
+                }
+                fields.finish()
+            });
+            report
+                .string("kind", "multipart")
+                .raw("parts", &json::array(parts))
+        }
+        t if t.starts_with("text/") => report
+            .string("kind", "text")
+            .string("text", &String::from_utf8_lossy(bytes)),
+        _ => report.string("kind", "bytes"),
+    };
+    Ok(report.finish())
+}
+// ANCHOR_END: body_report
+
+// ANCHOR: slow
+/// Answers after `ms` milliseconds (default: one tick), for `xhr.timeout` and `abort()`.
+fn slow(request: &Request, context: &Context) -> Reply {
+    let ms = match whole_number(request, "ms", MAX_SLOW_MS) {
+        Ok(ms) => ms.unwrap_or(context.app.config.tick.as_millis() as u64),
+        Err(reply) => return reply,
+    };
+    let deadline = Instant::now() + Duration::from_millis(ms);
+    // Short naps, looking at the client between them: a page that timed out or aborted has
+    // closed its connection, and this thread need not sleep on for nobody.
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if left.is_zero() || context.client_gone() {
+            break;
+        }
+        thread::sleep(left.min(GONE_CHECK_INTERVAL));
+    }
+    Response::text(200, format!("answered after {ms} ms\n"))
+        .with_header("Cache-Control", "no-store")
+        .into()
+}
+// ANCHOR_END: slow
+
+/// What `/ajax/large` repeats: 64 bytes, so a body's size is easy to check by eye.
+const LINE: &[u8; 64] = b"webwire /ajax/large: sixty-four bytes, sent again and again....\n";
+
+// ANCHOR: large
+/// `bytes` bytes (default 1 MiB) in `LARGE_PIECES` pieces spread over `ms` milliseconds
+/// (default: two ticks). The head says `Content-Length`, so the browser knows the total
+/// before the first piece and can report progress as a fraction (`lengthComputable`).
+fn large(request: &Request, context: &Context) -> Reply {
+    let (bytes, ms) = match (
+        whole_number(request, "bytes", MAX_LARGE_BYTES),
+        whole_number(request, "ms", MAX_LARGE_MS),
+    ) {
+        (Ok(bytes), Ok(ms)) => (
+            bytes.unwrap_or(1024 * 1024) as usize,
+            ms.map_or(2 * context.app.config.tick, Duration::from_millis),
+        ),
+        (Err(reply), _) | (_, Err(reply)) => return reply,
+    };
+    let piece_size = bytes.div_ceil(LARGE_PIECES as usize).max(1);
+    let pause = ms / LARGE_PIECES as u32;
+    let head = Response::new(200)
+        .with_header("Content-Type", "text/plain; charset=utf-8")
+        .with_header("Cache-Control", "no-store");
+    // Not a chunked `Reply::Stream`: a chunked body has no length in its head.
+    Reply::SizedStream(
+        head,
+        bytes,
+        Box::new(move |out| {
+            for start in (0..bytes).step_by(piece_size) {
+                if start > 0 {
+                    thread::sleep(pause);
+                }
+                let end = (start + piece_size).min(bytes);
+                let piece: Vec<u8> = (start..end).map(|i| LINE[i % LINE.len()]).collect();
+                out.send(&piece)?; // fails once the page has aborted: the stream ends there
+            }
+            Ok(())
+        }),
+    )
+}
+// ANCHOR_END: large
+
+/// Three books as XML, to be sent under the wrong Content-Type.
+const BOOKS_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<books>\n  \
+    <book year=\"2005\">Professional Ajax</book>\n  \
+    <book year=\"2012\">Professional JavaScript for Web Developers</book>\n  \
+    <book year=\"2013\">Ajax and Comet</book>\n</books>\n";
+
+/// XML labelled `text/plain`: `responseXML` stays null until the page calls
+/// `overrideMimeType("text/xml")`.
+fn xml_as_text(_: &Request, _: &Context) -> Reply {
+    Response::text(200, BOOKS_XML)
+        .with_header("Cache-Control", "no-store")
+        .into()
+}
+
+/// The entity tag of `/ajax/cached`'s one unchanging text.
+const CACHED_ETAG: &str = "\"ajax-cached-v1\"";
+
+// ANCHOR: cached
+/// A text that never changes, with an `ETag`; asked with that tag in `If-None-Match`, a 304
+/// and no body. `no-cache`: the browser may keep it but must ask before reusing it.
+fn cached(request: &Request, _: &Context) -> Reply {
+    let response = Response::new(200)
+        .with_header("ETag", CACHED_ETAG)
+        .with_header("Cache-Control", "no-cache");
+    // RFC 9110 §13.1.2: `*` or a list of tags, compared weakly (`W/"x"` matches `"x"`).
+    let matches = comma_list(request.header_values("if-none-match"))
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == CACHED_ETAG);
+    if matches {
+        // A 304 repeats the validators and caching headers a 200 would carry (§15.4.5).
+        return Response {
+            status: 304,
+            ..response
+        }
+        .into();
+    }
+    response
+        .with_header("Content-Type", "text/plain; charset=utf-8")
+        .with_body(b"This text has not changed since it was first written.\n".to_vec())
+        .into()
+}
+// ANCHOR_END: cached
+
+/// A query parameter that must be a whole number from 0 to `max`; `Ok(None)` if absent.
+fn whole_number(request: &Request, name: &str, max: u64) -> Result<Option<u64>, Reply> {
+    let Some(text) = request.query_param(name) else {
+        return Ok(None);
+    };
+    match text.parse::<u64>() {
+        Ok(n) if n <= max && text.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
+        _ => Err(bad_request(&format!(
+            "{name} must be a whole number from 0 to {max}"
+        ))),
+    }
+}
+
+fn bad_request(reason: &str) -> Reply {
+    Response::text(400, format!("{reason}\n")).into()
+}
+
+/// `[["name","value"],...]`, in order, repeats kept.
+fn pairs(pairs: &[(String, String)]) -> String {
+    json::array(
+        pairs
+            .iter()
+            .map(|(name, value)| json::array([json::string(name), json::string(value)])),
+    )
+}
+
+fn string_or_null(value: &Option<String>) -> String {
+    value.as_deref().map_or("null".to_string(), json::string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repeated_line_is_64_bytes_of_text() {
+        assert_eq!(LINE.len(), 64);
+        assert!(LINE.is_ascii() && LINE.ends_with(b"\n"));
+    }
+
+    #[test]
+    fn pairs_keep_order_and_escape() {
+        let list = [
+            ("b".to_string(), "2".to_string()),
+            ("a\"".to_string(), "城".to_string()),
+            ("b".to_string(), String::new()),
+        ];
+        assert_eq!(pairs(&list), r#"[["b","2"],["a\"","城"],["b",""]]"#);
+        assert_eq!(pairs(&[]), "[]");
+        assert_eq!(string_or_null(&None), "null");
+        assert_eq!(string_or_null(&Some("x".to_string())), "\"x\"");
+    }
+}
