@@ -20,6 +20,9 @@ OPTIONS:
     --bind ADDR      listen on ADDR (default localhost: both 127.0.0.1 and ::1, so
                      http://localhost:8088 works whichever one the browser picks)
     --max-conns N    serve at most N connections at once; more get 503 (default 512)
+    --allow-origin O add O (e.g. http://example.test:3000) to the origins the cross-origin
+                     demos accept; the two demo origins, http://localhost:PORT and
+                     http://127.0.0.1:PORT, are always accepted (repeatable)
     --tick-ms N      milliseconds between the demos' pushes and polls (default 2000,
                      the articles' two seconds)
     --hold-ms N      how long a long poll is held before answering that nothing is new
@@ -68,6 +71,9 @@ pub struct Config {
     pub tick: Duration,
     /// How long a long poll waits for news before answering with none.
     pub hold: Duration,
+    /// Origins accepted by the cross-origin demos besides the two demo origins
+    /// (`http://localhost:PORT`, `http://127.0.0.1:PORT`), from `--allow-origin`.
+    pub extra_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -82,6 +88,7 @@ impl Default for Config {
             timeouts: Timeouts::default(),
             tick: limits::DEFAULT_TICK,
             hold: limits::DEFAULT_HOLD,
+            extra_origins: Vec::new(),
         }
     }
 }
@@ -123,6 +130,12 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                     Ok(n) if n > 0 => n,
                     _ => return Err(format!("--max-conns {value}: needs a number above 0")),
                 };
+            }
+            "--allow-origin" => {
+                let origin = args
+                    .next()
+                    .ok_or("--allow-origin needs an origin, e.g. http://a.test")?;
+                config.extra_origins.push(origin);
             }
             "--tick-ms" => config.tick = millis(&arg, args.next())?,
             "--hold-ms" => config.hold = millis(&arg, args.next())?,

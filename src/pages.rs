@@ -30,7 +30,10 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("05-xhr-streaming.md"),
     doc!("06-iframe-streaming.md"),
     doc!("07-sse.md"),
+    doc!("08-cors.md"),
+    doc!("09-jsonp.md"),
     doc!("10-image-ping.md"),
+    doc!("11-postmessage.md"),
 ];
 
 const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");

@@ -5,10 +5,13 @@
 use crate::router::Handler;
 
 pub mod ajax;
+pub mod cors;
 pub mod iframe_streaming;
 pub mod image_ping;
+pub mod jsonp;
 pub mod long_polling;
 pub mod polling;
+pub mod postmessage;
 pub mod sse;
 pub mod xhr_streaming;
 
@@ -34,7 +37,10 @@ pub const ALL: &[&Demo] = &[
     &xhr_streaming::DEMO,
     &iframe_streaming::DEMO,
     &sse::DEMO,
+    &cors::DEMO,
+    &jsonp::DEMO,
     &image_ping::DEMO,
+    &postmessage::DEMO,
 ];
 
 /// The demo with this name.
