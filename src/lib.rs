@@ -9,6 +9,7 @@
 //! - `router` — (method, path) → handler; 404, 405, 501
 //! - `pages` — the browser pages and docs compiled in, with ETags
 //! - `server` — accept loop, a thread per connection, keep-alive, logging
+//! - `ws` — WebSocket by hand: the handshake and the frame codec
 //! - `demos` — one module per technique
 
 pub mod config;
@@ -20,6 +21,7 @@ pub mod limits;
 pub mod pages;
 pub mod router;
 pub mod server;
+pub mod ws;
 
 use config::Config;
 use demos::Demo;

@@ -34,6 +34,7 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("09-jsonp.md"),
     doc!("10-image-ping.md"),
     doc!("11-postmessage.md"),
+    doc!("12-websocket.md"),
 ];
 
 const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");

@@ -23,9 +23,25 @@ pub enum Reply {
     /// which a chunked body never allows. Writing more than N fails; fewer closes the
     /// connection, since the client would wait for the rest.
     SizedStream(Response, usize, StreamBody),
+    /// `101 Switching Protocols` (RFC 9110 §15.2.2): the head is sent, then the connection
+    /// stops speaking HTTP and the function owns the socket until it returns. For WebSocket.
+    Upgrade(Response, UpgradeFn),
 }
 
 pub type StreamBody = Box<dyn FnOnce(&mut BodyWriter) -> io::Result<()> + Send>;
+pub type UpgradeFn = Box<dyn FnOnce(Upgraded) + Send>;
+
+/// A connection after `101 Switching Protocols`, handed to the new protocol.
+pub struct Upgraded<'a> {
+    /// The socket. Its write timeout is still set; its read timeout is cleared (none).
+    pub stream: &'a mut TcpStream,
+    /// Bytes the client sent after its request head, already read off the socket: the new
+    /// protocol's first bytes, if the client did not wait for the 101.
+    pub buffered: Vec<u8>,
+    pub app: &'a App,
+    /// "#7 127.0.0.1:50312", to start log and trace lines with.
+    pub peer: &'a str,
+}
 
 impl From<Response> for Reply {
     fn from(response: Response) -> Self {

@@ -26,7 +26,7 @@ use crate::http::body::{BodyWriter, ChunkedDecoder};
 use crate::http::request::{BodyFraming, Parsed, Request, RequestError, Version, parse_head};
 use crate::http::response::{Delimit, Response, head_bytes, status_has_no_body};
 use crate::limits::{LINGER_BYTES, READ_CHUNK_BYTES, RETRY_AFTER_SECS, THREAD_STACK_BYTES};
-use crate::router::{Context, Reply, Router};
+use crate::router::{Context, Reply, Router, UpgradeFn, Upgraded};
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -284,6 +284,8 @@ enum After {
     Close,
     /// A write failed: the client is gone.
     Broken,
+    /// The connection switched protocols, and the new protocol has finished with it.
+    HandedOver,
 }
 
 /// Why reading a request stopped.
@@ -358,9 +360,11 @@ impl Connection {
                 Reply::SizedStream(head, length, body) => {
                     self.stream_body(app, &request, head, Some(length), body, started)
                 }
+                Reply::Upgrade(head, protocol) => self.upgrade(app, &request, head, protocol),
             };
             match after {
                 After::NextRequest => continue,
+                After::HandedOver => return Ending::Quiet,
                 After::Close => return Ending::Linger,
                 After::Broken => return Ending::Quiet,
             }
@@ -590,6 +594,51 @@ impl Connection {
             (Ok(()), true) => After::NextRequest,
             (Ok(()), false) => After::Close,
         }
+    }
+
+    /// Sends `101 Switching Protocols` and hands the socket to the new protocol.
+    fn upgrade(
+        &mut self,
+        app: &App,
+        request: &Request,
+        head: Response,
+        protocol: UpgradeFn,
+    ) -> After {
+        let started = Instant::now();
+        let bytes = head_bytes(request.version, &head, Delimit::NoBody, true);
+        trace(app, self.id, "<", &bytes);
+        if self.stream.write_all(&bytes).is_err() || self.stream.set_read_timeout(None).is_err() {
+            return After::Broken;
+        }
+        log(
+            app,
+            &format!(
+                "{} {} {} 101 switched protocols",
+                self.peer, request.method, request.target
+            ),
+        );
+        let upgraded = Upgraded {
+            stream: &mut self.stream,
+            buffered: std::mem::take(&mut self.buf),
+            app,
+            peer: &self.peer,
+        };
+        if catch_unwind(AssertUnwindSafe(|| protocol(upgraded))).is_err() {
+            log(
+                app,
+                &format!("{} the upgraded connection's handler panicked", self.peer),
+            );
+        }
+        log(
+            app,
+            &format!(
+                "{} {} closed after {:.1?}",
+                self.peer,
+                request.target,
+                started.elapsed()
+            ),
+        );
+        After::HandedOver
     }
 
     /// Answers a bad request with its status and one line saying why; the connection closes.

@@ -110,7 +110,29 @@ fn endless_for_stalled(_: &Request, _: &Context) -> Reply {
     endless(&STALLED_ENDED)
 }
 
+/// Switches to a toy protocol: read five bytes, send them back in capitals, hang up.
+fn shout(_: &Request, _: &Context) -> Reply {
+    let head = Response::new(101)
+        .with_header("Upgrade", "shout")
+        .with_header("Connection", "Upgrade");
+    Reply::Upgrade(
+        head,
+        Box::new(|upgraded| {
+            let mut word = upgraded.buffered;
+            while word.len() < 5 {
+                let mut more = [0u8; 5];
+                match io::Read::read(upgraded.stream, &mut more) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => word.extend_from_slice(&more[..n]),
+                }
+            }
+            let _ = io::Write::write_all(upgraded.stream, &word.to_ascii_uppercase());
+        }),
+    )
+}
+
 const TEST_ROUTES: &[(&str, &str, Handler)] = &[
+    ("GET", "/test/shout", shout),
     ("POST", "/test/echo", echo_body),
     ("GET", "/test/panic", panics),
     ("GET", "/test/goodbye", goodbye),
@@ -759,6 +781,26 @@ fn a_client_that_stops_reading_cannot_pin_the_thread() {
     // Never read: the socket buffers fill, a write blocks, and the write timeout ends it.
     assert_eq!(STALLED_ENDED.wait(), Some(true));
     drop(client);
+}
+
+// ---- switching protocols ------------------------------------------------------------------
+
+#[test]
+fn an_upgrade_hands_the_socket_over_with_the_bytes_already_read() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    // "hel" arrives with the head, so the server has read it already; "lo" comes later.
+    client.send(
+        "GET /test/shout HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\nhel",
+    );
+    let reply = client.read_reply();
+    assert_eq!(
+        reply.head_without_date(),
+        "HTTP/1.1 101 Switching Protocols\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
+         Upgrade: shout\r\nConnection: Upgrade\r\n\r\n"
+    );
+    client.send("lo");
+    assert_eq!(client.read_to_end(), b"HELLO");
 }
 
 // ---- listening ------------------------------------------------------------------------------

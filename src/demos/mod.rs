@@ -13,6 +13,7 @@ pub mod long_polling;
 pub mod polling;
 pub mod postmessage;
 pub mod sse;
+pub mod websocket;
 pub mod xhr_streaming;
 
 pub struct Demo {
@@ -41,6 +42,7 @@ pub const ALL: &[&Demo] = &[
     &jsonp::DEMO,
     &image_ping::DEMO,
     &postmessage::DEMO,
+    &websocket::DEMO,
 ];
 
 /// The demo with this name.

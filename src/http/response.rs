@@ -114,9 +114,12 @@ pub fn head_bytes(
     }
     // The server alone frames the message: a handler's own framing headers would contradict
     // the ones below (the server reads a handler's `Connection: close` before this).
+    // A 101 is the exception: its `Connection: Upgrade` is the handler's to send.
+    let switching = response.status == 101;
     let framing = ["content-length", "transfer-encoding", "connection"];
     for (name, value) in &response.headers {
-        if !framing.iter().any(|f| name.eq_ignore_ascii_case(f)) {
+        let owned_by_server = framing.iter().any(|f| name.eq_ignore_ascii_case(f));
+        if !owned_by_server || (switching && name.eq_ignore_ascii_case("connection")) {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
     }
@@ -127,7 +130,9 @@ pub fn head_bytes(
     }
     // HTTP/1.1 is persistent by default, so only "close" needs saying there; an HTTP/1.0
     // client that asked for keep-alive must be told it got it (RFC 9112 §9.3, Appendix C.2.2).
-    if !keep_alive {
+    if switching {
+        // The connection goes on, in another protocol: neither close nor keep-alive.
+    } else if !keep_alive {
         head.push_str("Connection: close\r\n");
     } else if version == Version::Http10 {
         head.push_str("Connection: keep-alive\r\n");
