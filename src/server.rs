@@ -288,6 +288,17 @@ enum After {
     HandedOver,
 }
 
+impl After {
+    /// After a response that was sent whole (or not), on a connection meant to stay open (or not).
+    fn sending(sent: bool, keep_alive: bool) -> After {
+        match (sent, keep_alive) {
+            (false, _) => After::Broken,
+            (true, true) => After::NextRequest,
+            (true, false) => After::Close,
+        }
+    }
+}
+
 /// Why reading a request stopped.
 enum ReadError {
     /// The request is malformed or too large: answer with its status and close.
@@ -497,11 +508,7 @@ impl Connection {
             bytes.len(),
             started,
         );
-        match (written, keep_alive) {
-            (Err(_), _) => After::Broken,
-            (Ok(()), true) => After::NextRequest,
-            (Ok(()), false) => After::Close,
-        }
+        After::sending(written.is_ok(), keep_alive)
     }
 
     /// Sends a head, then lets the handler's function write the body over time. `length` is
@@ -542,11 +549,7 @@ impl Connection {
                 head.len(),
                 started,
             );
-            return if keep_alive {
-                After::NextRequest
-            } else {
-                After::Close
-            };
+            return After::sending(true, keep_alive);
         }
         log(
             app,
@@ -589,11 +592,7 @@ impl Connection {
                 writer.bytes
             ),
         );
-        match (result, keep_alive) {
-            (Err(_), _) => After::Broken,
-            (Ok(()), true) => After::NextRequest,
-            (Ok(()), false) => After::Close,
-        }
+        After::sending(result.is_ok(), keep_alive)
     }
 
     /// Sends `101 Switching Protocols` and hands the socket to the new protocol.
