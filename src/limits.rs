@@ -90,3 +90,12 @@ pub const MAX_PART_HEAD_BYTES: usize = 1024;
 /// Largest content of one multipart part (a field's value or a file); more is 400.
 pub const MAX_PART_BYTES: usize = 512 * 1024;
 // ANCHOR_END: ajax_limits
+
+// ANCHOR: xhr_streaming_limits
+/// Most numbers one `GET /stream?count=N` may ask for; more is 400. With the pace it bounds how
+/// long one request can hold its thread: 1000 × the default 2 s is about half an hour.
+pub const MAX_STREAM_COUNT: usize = 1000;
+/// Most bytes of padding `GET /stream?pad=N` may ask for before the numbers; more is 400. Twice
+/// the largest prelude streaming libraries sent (sockjs: 2 KiB + 1 for old Internet Explorer).
+pub const MAX_STREAM_PAD_BYTES: usize = 4096;
+// ANCHOR_END: xhr_streaming_limits

@@ -1,12 +1,293 @@
-//! XHR streaming — work in progress.
+//! XHR streaming: one request, and an answer that keeps arriving while the page reads it.
+//!
+//! Polling asks again and again; long polling gets one piece of news per request. Streaming
+//! asks once: the server sends the head, then writes a piece of the body whenever it has news,
+//! and never says how long the body will be. Firefox, Safari, Opera and Chrome let a script
+//! read an unfinished response (the old Internet Explorers hid it until the end): while bytes
+//! arrive, an `XMLHttpRequest` sits in `readyState` 3 (LOADING), fires `readystatechange` again
+//! and again, and `responseText` holds everything received so far. The page remembers how much
+//! of it it has already handled and takes only the rest.
+//!
+//! The article's server sends a random number below 10000 every two seconds, ten times, then
+//! ends the response. So does this one, one number per line so that the page can tell where
+//! one ends and the next begins:
+//!
+//! ```text
+//! GET /stream HTTP/1.1\r\n
+//! Host: localhost:8088\r\n
+//! \r\n
+//!
+//! HTTP/1.1 200 OK\r\n
+//! Date: Mon, 23 Nov 2026 16:40:05 GMT\r\n
+//! Server: webwire\r\n
+//! X-Content-Type-Options: nosniff\r\n
+//! Content-Type: text/plain; charset=utf-8\r\n
+//! Cache-Control: no-store\r\n
+//! Transfer-Encoding: chunked\r\n
+//! \r\n
+//! 5\r\n4821\n\r\n          at once
+//! 3\r\n77\n\r\n            two seconds later
+//! …                        ten numbers in all
+//! 0\r\n\r\n                the end, right after the tenth
+//! ```
+//!
+//! `X-Content-Type-Options: nosniff` is what lets it stream in Chromium: without it, Chromium
+//! holds a `text/plain` response back (its head too) until 1024 bytes have arrived, to guess
+//! whether it is really text. `?sniff=1` leaves the header out so you can watch the stall, and
+//! `?pad=N` sends N bytes of blank padding first, the old cure for it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::demos::Demo;
+use crate::http::query::parse_form;
+use crate::http::request::Request;
+use crate::http::response::Response;
+use crate::limits::{MAX_STREAM_COUNT, MAX_STREAM_PAD_BYTES};
+use crate::router::{Context, Reply};
 
 pub const DEMO: Demo = Demo {
     name: "xhr-streaming",
     title: "XHR streaming",
-    summary: "(to be written)",
+    summary: "one GET /stream, ten random numbers two seconds apart, read at readyState 3 as they land",
     chapter: "05-xhr-streaming.md",
     page: include_str!("../../demos/xhr-streaming.html"),
-    routes: &[],
+    routes: &[("GET", "/stream", stream)],
 };
+
+/// How many numbers a stream sends when the request does not say: the article's ten.
+const ARTICLE_COUNT: usize = 10;
+/// Every number is below this: the article's `Math.floor(10000 * Math.random())`.
+const NUMBER_BOUND: u64 = 10_000;
+
+/// What a `/stream` request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// How many numbers: `?count=N`, 1 to `MAX_STREAM_COUNT` (default 10).
+    pub count: usize,
+    /// `?sniff=1`: leave out `X-Content-Type-Options: nosniff`.
+    pub sniff: bool,
+    /// `?pad=N`: bytes of blank padding before the first number (default 0).
+    pub pad: usize,
+}
+
+// ANCHOR: stream
+/// `GET /stream`: a random number per line, one line per tick, `count` lines, then the end.
+fn stream(request: &Request, context: &Context) -> Reply {
+    let options = match parse_options(&request.query) {
+        Ok(options) => options,
+        Err(reason) => return Response::text(400, format!("{reason}\n")).into(),
+    };
+    let mut head = Response::new(200)
+        .with_header("Content-Type", "text/plain; charset=utf-8")
+        // A stream of fresh numbers: no cache, the browser's or a proxy's, may keep a copy
+        // and replay it (RFC 9111 §5.2.2.5).
+        .with_header("Cache-Control", "no-store");
+    if options.sniff {
+        head = head.allow_sniffing();
+    }
+    let tick = context.app.config.tick;
+    let mut random = Xorshift::seeded();
+    Reply::Stream(
+        head,
+        Box::new(move |out| {
+            if options.pad > 0 {
+                out.send(&padding(options.pad))?;
+            }
+            for n in 0..options.count {
+                // The first number goes at once, so the page shows something straight away;
+                // the article's server waited one tick first.
+                if n > 0 {
+                    thread::sleep(tick);
+                }
+                // Each `send` is one chunk, on the wire before we sleep again. A client that
+                // has gone makes it fail, and `?` ends the stream there.
+                let line = format!("{}\n", random.below(NUMBER_BOUND));
+                out.send(line.as_bytes())?;
+            }
+            Ok(())
+        }),
+    )
+}
+// ANCHOR_END: stream
+
+// ANCHOR: options
+/// Reads `count`, `sniff` and `pad` from a query string; anything else in it is ignored (a
+/// cache-buster, say). The error is the one-line reason for a 400.
+pub fn parse_options(query: &str) -> Result<Options, String> {
+    let mut options = Options {
+        count: ARTICLE_COUNT,
+        sniff: false,
+        pad: 0,
+    };
+    for (name, value) in parse_form(query.as_bytes()) {
+        match name.as_str() {
+            "count" => match whole_number(&value) {
+                Some(n) if (1..=MAX_STREAM_COUNT).contains(&n) => options.count = n,
+                _ => {
+                    return Err(format!(
+                        "count must be a whole number from 1 to {MAX_STREAM_COUNT}"
+                    ));
+                }
+            },
+            "sniff" => match value.as_str() {
+                "0" => options.sniff = false,
+                "1" => options.sniff = true,
+                _ => return Err("sniff must be 1 (let the browser sniff) or 0".to_string()),
+            },
+            "pad" => match whole_number(&value) {
+                Some(n) if n <= MAX_STREAM_PAD_BYTES => options.pad = n,
+                _ => {
+                    return Err(format!(
+                        "pad must be a whole number from 0 to {MAX_STREAM_PAD_BYTES}"
+                    ));
+                }
+            },
+            _ => {}
+        }
+    }
+    Ok(options)
+}
+// ANCHOR_END: options
+
+/// Digits only: `str::parse` would also take `+5`, which nobody means in a URL.
+fn whole_number(text: &str) -> Option<usize> {
+    match !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        true => text.parse().ok(), // too many digits overflows: None
+        false => None,
+    }
+}
+
+/// `size` bytes that the page reads as one blank line: spaces, then a line feed.
+fn padding(size: usize) -> Vec<u8> {
+    let mut bytes = vec![b' '; size];
+    if let Some(last) = bytes.last_mut() {
+        *last = b'\n';
+    }
+    bytes
+}
+
+// ANCHOR: xorshift
+/// Marsaglia's xorshift64 ("Xorshift RNGs", 2003): three shifts and three xors per number.
+/// Plenty for numbers on a demo page, and NOT cryptographic: a few outputs give away every
+/// later one, so never use it for tokens, ids or keys.
+struct Xorshift(u64);
+
+impl Xorshift {
+    /// Seeded from the clock, mixed with a count of the streams started so far, so that two
+    /// streams started in the same nanosecond (the page opens two at once) still differ.
+    fn seeded() -> Xorshift {
+        static STARTED: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let nth = STARTED.fetch_add(1, Ordering::Relaxed);
+        // `| 1`: zero is the one state xorshift never leaves.
+        Xorshift((nanos ^ nth.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number below `bound`. The remainder favours small numbers by about 10000 / 2^64:
+    /// nothing anyone could ever measure.
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+}
+// ANCHOR_END: xorshift
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_default_to_the_article() {
+        let article = Options {
+            count: 10,
+            sniff: false,
+            pad: 0,
+        };
+        assert_eq!(parse_options(""), Ok(article));
+        assert_eq!(parse_options("_=1795452005123"), Ok(article), "ignored");
+        assert_eq!(
+            parse_options("count=3&sniff=1&pad=1024"),
+            Ok(Options {
+                count: 3,
+                sniff: true,
+                pad: 1024
+            })
+        );
+        assert_eq!(
+            parse_options("count=1000&sniff=0&pad=4096").map(|o| o.count),
+            Ok(1000)
+        );
+    }
+
+    #[test]
+    fn out_of_range_options_are_refused_with_a_reason() {
+        let count = "count must be a whole number from 1 to 1000";
+        let pad = "pad must be a whole number from 0 to 4096";
+        let sniff = "sniff must be 1 (let the browser sniff) or 0";
+        for (query, reason) in [
+            ("count=0", count),
+            ("count=1001", count),
+            ("count=", count),
+            ("count=+5", count),
+            ("count=-1", count),
+            ("count=2.5", count),
+            ("count=99999999999999999999999", count), // overflows usize
+            ("count=%31%30", "ok"),                   // "10", percent-encoded, is fine
+            ("pad=4097", pad),
+            ("pad=x", pad),
+            ("sniff=yes", sniff),
+            ("sniff=", sniff),
+        ] {
+            let got = parse_options(query).err();
+            let want = (reason != "ok").then(|| reason.to_string());
+            assert_eq!(got, want, "{query}");
+        }
+    }
+
+    #[test]
+    fn padding_is_one_blank_line_of_exactly_the_size() {
+        assert_eq!(padding(1), b"\n");
+        assert_eq!(padding(4), b"   \n");
+        let kib = padding(1024);
+        assert_eq!(kib.len(), 1024);
+        assert!(kib[..1023].iter().all(|&b| b == b' '));
+    }
+
+    #[test]
+    fn xorshift_gives_marsaglias_sequence() {
+        // xorshift64 (13, 7, 17) from state 1, computed independently.
+        let mut random = Xorshift(1);
+        let first: Vec<u64> = (0..3).map(|_| random.next()).collect();
+        assert_eq!(
+            first,
+            [
+                1_082_269_761,
+                1_152_992_998_833_853_505,
+                11_177_516_664_432_764_457
+            ]
+        );
+        let mut random = Xorshift(1);
+        assert_eq!(random.below(NUMBER_BOUND), 9761);
+    }
+
+    #[test]
+    fn seeded_numbers_stay_below_the_bound_and_streams_differ() {
+        let (mut a, mut b) = (Xorshift::seeded(), Xorshift::seeded());
+        let a_numbers: Vec<u64> = (0..1000).map(|_| a.below(NUMBER_BOUND)).collect();
+        let b_numbers: Vec<u64> = (0..1000).map(|_| b.below(NUMBER_BOUND)).collect();
+        assert!(a_numbers.iter().all(|&n| n < NUMBER_BOUND));
+        assert_ne!(a_numbers, b_numbers, "two streams, two sequences");
+    }
+}
