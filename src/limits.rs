@@ -73,3 +73,9 @@ pub const MAX_PING_QUERY_BYTES: usize = 512;
 /// Longest `Referer` kept with a ping; a longer one is cut to this many bytes.
 pub const MAX_PING_REFERER_BYTES: usize = 256;
 // ANCHOR_END: image_ping_limits
+
+// ANCHOR: iframe_streaming_limits
+/// Most values one `/htmlfile?count=N` stream may ask for (more is 400): at the default tick
+/// of 2 s, 100 values hold a thread and a connection for 200 s, and no longer.
+pub const MAX_HTMLFILE_COUNT: u32 = 100;
+// ANCHOR_END: iframe_streaming_limits
