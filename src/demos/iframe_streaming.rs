@@ -70,7 +70,7 @@ const DOCUMENT_END: &str = "</body></html>\n";
 
 /// How the iframe's scripts reach the page around it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Deliver {
+enum Deliver {
     /// `parent.process(data)`: a direct call, possible only within one origin.
     Call,
     /// `parent.postMessage(data, origin)`: the page is on `origin`, the iframe is not.
@@ -115,7 +115,7 @@ fn htmlfile(request: &Request, context: &Context) -> Reply {
 /// `send` is one chunk and holds whole script blocks only: the parser runs a script when its
 /// `</script>` arrives, so half a block would wait for the next chunk. A failed write (the
 /// page closed, the iframe was removed) ends the stream at once.
-pub fn send_values(
+fn send_values(
     out: &mut BodyWriter,
     deliver: &Deliver,
     count: u32,
@@ -140,7 +140,7 @@ pub fn send_values(
 /// and U+2029 (line terminators inside strings before ES2019), and every `<`: the HTML parser
 /// ends a script at the first `</script`, and `<!--` changes how it looks for that end, both
 /// before JavaScript sees a byte (HTML Standard, "script data" states). `\u003c` is still `<`.
-pub fn script_block(deliver: &Deliver, data: &str) -> String {
+fn script_block(deliver: &Deliver, data: &str) -> String {
     let data = json::string(data);
     match deliver {
         Deliver::Call => format!("<script>parent.process({data})</script>\n"),
@@ -163,7 +163,7 @@ fn check_target(origin: &str, host: Option<&str>) -> Result<(), &'static str> {
         return Err("a target origin needs a Host header to be checked against");
     };
     // `Host: name[:port]`; the core has already checked its syntax. No port, or an empty
-    // one, means 80 (RFC 9110 §7.2), which an origin leaves out when serialised.
+    // one, means 80 (RFC 3986 §3.2.3), which an origin leaves out when serialised.
     let port = match host.rsplit_once(':') {
         Some((_, port)) if !port.contains(']') && !port.is_empty() => port,
         _ => "80",
