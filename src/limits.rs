@@ -99,3 +99,9 @@ pub const MAX_STREAM_COUNT: usize = 1000;
 /// the largest prelude streaming libraries sent (sockjs: 2 KiB + 1 for old Internet Explorer).
 pub const MAX_STREAM_PAD_BYTES: usize = 4096;
 // ANCHOR_END: xhr_streaming_limits
+
+// ANCHOR: iframe_streaming_limits
+/// Most values one `/htmlfile?count=N` stream may ask for (more is 400): at the default tick
+/// of 2 s, 100 values hold a thread and a connection for 200 s, and no longer.
+pub const MAX_HTMLFILE_COUNT: u32 = 100;
+// ANCHOR_END: iframe_streaming_limits
