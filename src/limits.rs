@@ -90,3 +90,10 @@ pub const MAX_PART_HEAD_BYTES: usize = 1024;
 /// Largest content of one multipart part (a field's value or a file); more is 400.
 pub const MAX_PART_BYTES: usize = 512 * 1024;
 // ANCHOR_END: ajax_limits
+
+// ANCHOR: jsonp_limits
+/// Longest JSONP callback name, dots included; longer is 400. jQuery's generated names are
+/// about 40 characters; the cap also keeps any name-spelt payload short (Rosetta Flash's
+/// callbacks were thousands of characters long).
+pub const MAX_CALLBACK_LEN: usize = 64;
+// ANCHOR_END: jsonp_limits
