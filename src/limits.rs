@@ -93,7 +93,7 @@ pub const MAX_PART_BYTES: usize = 512 * 1024;
 
 // ANCHOR: jsonp_limits
 /// Longest JSONP callback name, dots included; longer is 400. jQuery's generated names are
-/// about 40 characters; the cap also keeps any name-spelt payload short (Rosetta Flash's
-/// callbacks were thousands of characters long).
+/// about 40 characters; the cap also keeps any payload spelt as a name short (Rosetta Flash's
+/// callbacks were far longer).
 pub const MAX_CALLBACK_LEN: usize = 64;
 // ANCHOR_END: jsonp_limits
