@@ -105,3 +105,10 @@ pub const MAX_STREAM_PAD_BYTES: usize = 4096;
 /// of 2 s, 100 values hold a thread and a connection for 200 s, and no longer.
 pub const MAX_HTMLFILE_COUNT: u32 = 100;
 // ANCHOR_END: iframe_streaming_limits
+
+// ANCHOR: jsonp_limits
+/// Longest JSONP callback name, dots included; longer is 400. jQuery's generated names are
+/// about 40 characters; the cap also keeps any payload spelt as a name short (Rosetta Flash's
+/// callbacks were far longer).
+pub const MAX_CALLBACK_LEN: usize = 64;
+// ANCHOR_END: jsonp_limits
