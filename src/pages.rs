@@ -89,6 +89,15 @@ pub fn add_routes(router: &mut Router, pages: &[Page]) {
     for page in pages {
         router.add("GET", page.path.clone(), serve);
     }
+    router.add("GET", "/favicon.ico", no_icon);
+}
+
+/// Every browser asks for `/favicon.ico` on its own. We have none: say so with an empty answer
+/// it may remember for a day, rather than a 404 in every page's console.
+fn no_icon(_: &Request, _: &Context) -> Reply {
+    Response::new(204)
+        .with_header("Cache-Control", "max-age=86400")
+        .into()
 }
 
 /// The index: the template with one list item per demo.

@@ -350,6 +350,17 @@ fn docs_are_served_as_markdown() {
     assert_eq!(reply.body, include_bytes!("../docs/01-http-by-hand.md"));
 }
 
+#[test]
+fn the_browsers_favicon_request_gets_an_empty_answer() {
+    let server = start();
+    let reply = get(&server, "/favicon.ico");
+    assert_eq!(
+        reply.head_without_date(),
+        "HTTP/1.1 204 No Content\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
+         Cache-Control: max-age=86400\r\n\r\n"
+    );
+}
+
 // ---- methods --------------------------------------------------------------------------------
 
 #[test]
