@@ -37,6 +37,16 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("12-websocket.md"),
 ];
 
+// ANCHOR: extra_pages
+/// Pages a demo serves besides its own `/<name>.html`, as (demo, path, HTML). The postmessage
+/// parent embeds its child page from the other origin, so the child needs a path of its own.
+pub const EXTRA_PAGES: &[(&str, &str, &str)] = &[(
+    "postmessage",
+    "/postmessage-child.html",
+    include_str!("../demos/postmessage-child.html"),
+)];
+// ANCHOR_END: extra_pages
+
 const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");
 const STYLE: &str = include_str!("../demos/style.css");
 
@@ -72,6 +82,9 @@ pub fn build(demos: &[&'static Demo]) -> Vec<Page> {
     ];
     for demo in demos {
         pages.push(Page::new(format!("/{}.html", demo.name), html, demo.page));
+        for (_, path, content) in EXTRA_PAGES.iter().filter(|(name, ..)| *name == demo.name) {
+            pages.push(Page::new(*path, html, *content));
+        }
     }
     for (file, text) in DOCS {
         // text/markdown (RFC 7763): browsers show it as plain text, which is what we want.
@@ -190,6 +203,24 @@ mod tests {
         let mut served: Vec<String> = DOCS.iter().map(|(name, _)| name.to_string()).collect();
         served.sort();
         assert_eq!(served, on_disk);
+    }
+
+    #[test]
+    fn extra_pages_are_served_with_their_demo_only() {
+        let paths = |demos: &[&'static Demo]| -> Vec<String> {
+            build(demos).into_iter().map(|page| page.path).collect()
+        };
+        let postmessage = crate::demos::find("postmessage").unwrap();
+        let image_ping = crate::demos::find("image-ping").unwrap();
+        assert!(paths(&[postmessage]).contains(&"/postmessage-child.html".to_string()));
+        assert!(!paths(&[image_ping]).contains(&"/postmessage-child.html".to_string()));
+        // Every extra page belongs to a demo that exists (a typo would serve it never), and
+        // takes no path another page already has (only the first would ever be served).
+        for (demo, path, _) in EXTRA_PAGES {
+            assert!(crate::demos::find(demo).is_some(), "{demo}");
+            let all = paths(crate::demos::ALL);
+            assert_eq!(all.iter().filter(|p| p == path).count(), 1, "{path}");
+        }
     }
 
     #[test]
