@@ -2,7 +2,8 @@
 //!
 //! In a chapter, a fenced code block right after a line
 //! `<!-- excerpt: src/limits.rs limits -->` must equal the region of `src/limits.rs` between
-//! the lines `// ANCHOR: limits` and `// ANCHOR_END: limits` (other ANCHOR lines inside are
+//! the lines `// ANCHOR: limits` and `// ANCHOR_END: limits` (or `<!-- ANCHOR: limits -->` in
+//! HTML; other ANCHOR lines inside are
 //! left out, and the common indentation is removed). Change the code, and this test names
 //! every chapter that now quotes it wrongly.
 
@@ -18,13 +19,19 @@ fn region(path: &str, anchor: &str) -> Result<String, String> {
     let start = format!("ANCHOR: {anchor}");
     let end = format!("ANCHOR_END: {anchor}");
     let lines: Vec<&str> = text.lines().collect();
+    // A marker line ends in the marker, or in the marker and `-->` (in HTML).
+    let marks = |line: &str, marker: &str| {
+        let line = line.trim_end();
+        let line = line.strip_suffix("-->").unwrap_or(line).trim_end();
+        line.ends_with(marker)
+    };
     let first = lines
         .iter()
-        .position(|l| l.trim_end().ends_with(&start))
+        .position(|l| marks(l, &start))
         .ok_or_else(|| format!("{path}: no `{start}`"))?;
     let last = lines
         .iter()
-        .position(|l| l.trim_end().ends_with(&end))
+        .position(|l| marks(l, &end))
         .ok_or_else(|| format!("{path}: no `{end}`"))?;
     let body: Vec<&str> = lines[first + 1..last]
         .iter()
