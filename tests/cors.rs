@@ -194,7 +194,6 @@ fn two_origin_headers_are_refused() {
     );
 }
 
-// ANCHOR: preflight_test
 #[test]
 fn a_preflight_for_an_allowed_put_is_answered_204_with_the_lists() {
     let server = start();
@@ -225,7 +224,6 @@ fn a_preflight_for_an_allowed_put_is_answered_204_with_the_lists() {
     );
     assert!(reply.body.is_empty());
 }
-// ANCHOR_END: preflight_test
 
 #[test]
 fn preflight_header_names_match_in_any_case_over_several_lines() {

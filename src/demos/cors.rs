@@ -136,6 +136,7 @@ fn port_of_host(host: &str) -> Option<u16> {
 }
 // ANCHOR_END: allow_list
 
+// ANCHOR: share
 /// The request's `Origin`, judged: the origin to name in the answer, `None` when there is no
 /// `Origin` (not a CORS request), or the verdict that refuses it.
 fn judge<'a>(request: &'a Request, context: &Context) -> Result<Option<&'a str>, &'static str> {
@@ -153,7 +154,6 @@ fn judge<'a>(request: &'a Request, context: &Context) -> Result<Option<&'a str>,
     }
 }
 
-// ANCHOR: share
 /// Names the origin in the answer when it is allowed; sends no CORS header at all when not.
 fn share(request: &Request, context: &Context, response: Response) -> Reply {
     match judge(request, context) {
@@ -244,25 +244,25 @@ fn preflight_verdict(method: &str, names: Vec<&str>) -> String {
 fn echo(request: &Request, context: &Context) -> Reply {
     let content_type = request.header("content-type");
     let essence = content_type.map(|t| t.split(';').next().unwrap_or("").trim());
-    let body = String::from_utf8_lossy(&request.body);
     if essence.is_some_and(|e| e.eq_ignore_ascii_case("application/json")) {
-        // JSON is UTF-8 (RFC 8259 §8.1); the lossy copy above would hide a bad byte.
-        let checked = std::str::from_utf8(&request.body).map_err(|_| "not UTF-8".to_string());
-        if let Err(error) = checked.and_then(|text| json::validate(text).map_err(|e| e.to_string()))
-        {
+        // JSON is UTF-8 (RFC 8259 §8.1), so a bad byte is an error, not a U+FFFD.
+        let error = match std::str::from_utf8(&request.body) {
+            Ok(text) => json::validate(text).err().map(|e| e.to_string()),
+            Err(_) => Some("not UTF-8".to_string()),
+        };
+        if let Some(error) = error {
             // An error the page should read needs the CORS headers too, or it is status 0.
             let reason = format!("the body is labelled application/json but is {error}\n");
             return share(request, context, Response::text(400, reason));
         }
     }
+    let body = String::from_utf8_lossy(&request.body);
+    let custom_header = request.header("x-custom-header");
     let report = json::Object::new()
         .string("method", &request.method)
         .raw("contentType", &string_or_null(content_type))
-        .raw(
-            "customHeader",
-            &string_or_null(request.header("x-custom-header")),
-        )
-        .string("body", cut(&body, MAX_CORS_FIELD_BYTES))
+        .raw("customHeader", &string_or_null(custom_header))
+        .string("body", cut(&body, MAX_FIELD))
         .finish();
     let response = Response::new(200)
         .with_header("Content-Type", "application/json")
@@ -295,12 +295,10 @@ fn set_cookie(request: &Request, context: &Context) -> Reply {
         .with_header("Cache-Control", "no-store")
         .with_header("Set-Cookie", cookie);
     match origin {
-        Some(origin) => finish(
-            request,
-            context,
-            credentialed(response, origin),
-            CREDENTIALED,
-        ),
+        Some(origin) => {
+            let response = credentialed(response, origin);
+            finish(request, context, response, CREDENTIALED)
+        }
         None => finish(request, context, response, NOT_CORS),
     }
 }
@@ -354,17 +352,14 @@ fn demo_cookie(request: &Request) -> Option<&str> {
 /// `GET /cors/headers`: the seven CORS-safelisted response headers, which a page may always
 /// read, one exposed header, and two that stay hidden.
 fn headers(request: &Request, context: &Context) -> Reply {
-    let count = context
-        .app
-        .cors
-        .headers_served
-        .fetch_add(1, Ordering::Relaxed)
-        + 1;
+    let served = &context.app.cors.headers_served;
+    let count = served.fetch_add(1, Ordering::Relaxed) + 1;
     let response = Response::text(200, "Which of my headers may you read?\n")
         .with_header("Cache-Control", "no-store")
         .with_header("Content-Language", "en")
         .with_header("Expires", "0") // an invalid date, which means "already expired"
-        .with_header("Last-Modified", "Thu, 16 Jan 2014 00:00:00 GMT") // CORS, a W3C REC
+        // The day CORS became a W3C Recommendation; any fixed date would do.
+        .with_header("Last-Modified", "Thu, 16 Jan 2014 00:00:00 GMT")
         .with_header("Pragma", "no-cache")
         .with_header("ETag", "\"v1\"") // the article lists it as readable; it is not
         .with_header("X-Request-Count", count.to_string())
@@ -410,6 +405,7 @@ impl State {
     /// Counts a request and keeps it, as the JSON object `/cors/log` lists.
     fn record(&self, request: &Request, status: u16, verdict: &str) {
         let field = |name: &str| string_or_null(request.header(name).map(|v| cut(v, MAX_FIELD)));
+        let cookie = string_or_null(demo_cookie(request).map(|v| cut(v, MAX_FIELD)));
         // A poisoned lock only means another thread panicked; the counts are still whole.
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let preflight = request.method == "OPTIONS"
@@ -425,10 +421,7 @@ impl State {
             .raw("origin", &field("origin"))
             .raw("requestMethod", &field("access-control-request-method"))
             .raw("requestHeaders", &field("access-control-request-headers"))
-            .raw(
-                "cookie",
-                &string_or_null(demo_cookie(request).map(|v| cut(v, MAX_FIELD))),
-            )
+            .raw("cookie", &cookie)
             .number("status", status)
             .string("verdict", verdict)
             .finish();
