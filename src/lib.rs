@@ -37,6 +37,7 @@ pub struct App {
     pub pages: Vec<Page>,
     pub long_polling: demos::long_polling::State,
     pub image_ping: demos::image_ping::State,
+    pub cors: demos::cors::State,
 }
 
 /// Starts serving every demo (or the one `config.demo` names) and returns at once.
@@ -70,6 +71,7 @@ pub fn start_with(
         pages,
         long_polling: Default::default(),
         image_ping: Default::default(),
+        cors: Default::default(),
     };
     server::start(app, router)
 }

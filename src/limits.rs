@@ -112,3 +112,15 @@ pub const MAX_HTMLFILE_COUNT: u32 = 100;
 /// callbacks were far longer).
 pub const MAX_CALLBACK_LEN: usize = 64;
 // ANCHOR_END: jsonp_limits
+
+// ANCHOR: cors_limits
+/// `Access-Control-Max-Age` on a preflight answer: how long the browser may skip asking again.
+/// Ten minutes. Chromium caps any value at 7200 s and Firefox at 86400 s; with no header, 5 s.
+pub const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
+/// `Max-Age` of the demo cookie that `POST /cors/cookie` sets: one hour.
+pub const CORS_COOKIE_MAX_AGE_SECS: u32 = 3600;
+/// Requests whose details `/cors/log` keeps, newest last; older ones are dropped (the counts go on).
+pub const CORS_RECENT: usize = 20;
+/// Longest text kept of each logged field (origin, target, …) and of an echoed body; longer is cut.
+pub const MAX_CORS_FIELD_BYTES: usize = 256;
+// ANCHOR_END: cors_limits
