@@ -63,3 +63,13 @@ pub const DEFAULT_TICK: Duration = Duration::from_secs(2);
 /// Below the 30–60 s after which proxies and load balancers commonly cut idle requests.
 pub const DEFAULT_HOLD: Duration = Duration::from_secs(25);
 // ANCHOR_END: demo_limits
+
+// ANCHOR: long_polling_limits
+/// Long polls held at once, both variants together; one more gets 503 with Retry-After. Each
+/// held poll pins a thread and a connection, so this keeps most of `MAX_CONNECTIONS` free.
+pub const MAX_LONG_POLL_WAITERS: usize = 100;
+/// Events the long-poll log keeps. A client further behind than this misses the oldest.
+pub const LONG_POLL_LOG_CAPACITY: usize = 256;
+/// Longest event text `POST /longpoll/publish` accepts, in UTF-8 bytes. Past it: 400.
+pub const MAX_EVENT_TEXT_BYTES: usize = 1024;
+// ANCHOR_END: long_polling_limits
