@@ -114,8 +114,10 @@ impl State {
             .ok()
             .map(|_| Place(&self.waiting))
     }
-    // ANCHOR_END: place
+}
+// ANCHOR_END: place
 
+impl State {
     /// Starts the thread that publishes `tick N` every few ticks, the first time it is called.
     /// Lazily, so a server that never serves a long poll never runs it.
     fn start_ticker(&self, tick: Duration) {
@@ -172,11 +174,8 @@ fn poll(request: &Request, context: &Context) -> Reply {
     };
     // A cursor above the newest id comes from an earlier run of the server (ids start at 1
     // again after a restart): start that client over, or it would wait for ids it "has seen".
-    let since = if since > state.hub.last_id() {
-        0
-    } else {
-        since
-    };
+    let newest = state.hub.last_id();
+    let since = if since > newest { 0 } else { since };
     let news = state.hub.after(since);
     if !news.is_empty() {
         return events_reply(&news); // no wait, so no place taken
