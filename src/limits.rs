@@ -124,3 +124,13 @@ pub const CORS_RECENT: usize = 20;
 /// Longest text kept of each logged field (origin, target, …) and of an echoed body; longer is cut.
 pub const MAX_CORS_FIELD_BYTES: usize = 256;
 // ANCHOR_END: cors_limits
+
+// ANCHOR: long_polling_limits
+/// Long polls held at once, both variants together; one more gets 503 with Retry-After. Each
+/// held poll pins a thread and a connection, so this keeps most of `MAX_CONNECTIONS` free.
+pub const MAX_LONG_POLL_WAITERS: usize = 100;
+/// Events the long-poll log keeps. A client further behind than this misses the oldest.
+pub const LONG_POLL_LOG_CAPACITY: usize = 256;
+/// Longest event text `POST /longpoll/publish` accepts, in UTF-8 bytes. Past it: 400.
+pub const MAX_EVENT_TEXT_BYTES: usize = 1024;
+// ANCHOR_END: long_polling_limits

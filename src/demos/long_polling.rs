@@ -1,16 +1,421 @@
-//! Long polling — work in progress.
+//! Long polling: the page asks, and the server does not answer until it has something to say.
+//!
+//! Short polling (chapter 03) asks every two seconds and is mostly told "nothing new". Long
+//! polling turns the wait around: the page sends one request and the server *holds* it — no
+//! status line, not a byte — until there is news or a hold timeout passes; then it answers and
+//! the page asks again at once. Before WebSocket and `EventSource` this was how a server
+//! pushed ("Comet"): it needs nothing but `XMLHttpRequest`, so it worked in every browser.
+//!
+//! Two versions live here. `GET /longpoll/random` is the article's: every tick the server
+//! draws a digit to decide whether "the data changed", and answers when it did. It shows the
+//! shape, but nothing in it says *which* news a client has already had. `GET /longpoll?since=N`
+//! is the version worth copying: every event has an increasing id (the log in `hub.rs`), and
+//! the page sends the last id it saw:
+//!
+//! ```text
+//! GET /longpoll?since=3 HTTP/1.1
+//! Host: localhost:8088
+//!
+//!                        (held until event 4 is published, or for 25 s)
+//! HTTP/1.1 200 OK
+//! Content-Type: application/json
+//! Cache-Control: no-store
+//! Access-Control-Allow-Origin: *
+//! Content-Length: 44
+//!
+//! [{"id":4,"text":"hello","ts":1795478399000}]
+//! ```
+//!
+//! Because the cursor travels with each request, an event published while the page was
+//! between two requests is not lost: the next request finds it waiting. Each held request
+//! pins a thread, so they are counted and capped, and one whose client left is let go within
+//! `GONE_CHECK_INTERVAL` instead of at the end of the hold.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Once, Weak};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::demos::Demo;
+use crate::http::query::parse_form;
+use crate::http::request::Request;
+use crate::http::response::Response;
+use crate::hub::{Event, Hub, now_millis};
+use crate::json::{self, Object};
+use crate::limits::{
+    GONE_CHECK_INTERVAL, LONG_POLL_LOG_CAPACITY, MAX_EVENT_TEXT_BYTES, MAX_LONG_POLL_WAITERS,
+    RETRY_AFTER_SECS,
+};
+use crate::router::{Context, Reply};
 
 pub const DEMO: Demo = Demo {
     name: "long-polling",
     title: "Long polling",
-    summary: "(to be written)",
+    summary: "a request the server holds until there is news; ids so that nothing is lost",
     chapter: "04-long-polling.md",
     page: include_str!("../../demos/long-polling.html"),
-    routes: &[],
+    routes: &[
+        ("GET", "/longpoll", poll),
+        ("POST", "/longpoll/publish", publish),
+        ("GET", "/longpoll/random", random),
+        ("GET", "/longpoll/stats", stats),
+    ],
 };
 
-/// The demo's shared state (to be written).
-#[derive(Default)]
-pub struct State {}
+/// The ticker publishes `tick 5`, `tick 10`, … : one event every this many ticks (10 s at the
+/// default 2 s tick), rare enough that a held request is visibly held.
+const TICKS_PER_EVENT: u64 = 5;
+
+// ANCHOR: state
+/// What the demo keeps between requests: one per server, inside `App`.
+pub struct State {
+    /// The numbered events. The ticker thread holds it weakly, so it stops with the server.
+    pub hub: Arc<Hub>,
+    /// Requests being held right now, both variants (see `Place`).
+    waiting: AtomicUsize,
+    /// The ticker starts with the first long poll, once.
+    ticker: Once,
+    /// The random variant's generator state (see `random_digit`).
+    random: AtomicU64,
+}
+// ANCHOR_END: state
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            hub: Arc::new(Hub::new(LONG_POLL_LOG_CAPACITY)),
+            waiting: AtomicUsize::new(0),
+            ticker: Once::new(),
+            // A different sequence on every run, which is all a demo needs.
+            random: AtomicU64::new(now_millis().wrapping_mul(1_000_003)),
+        }
+    }
+}
+
+// ANCHOR: place
+/// One held request's place among the waiters. Dropping it gives the place back, so every way
+/// out of a handler — an answer, an early return, a panic unwinding — frees it.
+struct Place<'a>(&'a AtomicUsize);
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl State {
+    /// A place among the waiters, or `None` when all `MAX_LONG_POLL_WAITERS` are taken. Check
+    /// and increment are one atomic step, so two requests cannot both take the last place.
+    fn take_place(&self) -> Option<Place<'_>> {
+        self.waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < MAX_LONG_POLL_WAITERS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Place(&self.waiting))
+    }
+}
+// ANCHOR_END: place
+
+impl State {
+    /// Starts the thread that publishes `tick N` every few ticks, the first time it is called.
+    /// Lazily, so a server that never serves a long poll never runs it.
+    fn start_ticker(&self, tick: Duration) {
+        self.ticker.call_once(|| {
+            let hub = Arc::downgrade(&self.hub);
+            // If the thread cannot start, the demo still works: the form publishes.
+            let _ = thread::Builder::new()
+                .name("longpoll-ticker".to_string())
+                .spawn(move || ticker(hub, tick));
+        });
+    }
+
+    /// A digit from 0 to 9, like the article's `Math.floor(10 * Math.random())`. SplitMix64
+    /// (Steele, Lea and Flood, 2014): a counter that steps by a large odd constant, seeded from
+    /// the clock, then mixed. Fine for a coin toss; NOT cryptographic — anyone who sees a few
+    /// outputs can predict the rest. (`% 10` favours low digits by about 10⁻¹⁹: harmless.)
+    fn random_digit(&self) -> u64 {
+        let step = 0x9E37_79B9_7F4A_7C15;
+        let counter = self
+            .random
+            .fetch_add(step, Ordering::Relaxed)
+            .wrapping_add(step);
+        splitmix64(counter) % 10
+    }
+}
+
+fn splitmix64(counter: u64) -> u64 {
+    let mut z = counter;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn ticker(hub: Weak<Hub>, tick: Duration) {
+    let mut ticks: u64 = 0;
+    loop {
+        thread::sleep(tick);
+        ticks += 1;
+        if ticks.is_multiple_of(TICKS_PER_EVENT) {
+            let Some(hub) = hub.upgrade() else { return }; // the server is gone
+            hub.publish(&format!("tick {ticks}"));
+        }
+    }
+}
+
+// ANCHOR: poll
+/// `GET /longpoll?since=N`: every event after N at once, or wait for the next one.
+fn poll(request: &Request, context: &Context) -> Reply {
+    let state = &context.app.long_polling;
+    state.start_ticker(context.app.config.tick);
+    let since = match parse_since(request.query_param("since").as_deref()) {
+        Ok(since) => since,
+        Err(reason) => return refuse(400, reason),
+    };
+    // A cursor above the newest id comes from an earlier run of the server (ids start at 1
+    // again after a restart): start that client over, or it would wait for ids it "has seen".
+    let newest = state.hub.last_id();
+    let since = if since > newest { 0 } else { since };
+    let news = state.hub.after(since);
+    if !news.is_empty() {
+        return events_reply(&news); // no wait, so no place taken
+    }
+    let Some(_place) = state.take_place() else {
+        return too_many_waiting();
+    };
+    let deadline = Instant::now() + context.app.config.hold;
+    let news = state
+        .hub
+        .wait_after(since, deadline, || context.client_gone());
+    events_reply(&news) // `[]` after the hold: "nothing new, ask again"
+}
+// ANCHOR_END: poll
+
+/// `since` is the last id the client saw: digits only (`u64::from_str` would take "+5").
+fn parse_since(value: Option<&str>) -> Result<u64, &'static str> {
+    let value =
+        value.ok_or("since is missing: ask /longpoll?since=0, then send the last id you saw")?;
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("since must be a whole number: the last event id you saw, or 0");
+    }
+    value
+        .parse()
+        .map_err(|_| "since is too large: event ids fit in 64 bits")
+}
+
+fn events_reply(events: &[Event]) -> Reply {
+    json_reply(200, json::array(events.iter().map(Event::to_json)))
+}
+
+// ANCHOR: publish
+/// `POST /longpoll/publish` with a form body `text=...`: appends an event and answers it.
+/// 200, not 201: an event has no URL of its own, and 201 would promise one (RFC 9110
+/// §15.3.2: the new resource is named by `Location`, or else is the request's own target).
+fn publish(request: &Request, context: &Context) -> Reply {
+    let form = "application/x-www-form-urlencoded";
+    let content_type = request.header("content-type").unwrap_or(form);
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if !media_type.eq_ignore_ascii_case(form) {
+        return refuse(
+            415,
+            "send the text as a form: Content-Type: application/x-www-form-urlencoded",
+        );
+    }
+    let text = parse_form(&request.body)
+        .into_iter()
+        .find(|(name, _)| name == "text")
+        .map(|(_, value)| value)
+        .unwrap_or_default();
+    if text.trim().is_empty() {
+        return refuse(400, "text is missing or empty: send a form body text=...");
+    }
+    if text.len() > MAX_EVENT_TEXT_BYTES {
+        let reason = format!("text is longer than {MAX_EVENT_TEXT_BYTES} bytes");
+        return refuse(400, &reason);
+    }
+    let event = context.app.long_polling.hub.publish(&text);
+    json_reply(200, event.to_json())
+}
+// ANCHOR_END: publish
+
+// ANCHOR: random
+/// `GET /longpoll/random`, the article's version: hold the request and, every tick, draw a
+/// digit; 0 to 5 (six chances in ten) stand for "the data changed" and end the wait. The
+/// first draw comes one tick in, as with the article's `setInterval`: right after an answer,
+/// nothing has changed yet.
+fn random(_: &Request, context: &Context) -> Reply {
+    let state = &context.app.long_polling;
+    let Some(_place) = state.take_place() else {
+        return too_many_waiting();
+    };
+    let (tick, hold) = (context.app.config.tick, context.app.config.hold);
+    let deadline = Instant::now() + hold;
+    let mut next_check = Instant::now() + tick;
+    let mut draws: Vec<u64> = Vec::new();
+    let changed = loop {
+        if next_check > deadline {
+            client_stays_until(deadline, context); // the rest of the hold
+            break false;
+        }
+        if !client_stays_until(next_check, context) {
+            break false; // gone: the answer below goes nowhere, and the thread is free
+        }
+        let draw = state.random_digit();
+        draws.push(draw);
+        if draw <= 5 {
+            break true;
+        }
+        next_check += tick;
+    };
+    let body = Object::new()
+        .bool("changed", changed)
+        .raw("draws", &json::array(draws.iter().map(u64::to_string)))
+        .number("ts", now_millis() as f64)
+        .finish();
+    json_reply(200, body)
+}
+// ANCHOR_END: random
+
+/// Sleeps until `until`, looking every `GONE_CHECK_INTERVAL` whether the client has closed
+/// its connection. False as soon as it has: the article's `setInterval` kept firing for a
+/// client long gone.
+fn client_stays_until(until: Instant, context: &Context) -> bool {
+    loop {
+        if context.client_gone() {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        thread::sleep(left.min(GONE_CHECK_INTERVAL));
+    }
+}
+
+/// `GET /longpoll/stats`: how many requests are held now, the cap, and the newest id.
+fn stats(_: &Request, context: &Context) -> Reply {
+    let state = &context.app.long_polling;
+    let body = Object::new()
+        .number("waiting", state.waiting.load(Ordering::SeqCst) as f64)
+        .number("max_waiting", MAX_LONG_POLL_WAITERS as f64)
+        .number("last_id", state.hub.last_id() as f64)
+        .finish();
+    json_reply(200, body)
+}
+
+// ANCHOR: json_reply
+/// Every answer here: JSON, never stored by a cache (a stored `[]` replayed for the next poll
+/// would be news lost — old IE cached identical XHR GETs), readable from any origin (the
+/// data is public and no cookies are involved), so the page may poll through the other host
+/// name (`localhost` ↔ `127.0.0.1`) and keep its own host's six connections free.
+fn json_reply(status: u16, body: String) -> Reply {
+    Response::new(status)
+        .with_header("Content-Type", "application/json")
+        .with_header("Cache-Control", "no-store")
+        .with_header("Access-Control-Allow-Origin", "*")
+        .with_body(body.into_bytes())
+        .into()
+}
+// ANCHOR_END: json_reply
+
+/// A one-line reason, for bad input and for a full waiting room.
+fn refuse(status: u16, reason: &str) -> Reply {
+    refusal(status, reason).into()
+}
+
+fn refusal(status: u16, reason: &str) -> Response {
+    Response::text(status, format!("{reason}\n"))
+        .with_header("Cache-Control", "no-store")
+        .with_header("Access-Control-Allow-Origin", "*")
+}
+
+fn too_many_waiting() -> Reply {
+    refusal(503, "too many long polls are waiting; try again shortly")
+        .with_header("Retry-After", RETRY_AFTER_SECS.to_string())
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    #[test]
+    fn since_is_digits_only() {
+        for (value, want) in [
+            (Some("0"), Ok(0)),
+            (Some("42"), Ok(42)),
+            (Some("007"), Ok(7)),
+            (Some("18446744073709551615"), Ok(u64::MAX)),
+            (
+                Some("18446744073709551616"),
+                Err("since is too large: event ids fit in 64 bits"),
+            ),
+            (
+                None,
+                Err("since is missing: ask /longpoll?since=0, then send the last id you saw"),
+            ),
+        ] {
+            assert_eq!(parse_since(value), want, "{value:?}");
+        }
+        for bad in ["", "-1", "+1", "1.5", "1e3", " 1", "abc", "٣"] {
+            assert_eq!(
+                parse_since(Some(bad)),
+                Err("since must be a whole number: the last event id you saw, or 0"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn splitmix64_matches_the_reference_sequence() {
+        // The reference C code seeded with 1234567 (its first outputs, as published on
+        // Rosetta Code's "Pseudo-random numbers/Splitmix64").
+        let step: u64 = 0x9E37_79B9_7F4A_7C15;
+        let outputs: Vec<u64> = (1..=3)
+            .map(|n| splitmix64(1_234_567u64.wrapping_add(step.wrapping_mul(n))))
+            .collect();
+        assert_eq!(
+            outputs,
+            [
+                6457827717110365317,
+                3203168211198807973,
+                9817491932198370423
+            ]
+        );
+    }
+
+    #[test]
+    fn digits_are_0_to_9_and_all_of_them_come_up() {
+        let state = State::default();
+        let mut seen = [0u32; 10];
+        for _ in 0..1000 {
+            seen[state.random_digit() as usize] += 1; // panics if a digit were above 9
+        }
+        // Each digit missing from 1000 fair draws has a chance of 0.9^1000, about 10^-46.
+        assert!(seen.iter().all(|&count| count > 0), "{seen:?}");
+    }
+
+    #[test]
+    fn places_are_capped_and_given_back_on_every_way_out() {
+        let state = State::default();
+        let places: Vec<Place> = (0..MAX_LONG_POLL_WAITERS)
+            .map(|_| state.take_place().expect("a free place"))
+            .collect();
+        assert!(state.take_place().is_none(), "past the cap");
+        drop(places);
+        assert_eq!(state.waiting.load(Ordering::SeqCst), 0);
+
+        let unwound = catch_unwind(AssertUnwindSafe(|| {
+            let _place = state.take_place();
+            assert_eq!(state.waiting.load(Ordering::SeqCst), 1);
+            panic!("a handler bug (this panic is expected by the test)");
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(
+            state.waiting.load(Ordering::SeqCst),
+            0,
+            "freed by the panic"
+        );
+    }
+}
