@@ -108,22 +108,31 @@ impl Hub {
         deadline: Instant,
         client_gone: impl Fn() -> bool,
     ) -> Vec<Event> {
-        let mut log = self.lock();
         loop {
+            let log = self.lock();
             let events = events_after(&log, id);
             if !events.is_empty() {
                 return events;
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || client_gone() {
+            if left.is_zero() {
                 return Vec::new();
             }
-            // Woken by publish (or by the clock, to check on the client again).
+            // Sleep until a publish wakes us (or the slice ends, to check on the client).
+            // `wait_timeout` lets go of the lock while it sleeps, so publishers are not held up.
             let slice = left.min(GONE_CHECK_INTERVAL);
-            log = match self.published.wait_timeout(log, slice) {
+            let log = match self.published.wait_timeout(log, slice) {
                 Ok((log, _)) => log,
                 Err(poisoned) => poisoned.into_inner().0,
             };
+            let events = events_after(&log, id);
+            if !events.is_empty() {
+                return events;
+            }
+            drop(log); // ask the socket without holding up everyone else
+            if client_gone() {
+                return Vec::new();
+            }
         }
     }
     // ANCHOR_END: wait_after
