@@ -135,6 +135,12 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                 let origin = args
                     .next()
                     .ok_or("--allow-origin needs an origin, e.g. http://a.test")?;
+                if !is_serialized_origin(&origin) {
+                    return Err(format!(
+                        "--allow-origin {origin}: write an origin as a browser sends it, \
+                         scheme://host[:port] in lower case with no path, e.g. http://a.test:3000"
+                    ));
+                }
                 config.extra_origins.push(origin);
             }
             "--tick-ms" => config.tick = millis(&arg, args.next())?,
@@ -145,6 +151,29 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
         }
     }
     Ok(Command::Serve(config))
+}
+
+/// An origin as browsers serialize it in the `Origin` header (RFC 6454 §6.2): `http` or
+/// `https`, `://`, a lower-case host, an optional port, and nothing after. Origins are
+/// compared byte for byte, so `http://A.test/` would silently never match anything.
+fn is_serialized_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.[]:".contains(&b));
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    host_ok && port_ok
 }
 
 /// A flag's value in milliseconds, at least 1.
@@ -186,6 +215,30 @@ mod tests {
         );
         assert!(matches!(parse(&["--list"]), Ok(Command::List)));
         assert!(matches!(parse(&["--help"]), Ok(Command::Help)));
+    }
+
+    #[test]
+    fn origins_must_be_written_as_browsers_send_them() {
+        for good in [
+            "http://a.test",
+            "https://a.test:3000",
+            "http://127.0.0.1:8088",
+            "http://[::1]:8088",
+        ] {
+            assert!(is_serialized_origin(good), "{good}");
+        }
+        for bad in [
+            "a.test",
+            "http://a.test/",
+            "http://A.test",
+            "null",
+            "*",
+            "ftp://a",
+            "http://",
+            "http://a:x",
+        ] {
+            assert!(!is_serialized_origin(bad), "{bad}");
+        }
     }
 
     #[test]
