@@ -9,6 +9,7 @@
 //! - `router` — (method, path) → handler; 404, 405, 501
 //! - `pages` — the browser pages and docs compiled in, with ETags
 //! - `server` — accept loop, a thread per connection, keep-alive, logging
+//! - `traffic` — bytes and requests counted per path, for `/stats`
 //! - `ws` — WebSocket by hand: the handshake and the frame codec
 //! - `demos` — one module per technique
 
@@ -21,6 +22,7 @@ pub mod limits;
 pub mod pages;
 pub mod router;
 pub mod server;
+pub mod traffic;
 pub mod ws;
 
 use config::Config;
@@ -35,6 +37,8 @@ pub struct App {
     pub config: Config,
     pub demos: Vec<&'static Demo>,
     pub pages: Vec<Page>,
+    /// What crossed the wire, per routed path (counted by the server).
+    pub traffic: traffic::Traffic,
     pub long_polling: demos::long_polling::State,
     pub image_ping: demos::image_ping::State,
     pub cors: demos::cors::State,
@@ -69,6 +73,7 @@ pub fn start_with(
         config,
         demos,
         pages,
+        traffic: traffic::Traffic::new(router.paths()),
         long_polling: Default::default(),
         image_ping: Default::default(),
         cors: Default::default(),

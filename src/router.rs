@@ -8,6 +8,7 @@ use crate::App;
 use crate::http::body::BodyWriter;
 use crate::http::request::Request;
 use crate::http::response::Response;
+use crate::traffic::Counters;
 
 /// What a handler gives back.
 pub enum Reply {
@@ -41,6 +42,8 @@ pub struct Upgraded<'a> {
     pub app: &'a App,
     /// "#7 127.0.0.1:50312", to start log and trace lines with.
     pub peer: &'a str,
+    /// The path's traffic counters: the new protocol adds the bytes it reads and writes.
+    pub counters: Option<&'a Counters>,
 }
 
 impl From<Response> for Reply {
@@ -143,6 +146,14 @@ impl Router {
         // ANCHOR_END: not_allowed
     }
     // ANCHOR_END: dispatch
+
+    /// Every path some route serves, each once.
+    pub fn paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self.routes.iter().map(|r| r.path.clone()).collect();
+        paths.sort();
+        paths.dedup();
+        paths
+    }
 
     /// Whether a handler would take this request (rather than a 404, 405 or 501).
     pub fn accepts(&self, request: &Request) -> bool {

@@ -27,6 +27,7 @@ use crate::http::request::{BodyFraming, Parsed, Request, RequestError, Version, 
 use crate::http::response::{Delimit, Response, head_bytes, status_has_no_body};
 use crate::limits::{LINGER_BYTES, READ_CHUNK_BYTES, RETRY_AFTER_SECS, THREAD_STACK_BYTES};
 use crate::router::{Context, Reply, Router, UpgradeFn, Upgraded};
+use crate::traffic::Counters;
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -252,6 +253,8 @@ fn connection_thread(stream: TcpStream, id: u64, shared: &Shared) {
         buf: Vec::with_capacity(READ_CHUNK_BYTES),
         id,
         peer,
+        started: Instant::now(),
+        received: 0,
     };
     // A panic is a bug, but it must cost one connection, never the server: the handler's own
     // panics become a 500 inside `serve`; this catches anything else.
@@ -320,6 +323,10 @@ struct Connection {
     id: u64,
     /// "#7 127.0.0.1:50312", the prefix of every log line about this connection.
     peer: String,
+    /// When the current request's head was complete: the start of its log line's time.
+    started: Instant,
+    /// The current request's size on the wire, head and body with their framing.
+    received: usize,
 }
 
 impl Connection {
@@ -341,7 +348,7 @@ impl Connection {
                 Err(ReadError::Bad(error)) => return self.refuse(app, error),
             };
             first = false;
-            let started = Instant::now();
+            self.started = Instant::now();
             // A client waiting for `100 Continue` that would be refused anyway (404, 405) is
             // refused now, before it sends a body nobody would read (RFC 9110 §10.1.1).
             let refuse_early = request.expects_continue && !shared.router.accepts(&request);
@@ -363,16 +370,26 @@ impl Connection {
                 Response::text(500, "the handler failed; the server log has the details\n").into()
             });
             let keep_alive = request.keep_alive() && !refuse_early;
+            // Counted only on paths some route serves: see traffic.rs.
+            let counters = app.traffic.get(&request.path);
+            if let Some(counters) = counters {
+                counters.started(self.received);
+            }
             let after = match reply {
-                Reply::Full(response) => self.send(app, &request, &response, keep_alive, started),
+                Reply::Full(response) => self.send(app, &request, &response, keep_alive, counters),
                 Reply::Stream(head, body) => {
-                    self.stream_body(app, &request, head, None, body, started)
+                    self.stream_body(app, &request, head, None, body, counters)
                 }
                 Reply::SizedStream(head, length, body) => {
-                    self.stream_body(app, &request, head, Some(length), body, started)
+                    self.stream_body(app, &request, head, Some(length), body, counters)
                 }
-                Reply::Upgrade(head, protocol) => self.upgrade(app, &request, head, protocol),
+                Reply::Upgrade(head, protocol) => {
+                    self.upgrade(app, &request, head, protocol, counters)
+                }
             };
+            if let Some(counters) = counters {
+                counters.finished();
+            }
             match after {
                 After::NextRequest => continue,
                 After::HandedOver => return Ending::Quiet,
@@ -400,6 +417,7 @@ impl Connection {
             {
                 trace(app, self.id, ">", &self.buf[..used]);
                 self.buf.drain(..used);
+                self.received = used;
                 return Ok(request);
             }
             let wait = match deadline {
@@ -437,12 +455,14 @@ impl Connection {
                     self.fill_before(deadline)?;
                 }
                 request.body = self.buf.drain(..length).collect();
+                self.received += length;
             }
             BodyFraming::Chunked => {
                 let mut decoder = ChunkedDecoder::default();
                 loop {
                     let used = decoder.feed(&self.buf)?;
                     self.buf.drain(..used);
+                    self.received += used;
                     if decoder.is_done() {
                         break;
                     }
@@ -485,7 +505,7 @@ impl Connection {
         request: &Request,
         response: &Response,
         keep_alive: bool,
-        started: Instant,
+        counters: Option<&Counters>,
     ) -> After {
         let no_body = status_has_no_body(response.status);
         let delimit = match no_body {
@@ -500,13 +520,16 @@ impl Connection {
             bytes.extend_from_slice(&response.body);
         }
         let written = self.stream.write_all(&bytes);
+        if let Some(counters) = counters {
+            counters.sent(bytes.len());
+        }
         log_request(
             app,
             &self.peer,
             request,
             response.status,
             bytes.len(),
-            started,
+            self.started,
         );
         After::sending(written.is_ok(), keep_alive)
     }
@@ -520,7 +543,7 @@ impl Connection {
         response: Response,
         length: Option<usize>,
         body: crate::router::StreamBody,
-        started: Instant,
+        counters: Option<&Counters>,
     ) -> After {
         // A known length goes in Content-Length and the bytes follow raw. Otherwise HTTP/1.1
         // frames the stream in chunks and can keep the connection afterwards; HTTP/1.0 has
@@ -540,6 +563,9 @@ impl Connection {
         if self.stream.write_all(&head).is_err() {
             return After::Broken;
         }
+        if let Some(counters) = counters {
+            counters.sent(head.len());
+        }
         if request.method == "HEAD" {
             log_request(
                 app,
@@ -547,7 +573,7 @@ impl Connection {
                 request,
                 response.status,
                 head.len(),
-                started,
+                self.started,
             );
             return After::sending(true, keep_alive);
         }
@@ -558,9 +584,10 @@ impl Connection {
                 self.peer, request.method, request.target, response.status
             ),
         );
-        let mut out = Capped {
+        let mut out = Metered {
             out: &mut self.stream,
             left: length.unwrap_or(usize::MAX),
+            counters,
         };
         let mut writer = BodyWriter::new(&mut out, chunked);
         let result = match catch_unwind(AssertUnwindSafe(|| body(&mut writer))) {
@@ -587,7 +614,7 @@ impl Connection {
                 request.method,
                 request.target,
                 response.status,
-                started.elapsed(),
+                self.started.elapsed(),
                 writer.pieces,
                 writer.bytes
             ),
@@ -602,12 +629,15 @@ impl Connection {
         request: &Request,
         head: Response,
         protocol: UpgradeFn,
+        counters: Option<&Counters>,
     ) -> After {
-        let started = Instant::now();
         let bytes = head_bytes(request.version, &head, Delimit::NoBody, true);
         trace(app, self.id, "<", &bytes);
         if self.stream.write_all(&bytes).is_err() || self.stream.set_read_timeout(None).is_err() {
             return After::Broken;
+        }
+        if let Some(counters) = counters {
+            counters.sent(bytes.len());
         }
         log(
             app,
@@ -621,6 +651,7 @@ impl Connection {
             buffered: std::mem::take(&mut self.buf),
             app,
             peer: &self.peer,
+            counters,
         };
         if catch_unwind(AssertUnwindSafe(|| protocol(upgraded))).is_err() {
             log(
@@ -634,7 +665,7 @@ impl Connection {
                 "{} {} closed after {:.1?}",
                 self.peer,
                 request.target,
-                started.elapsed()
+                self.started.elapsed()
             ),
         );
         After::HandedOver
@@ -701,14 +732,17 @@ fn asks_to_close(response: &Response) -> bool {
         .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
 }
 
-/// A writer that refuses to pass more than `left` bytes: a body sent after a
-/// `Content-Length` must not run past it, or its tail would be read as the next response.
-struct Capped<W: Write> {
+/// The socket as a stream's body sees it: counts every byte that leaves (chunk framing
+/// included) as it leaves, so `/stats` is live for streams that never end; and refuses to pass
+/// more than `left` bytes: a body sent after a `Content-Length` must not run past it, or its
+/// tail would be read as the next response.
+struct Metered<'a, W: Write> {
     out: W,
     left: usize,
+    counters: Option<&'a Counters>,
 }
 
-impl<W: Write> Write for Capped<W> {
+impl<W: Write> Write for Metered<'_, W> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         if bytes.len() > self.left {
             return Err(io::Error::new(
@@ -718,6 +752,9 @@ impl<W: Write> Write for Capped<W> {
         }
         let written = self.out.write(bytes)?;
         self.left -= written;
+        if let Some(counters) = self.counters {
+            counters.sent(written);
+        }
         Ok(written)
     }
 
@@ -800,9 +837,11 @@ mod tests {
 
     #[test]
     fn a_sized_body_cannot_run_past_its_length() {
-        let mut out = Capped {
+        let counters = Counters::default();
+        let mut out = Metered {
             out: Vec::new(),
             left: 5,
+            counters: Some(&counters),
         };
         assert!(out.write_all(b"abc").is_ok());
         assert!(
@@ -811,5 +850,6 @@ mod tests {
         );
         assert!(out.write_all(b"de").is_ok());
         assert_eq!((out.out.as_slice(), out.left), (&b"abcde"[..], 0));
+        assert_eq!(counters.snapshot().bytes_out, 5, "counted as it left");
     }
 }

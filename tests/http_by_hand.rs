@@ -131,7 +131,20 @@ fn shout(_: &Request, _: &Context) -> Reply {
     )
 }
 
+/// `GET /test/traffic?path=P`: the server's counters for path P, as
+/// `requests open bytes_in bytes_out`.
+fn traffic(request: &Request, context: &Context) -> Reply {
+    let path = request.query_param("path").unwrap_or_default();
+    let t = context.app.traffic.snapshot(&path);
+    Response::text(
+        200,
+        format!("{} {} {} {}", t.requests, t.open, t.bytes_in, t.bytes_out),
+    )
+    .into()
+}
+
 const TEST_ROUTES: &[(&str, &str, Handler)] = &[
+    ("GET", "/test/traffic", traffic),
     ("GET", "/test/shout", shout),
     ("POST", "/test/echo", echo_body),
     ("GET", "/test/panic", panics),
@@ -792,6 +805,46 @@ fn a_client_that_stops_reading_cannot_pin_the_thread() {
     // Never read: the socket buffers fill, a write blocks, and the write timeout ends it.
     assert_eq!(STALLED_ENDED.wait(), Some(true));
     drop(client);
+}
+
+// ---- traffic counters ------------------------------------------------------------------------
+
+#[test]
+fn every_byte_on_the_wire_is_counted_per_path() {
+    let server = start_with_test_routes();
+    let mut client = Client::connect(&server);
+    let request = "POST /test/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    client.send(request);
+    let echo = client.read_reply();
+    client.send("GET /test/three HTTP/1.1\r\nHost: t\r\n\r\n");
+    let stream_head = client.read_reply_to(true);
+    let mut stream_wire = stream_head.head.len();
+    while let Some(chunk) = client.read_chunk() {
+        stream_wire += format!("{:x}\r\n", chunk.len()).len() + chunk.len() + 2;
+    }
+    stream_wire += "0\r\n\r\n".len();
+    let counted = |client: &mut Client, path: &str| {
+        client
+            .exchange(format!(
+                "GET /test/traffic?path={path} HTTP/1.1\r\nHost: t\r\n\r\n"
+            ))
+            .text()
+    };
+    let echo_wire = echo.head.len() + echo.body.len();
+    assert_eq!(
+        counted(&mut client, "/test/echo"),
+        format!("1 0 {} {echo_wire}", request.len())
+    );
+    let stream_request = "GET /test/three HTTP/1.1\r\nHost: t\r\n\r\n".len();
+    assert_eq!(
+        counted(&mut client, "/test/three"),
+        format!("1 0 {stream_request} {stream_wire}")
+    );
+    assert_eq!(
+        counted(&mut client, "/nowhere"),
+        "0 0 0 0",
+        "unrouted paths are not counted"
+    );
 }
 
 // ---- switching protocols ------------------------------------------------------------------
