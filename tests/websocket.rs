@@ -379,14 +379,14 @@ fn drop_after_cuts_the_connection_without_a_close_frame() {
 // ---- closing ---------------------------------------------------------------------------------
 
 #[test]
-fn a_close_is_answered_once_with_its_code_then_tcp_closes() {
+fn a_close_is_answered_once_with_its_code_and_reason_then_tcp_closes() {
     let server = start();
     let (mut ws, _) = Ws::open(&server, "/ws", "");
     ws.send(&frame(FIN | CLOSE, &close_payload(4000, "bye é")));
     ws.send(&frame(FIN | TEXT, b"after the close: ignored"));
     assert_eq!(
         ws.read_frame(),
-        Some((FIN | CLOSE, close_payload(4000, "")))
+        Some((FIN | CLOSE, close_payload(4000, "bye é")))
     );
     assert!(ws.is_closed());
 

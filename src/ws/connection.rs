@@ -235,9 +235,13 @@ impl<'a> Connection<'a> {
     fn end(self, ending: Ending, started: Instant) {
         let what = match &ending {
             Ending::ClientClosed(code_and_reason) => {
-                // §5.5.1: answer a close with a close, echoing its code (none for none).
-                let code = code_and_reason.as_ref().map(|(code, _)| *code);
-                let _ = self.sender.close(code, "");
+                // §5.5.1: answer a close with a close, echoing its code (none for none) —
+                // and its reason, so the page's close event shows what it sent.
+                let (code, reason) = match code_and_reason {
+                    Some((code, reason)) => (Some(*code), reason.as_str()),
+                    None => (None, ""),
+                };
+                let _ = self.sender.close(code, reason);
                 match code_and_reason {
                     Some((code, reason)) => format!("closed by the client: {code} {reason:?}"),
                     None => "closed by the client (no code)".to_string(),
