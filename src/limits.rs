@@ -134,3 +134,16 @@ pub const LONG_POLL_LOG_CAPACITY: usize = 256;
 /// Longest event text `POST /longpoll/publish` accepts, in UTF-8 bytes. Past it: 400.
 pub const MAX_EVENT_TEXT_BYTES: usize = 1024;
 // ANCHOR_END: long_polling_limits
+
+// ANCHOR: websocket_limits
+/// Largest WebSocket message, all its fragments together; past it the server closes with 1009.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// How much one `read` on a WebSocket asks for: big messages arrive in fewer system calls.
+pub const WS_READ_CHUNK_BYTES: usize = 64 * 1024;
+/// A WebSocket silent this long gets a ping; silent as long again, it is dropped as dead.
+pub const WS_PING_INTERVAL: Duration = Duration::from_secs(30);
+/// After the close frames, how long the server waits for the client to close its side of TCP.
+pub const WS_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Most bytes read and discarded while waiting for that.
+pub const WS_CLOSE_DRAIN_BYTES: usize = 1024 * 1024;
+// ANCHOR_END: websocket_limits

@@ -1,0 +1,302 @@
+//! A WebSocket connection's life after the 101: read frames, answer pings, hand messages to
+//! the application, and close — once, with the right code — however the client behaves.
+//!
+//! One thread reads (this loop); any thread may write through a `Sender`, which holds the
+//! socket's write half behind a lock and writes each frame whole, so an echo, a pong and a
+//! close never interleave their bytes, and nothing follows a close frame.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::App;
+use crate::limits::{
+    MAX_MESSAGE_BYTES, WS_CLOSE_DRAIN_BYTES, WS_CLOSE_TIMEOUT, WS_PING_INTERVAL,
+    WS_READ_CHUNK_BYTES,
+};
+use crate::router::Upgraded;
+use crate::ws::close::{self, Violation};
+use crate::ws::frame::{self, Opcode};
+use crate::ws::reader::{Event, Reader};
+
+/// A whole message, as the application sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+/// What the application wants after a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Continue,
+    /// Cut the TCP connection with no close frame, as a crash or a lost network would
+    /// (the demo's `drop_after`, to show a client reconnecting).
+    Drop,
+}
+
+// ANCHOR: sender
+/// The writing side of a connection; clone it to write from other threads.
+#[derive(Clone)]
+pub struct Sender {
+    out: Arc<Mutex<Outgoing>>,
+}
+
+struct Outgoing {
+    stream: TcpStream,
+    close_sent: bool,
+    /// `#7` with `--trace`: every frame sent is printed.
+    trace: Option<String>,
+}
+
+impl Sender {
+    pub fn text(&self, text: &str) -> io::Result<()> {
+        self.send(Opcode::Text, text.as_bytes())
+    }
+
+    pub fn binary(&self, bytes: &[u8]) -> io::Result<()> {
+        self.send(Opcode::Binary, bytes)
+    }
+
+    pub fn message(&self, message: &Message) -> io::Result<()> {
+        match message {
+            Message::Text(text) => self.text(text),
+            Message::Binary(bytes) => self.binary(bytes),
+        }
+    }
+
+    /// Sends the close frame: the first call does, later ones fail (§5.5.1: once).
+    pub fn close(&self, code: Option<u16>, reason: &str) -> io::Result<()> {
+        let payload = code
+            .map(|code| close::payload(code, reason))
+            .unwrap_or_default();
+        self.send(Opcode::Close, &payload)
+    }
+
+    /// One unfragmented frame, written whole while holding the lock.
+    pub fn send(&self, opcode: Opcode, payload: &[u8]) -> io::Result<()> {
+        // A panic elsewhere while holding the lock leaves nothing half-written that a retry
+        // could make worse: at worst the peer sees a broken frame and closes.
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.close_sent {
+            return Err(io::Error::new(
+                ErrorKind::NotConnected,
+                "close already sent",
+            ));
+        }
+        out.close_sent = opcode == Opcode::Close;
+        let mut bytes = frame::encode_header(true, opcode, payload.len() as u64, None);
+        if let Some(id) = &out.trace {
+            let header = frame::Header {
+                is_final: true,
+                rsv: 0,
+                opcode,
+                mask: None,
+                payload_len: payload.len() as u64,
+            };
+            println!("{id} < {}", frame::describe(&header, payload));
+        }
+        bytes.extend_from_slice(payload); // one write per frame: no interleaving, no Nagle wait
+        out.stream.write_all(&bytes)
+    }
+}
+// ANCHOR_END: sender
+
+/// How a connection ended, for the log.
+enum Ending {
+    /// The client sent a close frame (its code and reason), and the server answered it.
+    ClientClosed(Option<(u16, String)>),
+    /// The client broke a rule; the server sent a close frame with the matching code.
+    Failed(Violation),
+    /// The application asked to cut the connection without a close frame.
+    Dropped,
+    /// The TCP connection ended, or failed, without a close frame.
+    Vanished(String),
+}
+
+pub struct Connection<'a> {
+    stream: &'a mut TcpStream,
+    buffer: Vec<u8>,
+    app: &'a App,
+    peer: &'a str,
+    sender: Sender,
+}
+
+impl<'a> Connection<'a> {
+    pub fn new(upgraded: Upgraded<'a>) -> io::Result<Connection<'a>> {
+        let id = upgraded.peer.split(' ').next().unwrap_or("").to_string();
+        upgraded.stream.set_nodelay(true)?;
+        let out = Outgoing {
+            stream: upgraded.stream.try_clone()?,
+            close_sent: false,
+            trace: upgraded.app.config.trace.then_some(id),
+        };
+        Ok(Connection {
+            stream: upgraded.stream,
+            buffer: upgraded.buffered,
+            app: upgraded.app,
+            peer: upgraded.peer,
+            sender: Sender {
+                out: Arc::new(Mutex::new(out)),
+            },
+        })
+    }
+
+    pub fn sender(&self) -> Sender {
+        self.sender.clone()
+    }
+
+    // ANCHOR: run
+    /// Reads until the connection ends, giving each message to `on_message`.
+    pub fn run(mut self, mut on_message: impl FnMut(&Sender, Message) -> io::Result<Next>) {
+        let started = Instant::now();
+        let mut reader = Reader::new(MAX_MESSAGE_BYTES, self.app.config.trace);
+        let mut chunk = vec![0u8; WS_READ_CHUNK_BYTES];
+        let mut ping_sent = false;
+        let ending = loop {
+            if let Some(ending) = self.handle_buffered(&mut reader, &mut on_message) {
+                break ending;
+            }
+            // Silence is allowed, but not for ever: a ping makes a live client answer.
+            if self
+                .stream
+                .set_read_timeout(Some(WS_PING_INTERVAL))
+                .is_err()
+            {
+                break Ending::Vanished("the socket failed".to_string());
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break Ending::Vanished("the client closed TCP".to_string()),
+                Ok(n) => {
+                    self.buffer.extend_from_slice(&chunk[..n]);
+                    ping_sent = false;
+                }
+                Err(e) if is_timeout(&e) && !ping_sent => {
+                    ping_sent = true;
+                    if let Err(e) = self.sender.send(Opcode::Ping, b"") {
+                        break Ending::Vanished(format!("ping failed: {e}"));
+                    }
+                }
+                Err(e) if is_timeout(&e) => break Ending::Vanished("no answer to a ping".into()),
+                Err(e) => break Ending::Vanished(format!("read failed: {e}")),
+            }
+        };
+        self.end(ending, started);
+    }
+    // ANCHOR_END: run
+
+    // ANCHOR: handle_buffered
+    /// Acts on every complete event in the buffer; `Some` once the connection must end.
+    fn handle_buffered(
+        &mut self,
+        reader: &mut Reader,
+        on_message: &mut impl FnMut(&Sender, Message) -> io::Result<Next>,
+    ) -> Option<Ending> {
+        let mut used = 0;
+        let ending = loop {
+            let result = reader.read(&self.buffer[used..]);
+            self.print_trace(reader.take_trace(result.is_err()));
+            let event = match result {
+                Ok((n, event)) => {
+                    used += n;
+                    event
+                }
+                Err(violation) => break Some(Ending::Failed(violation)),
+            };
+            let sent = match event {
+                None => break None, // the rest is an unfinished frame: read more
+                Some(Event::Text(text)) => on_message(&self.sender, Message::Text(text)),
+                Some(Event::Binary(bytes)) => on_message(&self.sender, Message::Binary(bytes)),
+                // §5.5.2: a ping is answered by a pong "with identical Application data".
+                Some(Event::Ping(payload)) => self
+                    .sender
+                    .send(Opcode::Pong, &payload)
+                    .map(|_| Next::Continue),
+                // §5.5.3: an unsolicited pong needs no answer (it counts as a heartbeat).
+                Some(Event::Pong(_)) => Ok(Next::Continue),
+                Some(Event::Close(code_and_reason)) => {
+                    break Some(Ending::ClientClosed(code_and_reason));
+                }
+            };
+            match sent {
+                Ok(Next::Continue) => {}
+                Ok(Next::Drop) => break Some(Ending::Dropped),
+                Err(e) => break Some(Ending::Vanished(format!("write failed: {e}"))),
+            }
+        };
+        self.buffer.drain(..used);
+        ending
+    }
+    // ANCHOR_END: handle_buffered
+
+    // ANCHOR: end
+    /// Closes as the ending requires, and logs who closed, with which code and why.
+    fn end(self, ending: Ending, started: Instant) {
+        let what = match &ending {
+            Ending::ClientClosed(code_and_reason) => {
+                // §5.5.1: answer a close with a close, echoing its code (none for none) —
+                // and its reason, so the page's close event shows what it sent.
+                let (code, reason) = match code_and_reason {
+                    Some((code, reason)) => (Some(*code), reason.as_str()),
+                    None => (None, ""),
+                };
+                let _ = self.sender.close(code, reason);
+                match code_and_reason {
+                    Some((code, reason)) => format!("closed by the client: {code} {reason:?}"),
+                    None => "closed by the client (no code)".to_string(),
+                }
+            }
+            Ending::Failed(violation) => {
+                // §7.1.7: fail the connection — a close frame, then no more reading.
+                let (code, reason) = (violation.close_code(), violation.reason());
+                let _ = self.sender.close(Some(code), reason);
+                format!("closed by the server: {code} {reason:?}")
+            }
+            Ending::Dropped => "dropped by the server, without a close frame".to_string(),
+            Ending::Vanished(why) => format!("gone without a close frame ({why})"),
+        };
+        if !self.app.config.quiet {
+            println!(
+                "{} websocket {what}, after {:.1?}",
+                self.peer,
+                started.elapsed()
+            );
+        }
+        match ending {
+            Ending::ClientClosed(_) | Ending::Failed(_) => linger(self.stream),
+            Ending::Dropped | Ending::Vanished(_) => {
+                let _ = self.stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+    // ANCHOR_END: end
+
+    fn print_trace(&self, lines: Vec<String>) {
+        let id = self.peer.split(' ').next().unwrap_or("");
+        for line in lines {
+            println!("{id} > {line}");
+        }
+    }
+}
+
+/// §7.1.1: after the close frames the server closes TCP first. It sends its FIN, then reads
+/// (and drops) until the client closes its side too, so the last frame is not lost to a
+/// reset; a client that never does is given `WS_CLOSE_TIMEOUT`.
+fn linger(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(WS_CLOSE_TIMEOUT));
+    let give_up = Instant::now() + WS_CLOSE_TIMEOUT;
+    let mut scratch = [0u8; 4096];
+    let mut discarded = 0;
+    while discarded < WS_CLOSE_DRAIN_BYTES && Instant::now() < give_up {
+        match stream.read(&mut scratch) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => discarded += n,
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}

@@ -1,0 +1,427 @@
+//! The frame codec: RFC 6455 §5.2, pure over bytes — no socket, no state.
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-------+-+-------------+-------------------------------+
+//! |F|R|R|R| opcode|M| Payload len |    Extended payload length    |
+//! |I|S|S|S|  (4)  |A|     (7)     |             (16/64)           |
+//! |N|V|V|V|       |S|             |   (if payload len==126/127)   |
+//! | |1|2|3|       |K|             |                               |
+//! +-+-+-+-+-------+-+-------------+ - - - - - - - - - - - - - - - +
+//! |     Extended payload length continued, if payload len == 127  |
+//! + - - - - - - - - - - - - - - - +-------------------------------+
+//! |                               |Masking-key, if MASK set to 1  |
+//! +-------------------------------+-------------------------------+
+//! | Masking-key (continued)       |          Payload Data         |
+//! +-------------------------------- - - - - - - - - - - - - - - - +
+//! ```
+//!
+//! `parse_header` reads only the header (2 to 14 bytes) and answers like an HTTP parser:
+//! a header, "not enough bytes yet", or a violation. The payload is left to the caller, who
+//! may receive it in pieces and unmask each piece with `apply_mask` at its offset — so a
+//! 16 MiB frame never has to sit whole in a read buffer, and nothing is allocated from a
+//! length before the length is checked.
+
+use crate::ws::close::Violation;
+
+// ANCHOR: opcode
+/// What a frame carries (§5.2, §11.8). Values 3–7 and 11–15 are reserved: receiving one
+/// fails the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opcode {
+    Continuation = 0x0,
+    Text = 0x1,
+    Binary = 0x2,
+    Close = 0x8,
+    Ping = 0x9,
+    Pong = 0xA,
+}
+// ANCHOR_END: opcode
+
+impl Opcode {
+    fn from_bits(bits: u8) -> Option<Opcode> {
+        Some(match bits {
+            0x0 => Opcode::Continuation,
+            0x1 => Opcode::Text,
+            0x2 => Opcode::Binary,
+            0x8 => Opcode::Close,
+            0x9 => Opcode::Ping,
+            0xA => Opcode::Pong,
+            _ => return None,
+        })
+    }
+
+    /// Control frames (close, ping, pong) have the high bit of the opcode set (§5.5).
+    pub fn is_control(self) -> bool {
+        self as u8 & 0x8 != 0
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Opcode::Continuation => "continuation",
+            Opcode::Text => "text",
+            Opcode::Binary => "binary",
+            Opcode::Close => "close",
+            Opcode::Ping => "ping",
+            Opcode::Pong => "pong",
+        }
+    }
+}
+
+/// A frame header as it was on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// FIN: the last frame of its message.
+    pub is_final: bool,
+    /// RSV1, RSV2, RSV3 as the low three bits (0b100 is RSV1). Always 0 here: this server
+    /// negotiates no extension, so any other value has already failed `parse_header`.
+    pub rsv: u8,
+    pub opcode: Opcode,
+    /// The masking key, present exactly when the MASK bit is set.
+    pub mask: Option<[u8; 4]>,
+    pub payload_len: u64,
+}
+
+// ANCHOR: parse_header
+/// Reads a frame header from the start of `buf`: `Ok(Some((header, header_len)))`, or
+/// `Ok(None)` if more bytes are needed, or the rule the bytes break.
+pub fn parse_header(buf: &[u8]) -> Result<Option<(Header, usize)>, Violation> {
+    let [first, second, ..] = *buf else {
+        return Ok(None);
+    };
+    let is_final = first & 0x80 != 0;
+    let rsv = (first >> 4) & 0x7;
+    // §5.2: RSV bits "MUST be 0 unless an extension is negotiated"; we negotiate none.
+    if rsv != 0 {
+        return Err(Violation::ReservedBits);
+    }
+    let opcode = Opcode::from_bits(first & 0x0F).ok_or(Violation::ReservedOpcode)?;
+    // §5.5: "All control frames MUST have a payload length of 125 bytes or less and MUST
+    // NOT be fragmented."
+    if opcode.is_control() && !is_final {
+        return Err(Violation::FragmentedControl);
+    }
+    let masked = second & 0x80 != 0;
+    let (payload_len, mut used) = match second & 0x7F {
+        126 => match buf.get(2..4) {
+            None => return Ok(None),
+            Some(b) => (u64::from(u16::from_be_bytes([b[0], b[1]])), 4),
+        },
+        127 => match buf.get(2..10) {
+            None => return Ok(None),
+            Some(b) => (
+                u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+                10,
+            ),
+        },
+        short => (u64::from(short), 2),
+    };
+    // §5.2: in the 64-bit form "the most significant bit MUST be 0", and "the minimal
+    // number of bytes MUST be used to encode the length".
+    if payload_len >> 63 != 0 {
+        return Err(Violation::LengthHighBit);
+    }
+    if (used == 4 && payload_len < 126) || (used == 10 && payload_len <= 0xFFFF) {
+        return Err(Violation::NonMinimalLength);
+    }
+    if opcode.is_control() && payload_len > 125 {
+        return Err(Violation::ControlTooLong);
+    }
+    let mask = match masked {
+        false => None,
+        true => match buf.get(used..used + 4) {
+            None => return Ok(None),
+            Some(k) => {
+                used += 4;
+                Some([k[0], k[1], k[2], k[3]])
+            }
+        },
+    };
+    let header = Header {
+        is_final,
+        rsv,
+        opcode,
+        mask,
+        payload_len,
+    };
+    Ok(Some((header, used)))
+}
+// ANCHOR_END: parse_header
+
+// ANCHOR: apply_mask
+/// Masks or unmasks (the same operation, §5.3): byte `i` of the payload is XORed with byte
+/// `i % 4` of the key. `offset` is where `bytes` starts in the payload, so a payload that
+/// arrives in pieces can be unmasked piece by piece.
+pub fn apply_mask(bytes: &mut [u8], key: [u8; 4], offset: u64) {
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte ^= key[((offset + i as u64) % 4) as usize];
+    }
+}
+// ANCHOR_END: apply_mask
+
+// ANCHOR: encode_header
+/// The header for a frame of `payload_len` bytes, with the shortest length form. A server
+/// sends `mask: None`: §5.1 "A server MUST NOT mask any frames that it sends to the client".
+pub fn encode_header(
+    is_final: bool,
+    opcode: Opcode,
+    payload_len: u64,
+    mask: Option<[u8; 4]>,
+) -> Vec<u8> {
+    let mut header = Vec::with_capacity(14);
+    header.push(if is_final { 0x80 } else { 0 } | opcode as u8);
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    match payload_len {
+        0..=125 => header.push(mask_bit | payload_len as u8),
+        126..=0xFFFF => {
+            header.push(mask_bit | 126);
+            header.extend_from_slice(&(payload_len as u16).to_be_bytes());
+        }
+        _ => {
+            header.push(mask_bit | 127);
+            header.extend_from_slice(&payload_len.to_be_bytes());
+        }
+    }
+    if let Some(key) = mask {
+        header.extend_from_slice(&key);
+    }
+    header
+}
+// ANCHOR_END: encode_header
+
+/// A whole frame: the header, then the payload (masked with the key, if one is given).
+pub fn encode(is_final: bool, opcode: Opcode, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut frame = encode_header(is_final, opcode, payload.len() as u64, mask);
+    let start = frame.len();
+    frame.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut frame[start..], key, 0);
+    }
+    frame
+}
+
+/// One line for `--trace`: `fin=1 rsv=000 op=1 text mask=1 len=5 "Hello"`, with at most the
+/// first 16 bytes of the (unmasked) payload, printable ASCII as is, the rest as `\xNN`.
+pub fn describe(header: &Header, payload_start: &[u8]) -> String {
+    let mask = match header.mask {
+        Some(_) => "mask=1",
+        None => "mask=0",
+    };
+    let mut line = format!(
+        "fin={} rsv={:03b} op={} {} {mask} len={}",
+        u8::from(header.is_final),
+        header.rsv,
+        header.opcode as u8,
+        header.opcode.name(),
+        header.payload_len
+    );
+    if !payload_start.is_empty() {
+        line.push_str(" \"");
+        for &byte in payload_start.iter().take(16) {
+            match byte {
+                b'"' | b'\\' => line.push_str(&format!("\\{}", byte as char)),
+                b' '..=b'~' => line.push(byte as char),
+                _ => line.push_str(&format!("\\x{byte:02x}")),
+            }
+        }
+        line.push('"');
+        if header.payload_len > 16 {
+            line.push('…');
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses a whole frame and unmasks its payload, for the RFC's examples.
+    fn parse_whole(bytes: &[u8]) -> (Header, Vec<u8>) {
+        let (header, used) = parse_header(bytes).unwrap().expect("a complete header");
+        let mut payload = bytes[used..].to_vec();
+        assert_eq!(payload.len() as u64, header.payload_len);
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        (header, payload)
+    }
+
+    // §5.7, the RFC's own examples, byte for byte.
+    const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    #[test]
+    fn rfc_single_frame_unmasked_text() {
+        let bytes = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        let (header, payload) = parse_whole(&bytes);
+        assert!(header.is_final && header.mask.is_none());
+        assert_eq!(
+            (header.opcode, payload.as_slice()),
+            (Opcode::Text, &b"Hello"[..])
+        );
+        assert_eq!(encode(true, Opcode::Text, b"Hello", None), bytes);
+    }
+
+    #[test]
+    fn rfc_single_frame_masked_text() {
+        let bytes = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let (header, payload) = parse_whole(&bytes);
+        assert_eq!(header.mask, Some(MASK));
+        assert_eq!(payload, b"Hello");
+        assert_eq!(encode(true, Opcode::Text, b"Hello", Some(MASK)), bytes);
+    }
+
+    #[test]
+    fn rfc_fragmented_unmasked_text() {
+        let first = [0x01, 0x03, 0x48, 0x65, 0x6c];
+        let second = [0x80, 0x02, 0x6c, 0x6f];
+        let (a, hel) = parse_whole(&first);
+        let (b, lo) = parse_whole(&second);
+        assert_eq!(
+            (a.is_final, a.opcode, hel.as_slice()),
+            (false, Opcode::Text, &b"Hel"[..])
+        );
+        assert_eq!(
+            (b.is_final, b.opcode, lo.as_slice()),
+            (true, Opcode::Continuation, &b"lo"[..])
+        );
+        assert_eq!(encode(false, Opcode::Text, b"Hel", None), first);
+        assert_eq!(encode(true, Opcode::Continuation, b"lo", None), second);
+    }
+
+    #[test]
+    fn rfc_ping_and_masked_pong() {
+        let ping = [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        let pong = [
+            0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        assert_eq!(parse_whole(&ping).0.opcode, Opcode::Ping);
+        let (header, payload) = parse_whole(&pong);
+        assert_eq!(
+            (header.opcode, payload.as_slice()),
+            (Opcode::Pong, &b"Hello"[..])
+        );
+    }
+
+    #[test]
+    fn rfc_256_bytes_and_64_kib_binary() {
+        // 256 bytes: 0x82 0x7E 0x0100 [256 bytes]; 64 KiB: 0x82 0x7F 0x0000000000010000.
+        assert_eq!(
+            encode_header(true, Opcode::Binary, 256, None),
+            [0x82, 0x7e, 0x01, 0x00]
+        );
+        assert_eq!(
+            encode_header(true, Opcode::Binary, 65536, None),
+            [0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]
+        );
+        let mut frame = vec![0x82, 0x7e, 0x01, 0x00];
+        frame.extend([7u8; 256]);
+        assert_eq!(parse_whole(&frame).1, [7u8; 256]);
+    }
+
+    #[test]
+    fn every_length_form_at_its_edges() {
+        for len in [0u64, 1, 125, 126, 127, 0xFFFF, 0x1_0000, 1 << 40] {
+            let header = encode_header(true, Opcode::Binary, len, Some(MASK));
+            let expected_size = match len {
+                0..=125 => 2 + 4,
+                126..=0xFFFF => 4 + 4,
+                _ => 10 + 4,
+            };
+            assert_eq!(header.len(), expected_size, "length {len}");
+            let (parsed, used) = parse_header(&header).unwrap().unwrap();
+            assert_eq!(
+                (parsed.payload_len, used, parsed.mask),
+                (len, expected_size, Some(MASK))
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_cut_anywhere_is_incomplete_not_an_error() {
+        let whole = encode_header(true, Opcode::Binary, 70_000, Some(MASK));
+        for cut in 0..whole.len() {
+            assert_eq!(parse_header(&whole[..cut]), Ok(None), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn masking_by_pieces_equals_masking_at_once() {
+        let mut whole = b"a payload that arrives in pieces".to_vec();
+        let mut pieces = whole.clone();
+        apply_mask(&mut whole, MASK, 0);
+        let (a, b) = pieces.split_at_mut(7);
+        apply_mask(a, MASK, 0);
+        apply_mask(b, MASK, 7);
+        assert_eq!(pieces, whole);
+    }
+
+    #[test]
+    fn broken_headers_and_their_violations() {
+        let cases: &[(&[u8], Violation, &str)] = &[
+            (
+                &[0xC1, 0x80, 0, 0, 0, 0],
+                Violation::ReservedBits,
+                "RSV1 without an extension",
+            ),
+            (&[0x91, 0x80, 0, 0, 0, 0], Violation::ReservedBits, "RSV3"),
+            (
+                &[0x83, 0x80, 0, 0, 0, 0],
+                Violation::ReservedOpcode,
+                "opcode 3 is reserved",
+            ),
+            (
+                &[0x8B, 0x80, 0, 0, 0, 0],
+                Violation::ReservedOpcode,
+                "opcode 11 is reserved",
+            ),
+            (
+                &[0x09, 0x80, 0, 0, 0, 0],
+                Violation::FragmentedControl,
+                "a ping without FIN",
+            ),
+            (
+                &[0x89, 0xFE, 0x00, 0x7E],
+                Violation::ControlTooLong,
+                "a 126-byte ping",
+            ),
+            (
+                &[0x82, 0xFE, 0x00, 0x05],
+                Violation::NonMinimalLength,
+                "5 in the 16-bit form",
+            ),
+            (
+                &[0x82, 0xFF, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF],
+                Violation::NonMinimalLength,
+                "65535 in the 64-bit form",
+            ),
+            (
+                &[0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0],
+                Violation::LengthHighBit,
+                "a 64-bit length with its top bit set",
+            ),
+        ];
+        for (bytes, violation, why) in cases {
+            assert_eq!(parse_header(bytes), Err(*violation), "{why}");
+            assert_eq!(violation.close_code(), 1002, "{why}");
+        }
+    }
+
+    #[test]
+    fn the_trace_line() {
+        let header = Header {
+            is_final: true,
+            rsv: 0,
+            opcode: Opcode::Text,
+            mask: Some(MASK),
+            payload_len: 20,
+        };
+        assert_eq!(
+            describe(&header, b"Hello, \"world\"\n!!!"),
+            "fin=1 rsv=000 op=1 text mask=1 len=20 \"Hello, \\\"world\\\"\\x0a!\"…"
+        );
+    }
+}

@@ -1,0 +1,288 @@
+//! The opening handshake (RFC 6455 §4.2): an HTTP GET that asks to switch protocols, and
+//! the `101 Switching Protocols` that agrees — or the 4xx that says why not.
+//!
+//! ```text
+//! GET /ws HTTP/1.1                           HTTP/1.1 101 Switching Protocols
+//! Host: localhost:8088                       Upgrade: websocket
+//! Upgrade: websocket                         Connection: Upgrade
+//! Connection: Upgrade                        Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+//! Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==
+//! Sec-WebSocket-Version: 13
+//! Origin: http://localhost:8088
+//! ```
+//!
+//! The accept value proves the server read *this* request as a WebSocket handshake: it is
+//! computed from the client's random key and a fixed GUID that only WebSocket servers know,
+//! so an HTTP server that knows nothing of WebSocket (or a cache replaying an old answer)
+//! cannot produce it by accident.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::http::request::{Request, Version, comma_list};
+use crate::http::response::Response;
+
+/// §1.3: the fixed GUID appended to the key.
+pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+// ANCHOR: accept_key
+/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)) (§4.2.2).
+pub fn accept_key(key: &str) -> String {
+    let mut sha1 = sha1_smol::Sha1::new();
+    sha1.update(key.as_bytes());
+    sha1.update(GUID.as_bytes());
+    STANDARD.encode(sha1.digest().bytes())
+}
+// ANCHOR_END: accept_key
+
+/// A handshake the server agrees to.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Accepted {
+    pub accept: String,
+    /// The one subprotocol chosen from the client's list, if any.
+    pub protocol: Option<String>,
+}
+
+// ANCHOR: check
+/// Checks a request against §4.2.1, the allowed origins and the subprotocols this endpoint
+/// speaks (in the server's order of preference). `Err` is the response to send instead.
+pub fn check(
+    request: &Request,
+    origins: &[String],
+    protocols: &[&str],
+) -> Result<Accepted, Response> {
+    // §4.1: "The method of the request MUST be GET, and the HTTP version MUST be at least
+    // 1.1." (The router already sent other methods a 405; HEAD reaches us as a GET would.)
+    if request.method != "GET" {
+        let refusal = Response::text(405, "a WebSocket handshake is a GET (RFC 6455 §4.1)\n");
+        return Err(refusal.with_header("Allow", "GET"));
+    }
+    if request.version != Version::Http11 {
+        return Err(bad("a WebSocket handshake needs HTTP/1.1"));
+    }
+    if !request.has_token("upgrade", "websocket") {
+        return Err(bad("this is a WebSocket endpoint: send Upgrade: websocket"));
+    }
+    if !request.has_token("connection", "upgrade") {
+        return Err(bad("a WebSocket handshake needs Connection: Upgrade"));
+    }
+    // §4.2.2: a version the server does not speak gets 426 and the versions it does.
+    match request
+        .header_values("sec-websocket-version")
+        .collect::<Vec<_>>()[..]
+    {
+        ["13"] => {}
+        [] => return Err(bad("Sec-WebSocket-Version is missing")),
+        _ => {
+            let refusal = Response::text(426, "this server speaks WebSocket version 13 only\n");
+            return Err(refusal
+                .with_header("Upgrade", "websocket")
+                .with_header("Sec-WebSocket-Version", "13"));
+        }
+    }
+    // §4.1: the key is "a randomly selected 16-byte value that has been base64-encoded".
+    let key = match request
+        .header_values("sec-websocket-key")
+        .collect::<Vec<_>>()[..]
+    {
+        [key] if STANDARD.decode(key).is_ok_and(|bytes| bytes.len() == 16) => key,
+        _ => {
+            return Err(bad(
+                "Sec-WebSocket-Key must be base64 of 16 bytes, sent once",
+            ));
+        }
+    };
+    // §10.2: a browser always sends Origin; a page from another site must not be able to
+    // open a socket that carries this site's cookies (cross-site WebSocket hijacking).
+    // A client that is not a browser sends none, and has no victim's cookies to abuse.
+    if let Some(origin) = request.header("origin")
+        && !origins
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+    {
+        return Err(Response::text(
+            403,
+            format!("origin {origin} may not open this socket\n"),
+        ));
+    }
+    Ok(Accepted {
+        accept: accept_key(key),
+        protocol: choose_protocol(request, protocols),
+    })
+}
+// ANCHOR_END: check
+
+// ANCHOR: choose_protocol
+/// The first protocol in the client's list that this endpoint speaks (§4.2.2: the server
+/// selects one, or none). Never the whole list: the client must know which one it got.
+fn choose_protocol(request: &Request, protocols: &[&str]) -> Option<String> {
+    comma_list(request.header_values("sec-websocket-protocol"))
+        .find(|offered| protocols.contains(offered))
+        .map(str::to_string)
+}
+// ANCHOR_END: choose_protocol
+
+// ANCHOR: response_101
+/// The 101 for an accepted handshake. No `Sec-WebSocket-Extensions`: this server implements
+/// none, not even `permessage-deflate`, so it never accepts one (§9.1).
+pub fn switching_protocols(accepted: &Accepted) -> Response {
+    let mut response = Response::new(101)
+        .with_header("Upgrade", "websocket")
+        .with_header("Connection", "Upgrade")
+        .with_header("Sec-WebSocket-Accept", accepted.accept.clone());
+    if let Some(protocol) = &accepted.protocol {
+        response = response.with_header("Sec-WebSocket-Protocol", protocol.clone());
+    }
+    response
+}
+// ANCHOR_END: response_101
+
+/// The origins of this server's own pages, as a browser would write them: the host names
+/// `localhost` and `127.0.0.1` with the port the client reached (from `Host`), plus `extra`
+/// (`--allow-origin`).
+// TODO: unify with the CORS demo's allow-list once it is merged (src/demos/cors.rs).
+pub fn own_origins(request: &Request, extra: &[String]) -> Vec<String> {
+    let host = request.header("host").unwrap_or("");
+    // A port ends the Host value after a colon; `[::1]` alone has colons but no port.
+    let port = match host.rsplit_once(':') {
+        Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            format!(":{port}")
+        }
+        _ => String::new(),
+    };
+    let mut origins = vec![
+        format!("http://localhost{port}"),
+        format!("http://127.0.0.1{port}"),
+    ];
+    origins.extend(extra.iter().cloned());
+    origins
+}
+
+fn bad(reason: &str) -> Response {
+    Response::text(400, format!("{reason}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::{Parsed, parse_head};
+
+    fn request(head: &str) -> Request {
+        match parse_head(head.as_bytes()) {
+            Ok(Parsed::Complete(request, _)) => request,
+            _ => panic!("not a complete head: {head:?}"),
+        }
+    }
+
+    const GOOD: &str = "GET /ws HTTP/1.1\r\nHost: localhost:8088\r\nUpgrade: websocket\r\n\
+        Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n";
+
+    fn answer(extra_headers: &str) -> Result<Accepted, u16> {
+        let request = request(&format!("{GOOD}{extra_headers}\r\n"));
+        let origins = own_origins(&request, &["http://example.test".to_string()]);
+        check(&request, &origins, &["echo", "chat"]).map_err(|response| response.status)
+    }
+
+    #[test]
+    fn the_rfc_example_key() {
+        // §1.3 and §4.2.2, the RFC's own numbers.
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn a_good_handshake() {
+        let accepted = answer("").unwrap();
+        assert_eq!(accepted.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(accepted.protocol, None);
+    }
+
+    #[test]
+    fn origins() {
+        assert!(answer("Origin: http://localhost:8088\r\n").is_ok());
+        assert!(answer("Origin: http://127.0.0.1:8088\r\n").is_ok());
+        assert!(
+            answer("Origin: http://example.test\r\n").is_ok(),
+            "--allow-origin"
+        );
+        assert_eq!(answer("Origin: http://localhost:9999\r\n"), Err(403));
+        assert_eq!(answer("Origin: http://evil.example\r\n"), Err(403));
+        assert_eq!(answer("Origin: null\r\n"), Err(403));
+    }
+
+    #[test]
+    fn own_origins_follow_the_host_header() {
+        let with = |host: &str| {
+            own_origins(
+                &request(&format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n")),
+                &[],
+            )
+        };
+        assert_eq!(
+            with("localhost:8088"),
+            ["http://localhost:8088", "http://127.0.0.1:8088"]
+        );
+        assert_eq!(
+            with("example.test"),
+            ["http://localhost", "http://127.0.0.1"]
+        );
+        assert_eq!(with("[::1]"), ["http://localhost", "http://127.0.0.1"]);
+    }
+
+    #[test]
+    fn subprotocols_one_or_none_never_the_list() {
+        let chosen = |offer: &str| {
+            answer(&format!("Sec-WebSocket-Protocol: {offer}\r\n"))
+                .unwrap()
+                .protocol
+        };
+        assert_eq!(chosen("chat"), Some("chat".to_string()));
+        assert_eq!(
+            chosen("mqtt, echo, chat"),
+            Some("echo".to_string()),
+            "the client's order"
+        );
+        assert_eq!(chosen("mqtt, wamp"), None);
+        assert_eq!(chosen("Echo"), None, "protocol names are case-sensitive");
+        let two_lines = answer("Sec-WebSocket-Protocol: mqtt\r\nSec-WebSocket-Protocol: chat\r\n");
+        assert_eq!(two_lines.unwrap().protocol, Some("chat".to_string()));
+    }
+
+    #[test]
+    fn refusals() {
+        let refused = |head: &str| {
+            let request = request(&format!("{head}\r\n"));
+            check(&request, &[], &[])
+                .map_err(|response| response.status)
+                .err()
+        };
+        let without = |name: &str| -> String {
+            GOOD.split_inclusive("\r\n")
+                .filter(|l| !l.starts_with(name))
+                .collect()
+        };
+        assert_eq!(refused(&without("Upgrade")), Some(400));
+        assert_eq!(refused(&without("Connection")), Some(400));
+        assert_eq!(refused(&without("Sec-WebSocket-Key")), Some(400));
+        assert_eq!(refused(&without("Sec-WebSocket-Version")), Some(400));
+        assert_eq!(refused(&GOOD.replace("GET", "HEAD")), Some(405));
+        assert_eq!(refused(&GOOD.replace(": 13", ": 8")), Some(426));
+        assert_eq!(refused(&GOOD.replace("HTTP/1.1", "HTTP/1.0")), Some(400));
+        assert_eq!(
+            refused(&GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZQ==")),
+            Some(400)
+        );
+        assert_eq!(
+            refused(&GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "not base64!")),
+            Some(400)
+        );
+        assert_eq!(
+            refused(&GOOD.replace("websocket", "WebSocket")),
+            None,
+            "any case"
+        );
+    }
+}
