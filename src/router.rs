@@ -3,6 +3,7 @@
 
 use std::io::{self, ErrorKind};
 use std::net::TcpStream;
+use std::sync::Arc;
 
 use crate::App;
 use crate::http::body::BodyWriter;
@@ -43,7 +44,7 @@ pub struct Upgraded<'a> {
     /// "#7 127.0.0.1:50312", to start log and trace lines with.
     pub peer: &'a str,
     /// The path's traffic counters: the new protocol adds the bytes it reads and writes.
-    pub counters: Option<&'a Counters>,
+    pub counters: Option<Arc<Counters>>,
 }
 
 impl From<Response> for Reply {

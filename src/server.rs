@@ -371,7 +371,7 @@ impl Connection {
             });
             let keep_alive = request.keep_alive() && !refuse_early;
             // Counted only on paths some route serves: see traffic.rs.
-            let counters = app.traffic.get(&request.path);
+            let counters = app.traffic.get(&request.path).map(|c| &**c);
             if let Some(counters) = counters {
                 counters.started(self.received);
             }
@@ -651,7 +651,7 @@ impl Connection {
             buffered: std::mem::take(&mut self.buf),
             app,
             peer: &self.peer,
-            counters,
+            counters: app.traffic.get(&request.path).cloned(),
         };
         if catch_unwind(AssertUnwindSafe(|| protocol(upgraded))).is_err() {
             log(

@@ -7,6 +7,7 @@
 //! table bigger. Each counter is an atomic, so counting takes no lock.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The counters of one path.
@@ -64,7 +65,9 @@ impl Counters {
 /// Every routed path's counters.
 #[derive(Debug, Default)]
 pub struct Traffic {
-    paths: BTreeMap<String, Counters>,
+    /// Shared (`Arc`) so a connection that outlives its request, like a WebSocket's writer
+    /// thread, can keep counting.
+    paths: BTreeMap<String, Arc<Counters>>,
 }
 
 impl Traffic {
@@ -72,19 +75,19 @@ impl Traffic {
         Traffic {
             paths: paths
                 .into_iter()
-                .map(|p| (p, Counters::default()))
+                .map(|p| (p, Arc::new(Counters::default())))
                 .collect(),
         }
     }
 
     /// The counters of a path some route serves; `None` for any other path.
-    pub fn get(&self, path: &str) -> Option<&Counters> {
+    pub fn get(&self, path: &str) -> Option<&Arc<Counters>> {
         self.paths.get(path)
     }
 
     /// A path's numbers now (zeros for a path no route serves).
     pub fn snapshot(&self, path: &str) -> Snapshot {
-        self.get(path).map(Counters::snapshot).unwrap_or_default()
+        self.get(path).map(|c| c.snapshot()).unwrap_or_default()
     }
 }
 

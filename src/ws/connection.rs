@@ -16,6 +16,7 @@ use crate::limits::{
     WS_READ_CHUNK_BYTES,
 };
 use crate::router::Upgraded;
+use crate::traffic::Counters;
 use crate::ws::close::{self, Violation};
 use crate::ws::frame::{self, Opcode};
 use crate::ws::reader::{Event, Reader};
@@ -48,6 +49,8 @@ struct Outgoing {
     close_sent: bool,
     /// `#7` with `--trace`: every frame sent is printed.
     trace: Option<String>,
+    /// The path's traffic counters (`/stats`): every byte sent is added.
+    counters: Option<Arc<Counters>>,
 }
 
 impl Sender {
@@ -98,7 +101,11 @@ impl Sender {
             println!("{id} < {}", frame::describe(&header, payload));
         }
         bytes.extend_from_slice(payload); // one write per frame: no interleaving, no Nagle wait
-        out.stream.write_all(&bytes)
+        out.stream.write_all(&bytes)?;
+        if let Some(counters) = &out.counters {
+            counters.sent(bytes.len());
+        }
+        Ok(())
     }
 }
 // ANCHOR_END: sender
@@ -121,6 +128,7 @@ pub struct Connection<'a> {
     app: &'a App,
     peer: &'a str,
     sender: Sender,
+    counters: Option<Arc<Counters>>,
 }
 
 impl<'a> Connection<'a> {
@@ -131,6 +139,7 @@ impl<'a> Connection<'a> {
             stream: upgraded.stream.try_clone()?,
             close_sent: false,
             trace: upgraded.app.config.trace.then_some(id),
+            counters: upgraded.counters.clone(),
         };
         Ok(Connection {
             stream: upgraded.stream,
@@ -140,6 +149,7 @@ impl<'a> Connection<'a> {
             sender: Sender {
                 out: Arc::new(Mutex::new(out)),
             },
+            counters: upgraded.counters,
         })
     }
 
@@ -170,6 +180,9 @@ impl<'a> Connection<'a> {
                 Ok(0) => break Ending::Vanished("the client closed TCP".to_string()),
                 Ok(n) => {
                     self.buffer.extend_from_slice(&chunk[..n]);
+                    if let Some(counters) = &self.counters {
+                        counters.received(n);
+                    }
                     ping_sent = false;
                 }
                 Err(e) if is_timeout(&e) && !ping_sent => {
