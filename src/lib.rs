@@ -9,6 +9,7 @@
 //! - `router` — (method, path) → handler; 404, 405, 501
 //! - `pages` — the browser pages and docs compiled in, with ETags
 //! - `server` — accept loop, a thread per connection, keep-alive, logging
+//! - `origins` — which other origins may talk to this server (CORS, WebSocket, chat)
 //! - `traffic` — bytes and requests counted per path, for `/stats`
 //! - `ws` — WebSocket by hand: the handshake and the frame codec
 //! - `demos` — one module per technique
@@ -19,6 +20,7 @@ pub mod http;
 pub mod hub;
 pub mod json;
 pub mod limits;
+pub mod origins;
 pub mod pages;
 pub mod router;
 pub mod server;

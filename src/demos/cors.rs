@@ -48,6 +48,7 @@ use crate::json;
 use crate::limits::{
     CORS_COOKIE_MAX_AGE_SECS, CORS_RECENT, MAX_CORS_FIELD_BYTES, PREFLIGHT_MAX_AGE_SECS,
 };
+use crate::origins::{demo_origins, origin_allowed, port_of_host};
 use crate::router::{Context, Reply};
 
 pub const DEMO: Demo = Demo {
@@ -90,51 +91,6 @@ const WILDCARD: &str = "blocked if sent with credentials: Access-Control-Allow-O
 const NO_ALLOW_CREDENTIALS: &str = "blocked if sent with credentials: no \
                                     Access-Control-Allow-Credentials: true; the page sees status 0";
 // ANCHOR_END: verdicts
-
-// ANCHOR: allow_list
-/// Whether a page from `origin` may read this server's answers: the two demo origins on the
-/// port the request was sent to (from `Host`), or one given with `--allow-origin`. Compared
-/// byte for byte, as the browser does: it sends a serialized origin (lowercase, no default
-/// port, no trailing slash), so any other spelling is another origin.
-pub fn origin_allowed(origin: &str, host: &str, extra_origins: &[String]) -> bool {
-    // `null` is the origin of every sandboxed frame, file: page and data: document, and of a
-    // request redirected across origins. Allowing it would allow all of them at once.
-    if origin == "null" {
-        return false;
-    }
-    let demo =
-        port_of_host(host).is_some_and(|port| demo_origins(port).iter().any(|demo| demo == origin));
-    demo || extra_origins.iter().any(|extra| extra == origin)
-}
-
-/// The origins of the two names this server answers to on one port. An origin leaves out
-/// its scheme's default port: `http://localhost`, not `http://localhost:80`.
-pub fn demo_origins(port: u16) -> [String; 2] {
-    let port = if port == 80 {
-        String::new()
-    } else {
-        format!(":{port}")
-    };
-    [
-        format!("http://localhost{port}"),
-        format!("http://127.0.0.1{port}"),
-    ]
-}
-
-/// The port of `Host: name[:port]` (RFC 9110 §7.2), `[::1]:8088` included; 80 if none.
-fn port_of_host(host: &str) -> Option<u16> {
-    let after_name = match host.strip_prefix('[') {
-        Some(literal) => &literal[literal.find(']')? + 1..],
-        None => host.find(':').map_or("", |colon| &host[colon..]),
-    };
-    match after_name.strip_prefix(':') {
-        _ if after_name.is_empty() => Some(80),
-        Some("") => Some(80), // `host:`: an empty port is the default (RFC 3986 §3.2.3)
-        Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => digits.parse().ok(),
-        _ => None,
-    }
-}
-// ANCHOR_END: allow_list
 
 // ANCHOR: share
 /// The request's `Origin`, judged: the origin to name in the answer, `None` when there is no
@@ -462,81 +418,6 @@ fn cut(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn allowed(origin: &str, host: &str) -> bool {
-        origin_allowed(origin, host, &["http://app.test:3000".to_string()])
-    }
-
-    #[test]
-    fn the_demo_origins_are_both_loopback_names_on_the_requests_port() {
-        assert!(allowed("http://localhost:8088", "127.0.0.1:8088"));
-        assert!(allowed("http://127.0.0.1:8088", "localhost:8088"));
-        assert!(allowed("http://127.0.0.1:8088", "[::1]:8088"));
-        assert!(
-            !allowed("http://localhost:8089", "127.0.0.1:8088"),
-            "another port"
-        );
-        assert!(
-            !allowed("http://[::1]:8088", "127.0.0.1:8088"),
-            "only two names"
-        );
-        assert!(
-            !allowed("https://localhost:8088", "127.0.0.1:8088"),
-            "another scheme"
-        );
-        // Port 80 is http's default, and a serialized origin leaves it out.
-        assert!(allowed("http://localhost", "127.0.0.1"));
-        assert!(allowed("http://127.0.0.1", "localhost:80"));
-        assert!(!allowed("http://localhost:80", "127.0.0.1"));
-    }
-
-    #[test]
-    fn allow_origin_adds_exact_origins() {
-        assert!(allowed("http://app.test:3000", "localhost:8088"));
-        assert!(allowed("http://app.test:3000", ""), "with no Host too");
-        for near_miss in [
-            "http://app.test:3000/",
-            "http://APP.test:3000",
-            "http://app.test",
-            "https://app.test:3000",
-            "http://app.test:30000",
-        ] {
-            assert!(!allowed(near_miss, "localhost:8088"), "{near_miss}");
-        }
-    }
-
-    #[test]
-    fn null_is_never_allowed() {
-        assert!(!allowed("null", "localhost:8088"));
-        let listed = ["null".to_string()];
-        assert!(
-            !origin_allowed("null", "localhost:8088", &listed),
-            "even if listed"
-        );
-        assert!(!allowed("", "localhost:8088"));
-    }
-
-    #[test]
-    fn ports_come_from_the_host_header() {
-        for (host, port) in [
-            ("localhost:8088", Some(8088)),
-            ("localhost", Some(80)),
-            ("localhost:", Some(80)),
-            ("[::1]:9000", Some(9000)),
-            ("[::1]", Some(80)),
-            ("127.0.0.1:65535", Some(65535)),
-            ("127.0.0.1:65536", None),
-            ("localhost:+1", None),
-            ("[::1", None),
-            ("a:b:c", None),
-        ] {
-            assert_eq!(port_of_host(host), port, "{host}");
-        }
-        assert_eq!(
-            demo_origins(8088),
-            ["http://localhost:8088", "http://127.0.0.1:8088"]
-        );
-    }
 
     #[test]
     fn preflights_match_methods_exactly_and_header_names_in_any_case() {

@@ -67,8 +67,7 @@ fn ws(request: &Request, context: &Context) -> Reply {
             }
         },
     };
-    let origins = handshake::own_origins(request, &context.app.config.extra_origins);
-    match handshake::check(request, &origins, PROTOCOLS) {
+    match handshake::check(request, &context.app.config.extra_origins, PROTOCOLS) {
         Err(refusal) => refusal.into(),
         Ok(accepted) => Reply::Upgrade(
             handshake::switching_protocols(&accepted),

@@ -21,6 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::http::request::{Request, Version, comma_list};
 use crate::http::response::Response;
+use crate::origins::origin_allowed;
 
 /// §1.3: the fixed GUID appended to the key.
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -48,7 +49,7 @@ pub struct Accepted {
 /// speaks (in the server's order of preference). `Err` is the response to send instead.
 pub fn check(
     request: &Request,
-    origins: &[String],
+    extra_origins: &[String],
     protocols: &[&str],
 ) -> Result<Accepted, Response> {
     // §4.1: "The method of the request MUST be GET, and the HTTP version MUST be at least
@@ -95,10 +96,9 @@ pub fn check(
     // §10.2: a browser always sends Origin; a page from another site must not be able to
     // open a socket that carries this site's cookies (cross-site WebSocket hijacking).
     // A client that is not a browser sends none, and has no victim's cookies to abuse.
+    let host = request.header("host").unwrap_or("");
     if let Some(origin) = request.header("origin")
-        && !origins
-            .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+        && !origin_allowed(origin, host, extra_origins)
     {
         return Err(Response::text(
             403,
@@ -137,27 +137,6 @@ pub fn switching_protocols(accepted: &Accepted) -> Response {
 }
 // ANCHOR_END: response_101
 
-/// The origins of this server's own pages, as a browser would write them: the host names
-/// `localhost` and `127.0.0.1` with the port the client reached (from `Host`), plus `extra`
-/// (`--allow-origin`).
-// TODO: unify with the CORS demo's allow-list once it is merged (src/demos/cors.rs).
-pub fn own_origins(request: &Request, extra: &[String]) -> Vec<String> {
-    let host = request.header("host").unwrap_or("");
-    // A port ends the Host value after a colon; `[::1]` alone has colons but no port.
-    let port = match host.rsplit_once(':') {
-        Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
-            format!(":{port}")
-        }
-        _ => String::new(),
-    };
-    let mut origins = vec![
-        format!("http://localhost{port}"),
-        format!("http://127.0.0.1{port}"),
-    ];
-    origins.extend(extra.iter().cloned());
-    origins
-}
-
 fn bad(reason: &str) -> Response {
     Response::text(400, format!("{reason}\n"))
 }
@@ -180,8 +159,8 @@ mod tests {
 
     fn answer(extra_headers: &str) -> Result<Accepted, u16> {
         let request = request(&format!("{GOOD}{extra_headers}\r\n"));
-        let origins = own_origins(&request, &["http://example.test".to_string()]);
-        check(&request, &origins, &["echo", "chat"]).map_err(|response| response.status)
+        let extra = ["http://example.test".to_string()];
+        check(&request, &extra, &["echo", "chat"]).map_err(|response| response.status)
     }
 
     #[test]
@@ -211,25 +190,6 @@ mod tests {
         assert_eq!(answer("Origin: http://localhost:9999\r\n"), Err(403));
         assert_eq!(answer("Origin: http://evil.example\r\n"), Err(403));
         assert_eq!(answer("Origin: null\r\n"), Err(403));
-    }
-
-    #[test]
-    fn own_origins_follow_the_host_header() {
-        let with = |host: &str| {
-            own_origins(
-                &request(&format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n")),
-                &[],
-            )
-        };
-        assert_eq!(
-            with("localhost:8088"),
-            ["http://localhost:8088", "http://127.0.0.1:8088"]
-        );
-        assert_eq!(
-            with("example.test"),
-            ["http://localhost", "http://127.0.0.1"]
-        );
-        assert_eq!(with("[::1]"), ["http://localhost", "http://127.0.0.1"]);
     }
 
     #[test]
