@@ -28,7 +28,7 @@ OPTIONS:
     --hold-ms N      how long a long poll is held before answering that nothing is new
                      (default 25000)
     --trace          print every request head and response head as it crosses the wire,
-                     with CR LF made visible
+                     with CR LF made visible, and every WebSocket frame header
     --quiet          do not log requests
     --list           list the demos and exit
     --help           show this text and exit

@@ -196,7 +196,7 @@ fn a_wrong_version_gets_426_with_the_version_we_speak() {
         reply.head_without_date(),
         "HTTP/1.1 426 Upgrade Required\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
          Content-Type: text/plain; charset=utf-8\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
-         Content-Length: 45\r\n\r\n"
+         Content-Length: 45\r\nConnection: Upgrade\r\n\r\n"
     );
     assert_eq!(
         reply.text(),

@@ -130,12 +130,22 @@ pub fn head_bytes(
     }
     // HTTP/1.1 is persistent by default, so only "close" needs saying there; an HTTP/1.0
     // client that asked for keep-alive must be told it got it (RFC 9112 §9.3, Appendix C.2.2).
+    // A response that offers another protocol (`Upgrade`, as on a 426) must name `upgrade` in
+    // `Connection` too (RFC 9110 §7.8).
+    let offers_upgrade = !switching && response.header("upgrade").is_some();
+    let mut options: Vec<&str> = Vec::new();
     if switching {
         // The connection goes on, in another protocol: neither close nor keep-alive.
     } else if !keep_alive {
-        head.push_str("Connection: close\r\n");
+        options.push("close");
     } else if version == Version::Http10 {
-        head.push_str("Connection: keep-alive\r\n");
+        options.push("keep-alive");
+    }
+    if offers_upgrade {
+        options.push("Upgrade");
+    }
+    if !options.is_empty() {
+        head.push_str(&format!("Connection: {}\r\n", options.join(", ")));
     }
     head.push_str("\r\n");
     head.into_bytes()
