@@ -44,6 +44,7 @@ pub struct App {
     pub long_polling: demos::long_polling::State,
     pub image_ping: demos::image_ping::State,
     pub cors: demos::cors::State,
+    pub chat: demos::chat::State,
 }
 
 /// Starts serving every demo (or the one `config.demo` names) and returns at once.
@@ -79,6 +80,7 @@ pub fn start_with(
         long_polling: Default::default(),
         image_ping: Default::default(),
         cors: Default::default(),
+        chat: Default::default(),
     };
     server::start(app, router)
 }

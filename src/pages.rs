@@ -35,6 +35,8 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("10-image-ping.md"),
     doc!("11-postmessage.md"),
     doc!("12-websocket.md"),
+    doc!("13-chat.md"),
+    doc!("14-choosing.md"),
 ];
 
 // ANCHOR: extra_pages

@@ -5,6 +5,7 @@
 use crate::router::Handler;
 
 pub mod ajax;
+pub mod chat;
 pub mod cors;
 pub mod iframe_streaming;
 pub mod image_ping;
@@ -43,6 +44,7 @@ pub const ALL: &[&Demo] = &[
     &image_ping::DEMO,
     &postmessage::DEMO,
     &websocket::DEMO,
+    &chat::DEMO,
 ];
 
 /// The demo with this name.
