@@ -147,3 +147,14 @@ pub const WS_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most bytes read and discarded while waiting for that.
 pub const WS_CLOSE_DRAIN_BYTES: usize = 1024 * 1024;
 // ANCHOR_END: websocket_limits
+
+// ANCHOR: sse_limits
+/// Events in one `/evt` response unless `?count=` says otherwise: the article's ten.
+pub const SSE_DEFAULT_COUNT: u64 = 10;
+/// Most events one `/evt` response may be asked for (`?count=`); more is 400.
+pub const SSE_MAX_COUNT: u64 = 1000;
+/// Highest event id. A `Last-Event-ID` above it is ignored (the stream starts over), a query
+/// id above it is 400, and a client that has it gets 204: the stream is over. Far below 2^53,
+/// so every id is exact as a JavaScript number.
+pub const SSE_MAX_ID: u64 = 1_000_000_000_000;
+// ANCHOR_END: sse_limits

@@ -1,0 +1,153 @@
+// The Server-Sent Events page in a real browser: EventSource receives the
+// events, reconnects by itself when a response ends or breaks, resumes with
+// Last-Event-ID without a gap or a duplicate, stops for good on 204, and reads
+// the same stream from the other origin.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser } from './support.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  // 50 ms between events (and as the retry time) instead of 2 s: a response of
+  // ten events lasts half a second, so reconnections come quickly.
+  server = await startServer(['sse', '--tick-ms', '50']);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function openPage() {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(server.base + '/sse.html');
+  return { page, errors };
+}
+
+// The log, oldest line first: { kind, id, state, text } for each line.
+function readLog(page) {
+  return page.$$eval('#log li', (lines) => lines.reverse().map((li) => ({
+    kind: li.dataset.kind,
+    id: li.dataset.id === '' ? null : Number(li.dataset.id),
+    state: Number(li.dataset.state),
+    text: li.textContent,
+  })));
+}
+
+function waitForId(page, id) {
+  return page.waitForFunction((wanted) => [...document.querySelectorAll('#log li')]
+    .some((li) => li.dataset.id !== '' && Number(li.dataset.id) >= wanted), id);
+}
+
+// The ids a page must have seen, from 1 to `last`: every one, in order, except
+// those ending in 9, which come as an id with no data and fire no event.
+function expectedIds(last) {
+  const ids = [];
+  for (let id = 1; id <= last; id += 1) if (id % 10 !== 9) ids.push(id);
+  return ids;
+}
+
+function eventIds(log) {
+  return log.filter((line) => line.id !== null).map((line) => line.id);
+}
+
+test('events arrive; at the end of each response the browser reconnects and resumes', async () => {
+  const { page, errors } = await openPage();
+  // Ids 1-10, 11-20 and 21-30 are three responses: two reconnections.
+  await waitForId(page, 25);
+  const log = await readLog(page);
+  const events = log.filter((line) => line.id !== null);
+  const ids = eventIds(log);
+  assert.deepEqual(ids, expectedIds(ids.at(-1)), 'every id once, in order, across reconnections');
+
+  for (const { id, kind, text } of events) {
+    assert.equal(kind, id % 10 === 3 ? 'myevent' : 'message', `the type of event ${id}`);
+    const data = id % 10 === 6
+      ? /data "[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\\n\d+ ms since 1970"$/
+      : /data "[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT"$/;
+    assert.match(text, data, `the data of event ${id}`);
+    assert.match(text, new RegExp(`lastEventId ${id} `));
+  }
+
+  // The first response's events, then the end: error with readyState 0
+  // (CONNECTING, not CLOSED), then the browser's own new connection.
+  const afterTen = log.slice(log.findIndex((line) => line.id === 10) + 1);
+  assert.deepEqual(afterTen.slice(0, 3).map((l) => [l.kind, l.state, l.id]),
+    [['error', 0, null], ['open', 1, null], ['message', 1, 11]]);
+  assert.match(afterTen[1].text, /ms after the error$/);
+  assert.ok(Number(await page.textContent('#opens')) >= 3);
+  assert.equal(await page.textContent('#url'), '/evt', 'the same EventSource all along');
+  assert.deepEqual(errors, []);
+});
+
+test('dropping the connection: the browser reconnects with Last-Event-ID, no gap, no duplicate', async () => {
+  const { page, errors } = await openPage();
+  await waitForId(page, 4);
+  await page.click('#drop');
+  const url = await page.textContent('#url');
+  const [, last] = url.match(/^\/evt\?last_id=(\d+)&drop_at=(\d+)$/);
+  await waitForId(page, Number(last) + 6);
+  const log = await readLog(page);
+  const ids = eventIds(log);
+  assert.deepEqual(ids, expectedIds(ids.at(-1)), 'every id once, in order, across the drop');
+
+  // After the page's own new EventSource: its connection is cut after one
+  // event, the browser reconnects by itself, and the events go on.
+  const after = log.slice(log.findIndex((line) => line.kind === 'page'));
+  assert.match(after[0].text, /close\(\), then new EventSource\('\/evt\?last_id=\d+&drop_at=\d+'\)/);
+  const cut = after.findIndex((line) => line.kind === 'error');
+  assert.deepEqual(after.slice(cut, cut + 2).map((l) => [l.kind, l.state]),
+    [['error', 0], ['open', 1]], 'a broken response is reconnected like an ended one');
+  assert.ok(after.slice(cut).some((line) => line.id > Number(last) + 1), 'events after the cut');
+  // Had the server ignored the header and resumed from the URL's last_id
+  // again, the events after the cut would repeat: the id check above forbids it.
+  assert.deepEqual(errors, []);
+});
+
+test('stop for good: close(), then a 204 the EventSource never comes back from', async () => {
+  const { page, errors } = await openPage();
+  await waitForId(page, 2);
+  await page.click('#stop');
+  await page.locator('#resume:not([disabled])').waitFor();
+  assert.equal(await page.textContent('#state'), '2 CLOSED');
+  assert.equal(await page.textContent('#url'), '/evt?stop=1');
+  const log = await readLog(page);
+  const [refused] = log.slice(-1);
+  assert.deepEqual([refused.kind, refused.state], ['error', 2]);
+  const afterStop = log.slice(log.findIndex((line) => line.kind === 'page'));
+  assert.deepEqual(afterStop.map((l) => [l.kind, l.state]), [['page', 2], ['error', 2]],
+    'the 204 was never "open"');
+
+  // Any status but 200 fails the connection the same way: here a 400.
+  const readyState = await page.evaluate(() => new Promise((resolve) => {
+    const source = new EventSource('/evt?count=0');
+    source.onerror = () => resolve(source.readyState);
+  }));
+  assert.equal(readyState, 2, 'CLOSED');
+
+  // Opening again carries on after the last id, in the URL.
+  const lastSeen = eventIds(log).at(-1);
+  await page.click('#resume');
+  await waitForId(page, lastSeen + 3);
+  const ids = eventIds(await readLog(page));
+  assert.deepEqual(ids, expectedIds(ids.at(-1)), 'resumed with no gap and no duplicate');
+  assert.equal(await page.textContent('#url'), `/evt?last_id=${lastSeen}`);
+  assert.deepEqual(errors, []);
+});
+
+test('the same stream from the other origin, allowed by Access-Control-Allow-Origin: *', async () => {
+  const { page, errors } = await openPage();
+  assert.equal(await page.textContent('#other-url'), server.altBase + '/evt');
+  await page.click('#other-toggle');
+  await page.waitForFunction(() => Number(document.getElementById('other-count').textContent) >= 3);
+  assert.equal(await page.textContent('#other-origin'), server.altBase);
+  assert.match(await page.textContent('#other-last-id'), /^\d+$/);
+  await page.click('#other-toggle');
+  assert.equal(await page.textContent('#other-state'), '2 CLOSED');
+  assert.deepEqual(errors, []);
+});
