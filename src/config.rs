@@ -25,8 +25,8 @@ OPTIONS:
                      http://127.0.0.1:PORT, are always accepted (repeatable)
     --tick-ms N      milliseconds between the demos' pushes and polls (default 2000,
                      the articles' two seconds)
-    --hold-ms N      how long a long poll is held before answering that nothing is new
-                     (default 25000)
+    --hold-ms N      the longest a held request stays silent: a long poll answers that
+                     nothing is new, an idle event stream sends a keepalive (default 25000)
     --trace          print every request head and response head as it crosses the wire,
                      with CR LF made visible, and every WebSocket frame header
     --quiet          do not log requests

@@ -599,7 +599,7 @@ impl Connection {
                 )),
                 _ => writer.finish().map_err(|e| e.to_string()),
             },
-            Ok(Err(e)) => Err(format!("client gone: {e}")),
+            Ok(Err(e)) => Err(why_a_stream_stopped(&e)),
             Err(_) => Err("the handler panicked".to_string()),
         };
         let how = match &result {
@@ -760,6 +760,22 @@ impl<W: Write> Write for Metered<'_, W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// For the log: a write that failed because the client left, or stopped reading, or any
+/// other reason the handler gave for ending early.
+fn why_a_stream_stopped(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted => {
+            format!("client gone: {e}")
+        }
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+            format!("client stopped reading: {e}")
+        }
+        _ => e.to_string(),
     }
 }
 
