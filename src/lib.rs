@@ -22,6 +22,7 @@ pub mod json;
 pub mod limits;
 pub mod origins;
 pub mod pages;
+pub mod random;
 pub mod router;
 pub mod server;
 pub mod traffic;

@@ -37,7 +37,7 @@
 
 use std::io;
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::demos::Demo;
 use crate::http::body::BodyWriter;
@@ -45,6 +45,7 @@ use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
 use crate::limits::MAX_HTMLFILE_COUNT;
+use crate::random::Xorshift;
 use crate::router::{Context, Reply};
 
 pub const DEMO: Demo = Demo {
@@ -122,12 +123,12 @@ fn send_values(
     tick: Duration,
 ) -> io::Result<()> {
     out.send(DOCUMENT_START.as_bytes())?;
-    let mut random = Xorshift::from_clock();
+    let mut random = Xorshift::seeded();
     for n in 1..=count {
         if n > 1 {
             thread::sleep(tick);
         }
-        let value = (random.next() % 10_000).to_string();
+        let value = (random.next_u64() % 10_000).to_string();
         out.send(script_block(deliver, &value).as_bytes())?;
     }
     out.send(DOCUMENT_END.as_bytes())
@@ -192,26 +193,6 @@ fn whole_number(text: &str) -> Option<u32> {
     match !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         true => text.parse().ok(),
         false => None,
-    }
-}
-
-/// Marsaglia's xorshift64 ("Xorshift RNGs", 2003): three shifts, good enough to make numbers
-/// look random in a demo, and no crate needed. Not for anything secret.
-struct Xorshift(u64);
-
-impl Xorshift {
-    fn from_clock() -> Xorshift {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        Xorshift(nanos | 1) // the state must never be zero, or it stays zero
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 
@@ -311,15 +292,6 @@ mod tests {
         for bad in ["", "+5", "-1", "1.0", " 1", "1e2", "99999999999"] {
             assert_eq!(whole_number(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn the_generator_wanders_and_never_sticks_at_zero() {
-        let mut random = Xorshift(1);
-        let values: Vec<u64> = (0..5).map(|_| random.next()).collect();
-        assert_eq!(values[0], 1_082_269_761, "1 after one round of shifts");
-        assert!(values.windows(2).all(|w| w[0] != w[1] && w[1] != 0));
-        assert_ne!(Xorshift::from_clock().0, 0);
     }
 
     /// A socket whose client leaves after `accepted` writes: every later write fails.

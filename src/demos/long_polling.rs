@@ -31,7 +31,7 @@
 //! pins a thread, so they are counted and capped, and one whose client left is let go within
 //! `GONE_CHECK_INTERVAL` instead of at the end of the hold.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -46,6 +46,7 @@ use crate::limits::{
     GONE_CHECK_INTERVAL, LONG_POLL_LOG_CAPACITY, MAX_EVENT_TEXT_BYTES, MAX_LONG_POLL_WAITERS,
     RETRY_AFTER_SECS,
 };
+use crate::random::Xorshift;
 use crate::router::{Context, Reply};
 
 pub const DEMO: Demo = Demo {
@@ -75,8 +76,6 @@ pub struct State {
     waiting: AtomicUsize,
     /// The ticker starts with the first long poll, once.
     ticker: Once,
-    /// The random variant's generator state (see `random_digit`).
-    random: AtomicU64,
 }
 // ANCHOR_END: state
 
@@ -87,7 +86,6 @@ impl Default for State {
             waiting: AtomicUsize::new(0),
             ticker: Once::new(),
             // A different sequence on every run, which is all a demo needs.
-            random: AtomicU64::new(now_millis().wrapping_mul(1_000_003)),
         }
     }
 }
@@ -129,26 +127,6 @@ impl State {
                 .spawn(move || ticker(hub, tick));
         });
     }
-
-    /// A digit from 0 to 9, like the article's `Math.floor(10 * Math.random())`. SplitMix64
-    /// (Steele, Lea and Flood, 2014): a counter that steps by a large odd constant, seeded from
-    /// the clock, then mixed. Fine for a coin toss; NOT cryptographic — anyone who sees a few
-    /// outputs can predict the rest. (`% 10` favours low digits by about 10⁻¹⁹: harmless.)
-    fn random_digit(&self) -> u64 {
-        let step = 0x9E37_79B9_7F4A_7C15;
-        let counter = self
-            .random
-            .fetch_add(step, Ordering::Relaxed)
-            .wrapping_add(step);
-        splitmix64(counter) % 10
-    }
-}
-
-fn splitmix64(counter: u64) -> u64 {
-    let mut z = counter;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 fn ticker(hub: Weak<Hub>, tick: Duration) {
@@ -252,6 +230,7 @@ fn random(_: &Request, context: &Context) -> Reply {
     let deadline = Instant::now() + hold;
     let mut next_check = Instant::now() + tick;
     let mut draws: Vec<u64> = Vec::new();
+    let mut random = Xorshift::seeded(); // not cryptographic: see src/random.rs
     let changed = loop {
         if next_check > deadline {
             client_stays_until(deadline, context); // the rest of the hold
@@ -260,7 +239,7 @@ fn random(_: &Request, context: &Context) -> Reply {
         if !client_stays_until(next_check, context) {
             break false; // gone: the answer below goes nowhere, and the thread is free
         }
-        let draw = state.random_digit();
+        let draw = random.below(10); // the article's Math.floor(10 * Math.random())
         draws.push(draw);
         if draw <= 5 {
             break true;
@@ -365,35 +344,6 @@ mod tests {
                 "{bad:?}"
             );
         }
-    }
-
-    #[test]
-    fn splitmix64_matches_the_reference_sequence() {
-        // The reference C code seeded with 1234567 (its first outputs, as published on
-        // Rosetta Code's "Pseudo-random numbers/Splitmix64").
-        let step: u64 = 0x9E37_79B9_7F4A_7C15;
-        let outputs: Vec<u64> = (1..=3)
-            .map(|n| splitmix64(1_234_567u64.wrapping_add(step.wrapping_mul(n))))
-            .collect();
-        assert_eq!(
-            outputs,
-            [
-                6457827717110365317,
-                3203168211198807973,
-                9817491932198370423
-            ]
-        );
-    }
-
-    #[test]
-    fn digits_are_0_to_9_and_all_of_them_come_up() {
-        let state = State::default();
-        let mut seen = [0u32; 10];
-        for _ in 0..1000 {
-            seen[state.random_digit() as usize] += 1; // panics if a digit were above 9
-        }
-        // Each digit missing from 1000 fair draws has a chance of 0.9^1000, about 10^-46.
-        assert!(seen.iter().all(|&count| count > 0), "{seen:?}");
     }
 
     #[test]

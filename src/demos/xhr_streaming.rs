@@ -36,15 +36,14 @@
 //! whether it is really text. `?sniff=1` leaves the header out so you can watch the stall, and
 //! `?pad=N` sends N bytes of blank padding first, the old cure for it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::demos::Demo;
 use crate::http::query::parse_form;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::limits::{MAX_STREAM_COUNT, MAX_STREAM_PAD_BYTES};
+use crate::random::Xorshift;
 use crate::router::{Context, Reply};
 
 pub const DEMO: Demo = Demo {
@@ -168,42 +167,6 @@ fn padding(size: usize) -> Vec<u8> {
     bytes
 }
 
-// ANCHOR: xorshift
-/// Marsaglia's xorshift64 ("Xorshift RNGs", 2003): three shifts and three xors per number.
-/// Plenty for numbers on a demo page, and NOT cryptographic: a few outputs give away every
-/// later one, so never use it for tokens, ids or keys.
-struct Xorshift(u64);
-
-impl Xorshift {
-    /// Seeded from the clock, mixed with a count of the streams started so far, so that two
-    /// streams started in the same nanosecond (the page opens two at once) still differ.
-    fn seeded() -> Xorshift {
-        static STARTED: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let nth = STARTED.fetch_add(1, Ordering::Relaxed);
-        // `| 1`: zero is the one state xorshift never leaves.
-        Xorshift((nanos ^ nth.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number below `bound`. The remainder favours small numbers by about 10000 / 2^64:
-    /// nothing anyone could ever measure.
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-}
-// ANCHOR_END: xorshift
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,23 +226,6 @@ mod tests {
         let kib = padding(1024);
         assert_eq!(kib.len(), 1024);
         assert!(kib[..1023].iter().all(|&b| b == b' '));
-    }
-
-    #[test]
-    fn xorshift_gives_marsaglias_sequence() {
-        // xorshift64 (13, 7, 17) from state 1, computed independently.
-        let mut random = Xorshift(1);
-        let first: Vec<u64> = (0..3).map(|_| random.next()).collect();
-        assert_eq!(
-            first,
-            [
-                1_082_269_761,
-                1_152_992_998_833_853_505,
-                11_177_516_664_432_764_457
-            ]
-        );
-        let mut random = Xorshift(1);
-        assert_eq!(random.below(NUMBER_BOUND), 9761);
     }
 
     #[test]
