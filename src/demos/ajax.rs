@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use crate::demos::Demo;
 use crate::http::multipart;
-use crate::http::query::parse_form;
+use crate::http::query::{parse_form, whole_number};
 use crate::http::request::{Request, comma_list};
 use crate::http::response::Response;
 use crate::json;
@@ -149,7 +149,7 @@ fn body_report(request: &Request) -> Result<String, String> {
 // ANCHOR: slow
 /// Answers after `ms` milliseconds (default: one tick), for `xhr.timeout` and `abort()`.
 fn slow(request: &Request, context: &Context) -> Reply {
-    let ms = match whole_number(request, "ms", MAX_SLOW_MS) {
+    let ms = match number_param(request, "ms", MAX_SLOW_MS) {
         Ok(ms) => ms.unwrap_or(context.app.config.tick.as_millis() as u64),
         Err(reply) => return reply,
     };
@@ -177,8 +177,8 @@ const LINE: &[u8; 64] = b"webwire /ajax/large: sixty-four bytes, sent again and 
 /// before the first piece and can report progress as a fraction (`lengthComputable`).
 fn large(request: &Request, context: &Context) -> Reply {
     let (bytes, ms) = match (
-        whole_number(request, "bytes", MAX_LARGE_BYTES),
-        whole_number(request, "ms", MAX_LARGE_MS),
+        number_param(request, "bytes", MAX_LARGE_BYTES),
+        number_param(request, "ms", MAX_LARGE_MS),
     ) {
         (Ok(bytes), Ok(ms)) => (
             bytes.unwrap_or(1024 * 1024) as usize,
@@ -253,12 +253,12 @@ fn cached(request: &Request, _: &Context) -> Reply {
 // ANCHOR_END: cached
 
 /// A query parameter that must be a whole number from 0 to `max`; `Ok(None)` if absent.
-fn whole_number(request: &Request, name: &str, max: u64) -> Result<Option<u64>, Reply> {
+fn number_param(request: &Request, name: &str, max: u64) -> Result<Option<u64>, Reply> {
     let Some(text) = request.query_param(name) else {
         return Ok(None);
     };
-    match text.parse::<u64>() {
-        Ok(n) if n <= max && text.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
+    match whole_number(&text) {
+        Some(n) if n <= max => Ok(Some(n)),
         _ => Err(bad_request(&format!(
             "{name} must be a whole number from 0 to {max}"
         ))),

@@ -41,6 +41,7 @@ use std::time::Duration;
 
 use crate::demos::Demo;
 use crate::http::body::BodyWriter;
+use crate::http::query::whole_number;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
@@ -188,14 +189,6 @@ fn check_target(origin: &str, host: Option<&str>) -> Result<(), &'static str> {
 }
 // ANCHOR_END: check_target
 
-/// Digits only: `str::parse` would also take a leading `+`, which no one means.
-fn whole_number(text: &str) -> Option<u32> {
-    match !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        true => text.parse().ok(),
-        false => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,15 +278,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn counts_are_digits_only() {
-        assert_eq!(whole_number("10"), Some(10));
-        assert_eq!(whole_number("007"), Some(7));
-        for bad in ["", "+5", "-1", "1.0", " 1", "1e2", "99999999999"] {
-            assert_eq!(whole_number(bad), None, "{bad:?}");
-        }
-    }
-
     /// A socket whose client leaves after `accepted` writes: every later write fails.
     struct LeavesAfter {
         accepted: usize,
@@ -344,7 +328,10 @@ mod tests {
                 .strip_prefix("<script>parent.process(\"")
                 .and_then(|rest| rest.strip_suffix("\")</script>"))
                 .expect(line);
-            assert!(whole_number(number).is_some_and(|n| n < 10_000), "{line}");
+            assert!(
+                whole_number::<u32>(number).is_some_and(|n| n < 10_000),
+                "{line}"
+            );
         }
     }
 }

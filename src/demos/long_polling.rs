@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use crate::demos::Demo;
 use crate::http::query::parse_form;
+use crate::http::query::whole_number;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::hub::{Event, Hub, now_millis};
@@ -176,9 +177,7 @@ fn parse_since(value: Option<&str>) -> Result<u64, &'static str> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err("since must be a whole number: the last event id you saw, or 0");
     }
-    value
-        .parse()
-        .map_err(|_| "since is too large: event ids fit in 64 bits")
+    whole_number(value).ok_or("since is too large: event ids fit in 64 bits")
 }
 
 fn events_reply(events: &[Event]) -> Reply {

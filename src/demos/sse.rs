@@ -44,6 +44,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::demos::Demo;
 use crate::http::body::BodyWriter;
+use crate::http::query::whole_number;
 use crate::http::request::Request;
 use crate::http::response::{Response, http_date};
 use crate::limits::{SSE_DEFAULT_COUNT, SSE_MAX_COUNT, SSE_MAX_ID};
@@ -127,10 +128,7 @@ fn plan(request: &Request) -> Result<Option<Plan>, String> {
 /// ignored and the stream starts over. Never an error: the client did nothing wrong.
 fn last_event_id(request: &Request) -> Option<u64> {
     let value = request.header("last-event-id")?;
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    value.parse().ok().filter(|&id| id <= SSE_MAX_ID)
+    whole_number(value).filter(|&id| id <= SSE_MAX_ID)
 }
 
 /// A query parameter that must be a whole number from `min` to `max`; absent is `None`.
@@ -138,10 +136,8 @@ fn number(request: &Request, name: &str, min: u64, max: u64) -> Result<Option<u6
     let Some(text) = request.query_param(name) else {
         return Ok(None);
     };
-    match text.parse::<u64>() {
-        Ok(n) if text.bytes().all(|b| b.is_ascii_digit()) && (min..=max).contains(&n) => {
-            Ok(Some(n))
-        }
+    match whole_number(&text) {
+        Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
         _ => Err(format!(
             "{name} must be a whole number from {min} to {max}\n"
         )),

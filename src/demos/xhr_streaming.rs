@@ -39,7 +39,7 @@
 use std::thread;
 
 use crate::demos::Demo;
-use crate::http::query::parse_form;
+use crate::http::query::{parse_form, whole_number};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::limits::{MAX_STREAM_COUNT, MAX_STREAM_PAD_BYTES};
@@ -149,14 +149,6 @@ pub fn parse_options(query: &str) -> Result<Options, String> {
     Ok(options)
 }
 // ANCHOR_END: options
-
-/// Digits only: `str::parse` would also take `+5`, which nobody means in a URL.
-fn whole_number(text: &str) -> Option<usize> {
-    match !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        true => text.parse().ok(), // too many digits overflows: None
-        false => None,
-    }
-}
 
 /// `size` bytes that the page reads as one blank line: spaces, then a line feed.
 fn padding(size: usize) -> Vec<u8> {

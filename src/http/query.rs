@@ -66,6 +66,15 @@ fn decode_form_component(input: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A number written the plain way, ASCII digits only: `str::parse` alone would also take `+5`,
+/// which nobody means in a URL. `None` for anything else, or a number too big for `T`.
+pub fn whole_number<T: std::str::FromStr>(text: &str) -> Option<T> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 fn hex_value(byte: u8) -> Option<u8> {
     match byte {
         b'0'..=b'9' => Some(byte - b'0'),
@@ -97,6 +106,16 @@ mod tests {
         for (raw, want, why) in cases {
             assert_eq!(decode_path(raw).as_deref(), *want, "{why}: {raw}");
         }
+    }
+
+    #[test]
+    fn whole_numbers_are_digits_only() {
+        assert_eq!(whole_number::<u32>("10"), Some(10));
+        assert_eq!(whole_number::<u32>("007"), Some(7));
+        for bad in ["", "+5", "-1", "1.0", " 1", "1e2", "99999999999"] {
+            assert_eq!(whole_number::<u32>(bad), None, "{bad:?}");
+        }
+        assert_eq!(whole_number::<u64>("99999999999"), Some(99_999_999_999));
     }
 
     #[test]
