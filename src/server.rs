@@ -359,6 +359,12 @@ impl Connection {
                     Err(ReadError::Bad(error)) => return self.refuse(app, error),
                 }
             }
+            // Counted only on paths some route serves (see traffic.rs), and open from here
+            // on: a long poll held inside its handler counts as open while it waits.
+            let counters = app.traffic.get(&request.path).map(|c| &**c);
+            if let Some(counters) = counters {
+                counters.started(self.received);
+            }
             let context = Context {
                 app,
                 stream: &self.stream,
@@ -370,11 +376,6 @@ impl Connection {
                 Response::text(500, "the handler failed; the server log has the details\n").into()
             });
             let keep_alive = request.keep_alive() && !refuse_early;
-            // Counted only on paths some route serves: see traffic.rs.
-            let counters = app.traffic.get(&request.path).map(|c| &**c);
-            if let Some(counters) = counters {
-                counters.started(self.received);
-            }
             let after = match reply {
                 Reply::Full(response) => self.send(app, &request, &response, keep_alive, counters),
                 Reply::Stream(head, body) => {

@@ -143,7 +143,18 @@ fn traffic(request: &Request, context: &Context) -> Reply {
     .into()
 }
 
+static HELD_ENTERED: Signal = Signal::new();
+static HELD_RELEASE: Signal = Signal::new();
+
+/// Holds its request inside the handler, as a long poll does, until the test lets go.
+fn held(_: &Request, _: &Context) -> Reply {
+    HELD_ENTERED.set(true);
+    HELD_RELEASE.wait();
+    Response::text(200, "let go\n").into()
+}
+
 const TEST_ROUTES: &[(&str, &str, Handler)] = &[
+    ("GET", "/test/held", held),
     ("GET", "/test/traffic", traffic),
     ("GET", "/test/shout", shout),
     ("POST", "/test/echo", echo_body),
@@ -844,6 +855,25 @@ fn every_byte_on_the_wire_is_counted_per_path() {
         counted(&mut client, "/nowhere"),
         "0 0 0 0",
         "unrouted paths are not counted"
+    );
+}
+
+#[test]
+fn a_request_held_in_its_handler_counts_as_open() {
+    let server = start_with_test_routes();
+    let mut waiting = Client::connect(&server);
+    waiting.send("GET /test/held HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(HELD_ENTERED.wait(), Some(true));
+    let counted = |path: &str| get(&server, &format!("/test/traffic?path={path}")).text();
+    assert!(
+        counted("/test/held").starts_with("1 1 "),
+        "one request, open now"
+    );
+    HELD_RELEASE.set(true);
+    assert_eq!(waiting.read_reply().text(), "let go\n");
+    assert!(
+        counted("/test/held").starts_with("1 0 "),
+        "answered: open no more"
     );
 }
 
