@@ -643,7 +643,7 @@ fn stats_count_requests_bytes_and_messages_per_transport() {
     say(&server, "ann", "one");
     say(&server, "ann", "two");
     let poll = "GET /chat/poll?since=0 HTTP/1.1\r\nHost: t\r\n\r\n";
-    let reply = Client::connect(&server).exchange(&poll);
+    let reply = Client::connect(&server).exchange(poll);
     let stats = get(&server, "/stats").text();
     assert_eq!(number(&stats, "last_id"), 2);
     assert_eq!(number(&stats, "tick_ms"), 20);
