@@ -42,11 +42,18 @@ pub const DOCS: &[(&str, &str)] = &[
 // ANCHOR: extra_pages
 /// Pages a demo serves besides its own `/<name>.html`, as (demo, path, HTML). The postmessage
 /// parent embeds its child page from the other origin, so the child needs a path of its own.
-pub const EXTRA_PAGES: &[(&str, &str, &str)] = &[(
-    "postmessage",
-    "/postmessage-child.html",
-    include_str!("../demos/postmessage-child.html"),
-)];
+pub const EXTRA_PAGES: &[(&str, &str, &str)] = &[
+    (
+        "postmessage",
+        "/postmessage-child.html",
+        include_str!("../demos/postmessage-child.html"),
+    ),
+    (
+        "chat",
+        "/compare.html",
+        include_str!("../demos/compare.html"),
+    ),
+];
 // ANCHOR_END: extra_pages
 
 const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");

@@ -1,16 +1,293 @@
-//! Chat — work in progress.
+//! Chat: one room that every technique joins — the problem the articles start from.
+//!
+//! Browser A sends, the server relays, browser B sees it at once. Every chapter before this
+//! one answers "how does B hear about it?" with one technique; here they all answer at once,
+//! about the same room, so a learner can open one client per technique side by side and see
+//! what each costs (`GET /stats`, and the `/compare.html` page).
+//!
+//! The relay is one event log (`hub.rs`) and many readers. A reader never asks "what is new?"
+//! but "what came after id N?", N being the last id it saw: its *cursor*. Polls, reconnections
+//! and held requests all carry it, so nothing published while a reader was away is lost, and
+//! nothing it already had is sent twice.
+//!
+//! ```text
+//! POST /chat/send HTTP/1.1                 HTTP/1.1 200 OK
+//! Host: localhost:8088                     Content-Type: application/json
+//! Content-Type: application/x-www-form-urlencoded
+//! Content-Length: 19                       {"id":7}
+//!
+//! from=ann&text=hello
+//!
+//! GET /chat/poll?since=6 HTTP/1.1          HTTP/1.1 200 OK
+//! Host: localhost:8088                     Content-Type: application/json
+//!
+//!                                          [{"id":7,"from":"ann","text":"hello","ts":1795478399000}]
+//! ```
+//!
+//! One small file per transport, each with its route: `poll.rs` (short and long polling),
+//! `stream.rs` (XHR streaming and the hidden iframe), `events.rs` (Server-Sent Events),
+//! `jsonp.rs`, `socket.rs` (WebSocket); `room.rs` is the room itself (sending, cursors, the
+//! gap signal) and `stats.rs` the counters.
+
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::demos::Demo;
+use crate::http::request::Request;
+use crate::http::response::Response;
+use crate::hub::Hub;
+use crate::limits::{CHAT_ROOM_CAPACITY, MAX_CHAT_HELD, RETRY_AFTER_SECS};
+use crate::origins::origin_allowed;
+use crate::router::{Context, Reply};
+
+mod events;
+mod jsonp;
+mod poll;
+pub mod room;
+mod socket;
+mod stats;
+mod stream;
 
 pub const DEMO: Demo = Demo {
     name: "chat",
     title: "Chat",
-    summary: "(to be written)",
+    summary: "one chat room that every technique joins, side by side; /stats and a live comparison",
     chapter: "13-chat.md",
     page: include_str!("../../demos/chat.html"),
-    routes: &[],
+    routes: &[
+        ("POST", "/chat/send", room::send),
+        ("GET", "/chat/poll", poll::poll),
+        ("GET", "/chat/longpoll", poll::long_poll),
+        ("GET", "/chat/stream", stream::xhr_stream),
+        ("GET", "/chat/iframe", stream::iframe),
+        ("GET", "/chat/events", events::events),
+        ("GET", "/chat/jsonp", jsonp::jsonp),
+        ("GET", "/chat/ws", socket::ws),
+        ("GET", "/stats", stats::stats),
+    ],
 };
 
-/// The room's shared state (to be written).
-#[derive(Default)]
-pub struct State {}
+// ANCHOR: transports
+/// The ways a client can receive, each with its own path and its own counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Poll,
+    LongPoll,
+    Stream,
+    Iframe,
+    Events,
+    Jsonp,
+    Socket,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 7] = [
+        Transport::Poll,
+        Transport::LongPoll,
+        Transport::Stream,
+        Transport::Iframe,
+        Transport::Events,
+        Transport::Jsonp,
+        Transport::Socket,
+    ];
+
+    /// The name `/stats` and the pages use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Poll => "poll",
+            Transport::LongPoll => "longpoll",
+            Transport::Stream => "stream",
+            Transport::Iframe => "iframe",
+            Transport::Events => "sse",
+            Transport::Jsonp => "jsonp",
+            Transport::Socket => "ws",
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Transport::Poll => "/chat/poll",
+            Transport::LongPoll => "/chat/longpoll",
+            Transport::Stream => "/chat/stream",
+            Transport::Iframe => "/chat/iframe",
+            Transport::Events => "/chat/events",
+            Transport::Jsonp => "/chat/jsonp",
+            Transport::Socket => "/chat/ws",
+        }
+    }
+}
+// ANCHOR_END: transports
+
+/// One transport's own counters (the server counts requests and bytes per path itself).
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Connections held open right now: long polls waiting, streams, sockets.
+    held: AtomicUsize,
+    /// Messages handed to clients (a gap signal is not a message).
+    delivered: AtomicU64,
+}
+
+impl Tally {
+    fn delivered(&self, messages: usize) {
+        self.delivered.fetch_add(messages as u64, Ordering::Relaxed);
+    }
+}
+
+// ANCHOR: state
+/// The room and its counters: one per server, `App.chat`.
+pub struct State {
+    /// Every message, numbered; the newest `CHAT_ROOM_CAPACITY` are kept. An `Arc`, because
+    /// a stream's body runs after its handler has returned and must still reach it.
+    pub room: Arc<Hub>,
+    tallies: [Arc<Tally>; 7],
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            room: Arc::new(Hub::new(CHAT_ROOM_CAPACITY)),
+            tallies: Default::default(),
+        }
+    }
+}
+
+impl State {
+    pub fn tally(&self, transport: Transport) -> &Arc<Tally> {
+        &self.tallies[transport as usize]
+    }
+}
+// ANCHOR_END: state
+
+// ANCHOR: place
+/// One held connection's place among its transport's `MAX_CHAT_HELD`. Dropping it gives the
+/// place back, so every way out — an answer, a failed write, a panic unwinding — frees it.
+/// It owns an `Arc`, so it can travel into a stream's body or a socket's thread.
+struct Place(Arc<Tally>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.held.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A place, or `None` when the transport is full. Check and increment are one atomic step,
+/// so two requests cannot both take the last place.
+fn take_place(tally: &Arc<Tally>) -> Option<Place> {
+    tally
+        .held
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < MAX_CHAT_HELD).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| Place(Arc::clone(tally)))
+}
+
+fn full(request: &Request, context: &Context) -> Reply {
+    refusal(
+        request,
+        context,
+        503,
+        "too many clients are connected this way; try again shortly",
+    )
+    .with_header("Retry-After", RETRY_AFTER_SECS.to_string())
+    .into()
+}
+// ANCHOR_END: place
+
+// ANCHOR: for_origin
+/// Every chat answer may be read by a page from either demo origin (or an `--allow-origin`):
+/// the page spreads its panels over both host names (see `13-chat.md`), so half of them read
+/// across origins. The origin is echoed rather than `*`, and `Vary: Origin` tells caches the
+/// answer depends on it (Fetch spec, "CORS protocol and HTTP caches").
+fn for_origin(response: Response, request: &Request, context: &Context) -> Response {
+    let host = request.header("host").unwrap_or("");
+    let response = response
+        .with_header("Cache-Control", "no-store")
+        .with_header("Vary", "Origin");
+    match request.header("origin") {
+        Some(origin) if origin_allowed(origin, host, &context.app.config.extra_origins) => {
+            response.with_header("Access-Control-Allow-Origin", origin)
+        }
+        _ => response,
+    }
+}
+// ANCHOR_END: for_origin
+
+/// JSON, never stored by a cache: a stored answer replayed for the next poll is news lost.
+fn json_reply(request: &Request, context: &Context, body: String) -> Reply {
+    let response = Response::new(200)
+        .with_header("Content-Type", "application/json")
+        .with_body(body.into_bytes());
+    for_origin(response, request, context).into()
+}
+
+/// A one-line reason, readable from the other origin too.
+fn refusal(request: &Request, context: &Context, status: u16, reason: &str) -> Response {
+    for_origin(
+        Response::text(status, format!("{reason}\n")),
+        request,
+        context,
+    )
+}
+
+fn refuse(request: &Request, context: &Context, status: u16, reason: &str) -> Reply {
+    refusal(request, context, status, reason).into()
+}
+
+// ANCHOR: client_gone
+/// `Context::client_gone` for a stream's body, which runs after the handler has returned and
+/// so has no `Context`: a clone of the socket, peeked without blocking. True once the client
+/// has closed its side (a read of 0) or the connection failed. A stream waiting on the room
+/// asks it while it waits, so a tab that closes frees its thread within `GONE_CHECK_INTERVAL`
+/// rather than at the next keepalive.
+fn client_gone(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let gone = match stream.peek(&mut [0u8; 1]) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    gone || stream.set_nonblocking(false).is_err()
+}
+// ANCHOR_END: client_gone
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_are_capped_and_given_back() {
+        let tally = Arc::new(Tally::default());
+        let places: Vec<Place> = (0..MAX_CHAT_HELD)
+            .map(|_| take_place(&tally).unwrap())
+            .collect();
+        assert!(take_place(&tally).is_none(), "one past the cap");
+        drop(places);
+        assert_eq!(tally.held.load(Ordering::SeqCst), 0);
+        assert!(take_place(&tally).is_some());
+    }
+
+    #[test]
+    fn every_transport_has_its_own_path_and_tally() {
+        let state = State::default();
+        for (i, transport) in Transport::ALL.iter().enumerate() {
+            assert_eq!(*transport as usize, i);
+            assert!(
+                DEMO.routes
+                    .iter()
+                    .any(|(_, path, _)| *path == transport.path())
+            );
+        }
+        state.tally(Transport::Socket).delivered(2);
+        assert_eq!(
+            state
+                .tally(Transport::Poll)
+                .delivered
+                .load(Ordering::Relaxed),
+            0
+        );
+    }
+}

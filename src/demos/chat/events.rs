@@ -1,0 +1,92 @@
+//! Server-Sent Events: `GET /chat/events`, read by `EventSource`.
+//!
+//! The stream starts with `retry:` (how long the browser waits before reconnecting: the
+//! server's tick), then sends each message as an event whose `id:` is the message's id and
+//! whose data is its JSON. The browser remembers the last id and, when the connection drops,
+//! reconnects on its own with `Last-Event-ID: N`: the cursor, kept by the browser. A new
+//! `EventSource` cannot set that header, so `?since=N` gives the first cursor; the header wins
+//! when both are there. The gap signal is an event named `gap` (`addEventListener("gap")`)
+//! whose id is `resume - 1`, so a reconnection after it asks from the right place. The stream
+//! never ends by itself; idle for `--hold-ms`, it sends a `: keepalive` comment.
+
+use crate::demos::sse::event;
+use crate::http::request::Request;
+use crate::http::response::Response;
+use crate::router::{Context, Reply};
+
+use super::room::{Batch, message_json, parse_since};
+use super::stream::Follower;
+use super::{Transport, for_origin, refuse};
+
+// ANCHOR: events
+/// `GET /chat/events[?since=N]`, resuming from `Last-Event-ID` when the browser sends one.
+pub fn events(request: &Request, context: &Context) -> Reply {
+    let since = match (last_event_id(request), request.query_param("since")) {
+        (Some(id), _) => id,
+        (None, None) => 0,
+        (None, Some(since)) => match parse_since(Some(&since)) {
+            Ok(since) => since,
+            Err(reason) => return refuse(request, context, 400, reason),
+        },
+    };
+    let follower = match Follower::start(request, context, Transport::Events, since) {
+        Ok(follower) => follower,
+        Err(refusal) => return refusal,
+    };
+    let head = Response::new(200).with_header("Content-Type", "text/event-stream");
+    let head = for_origin(head, request, context);
+    let retry_ms = context.app.config.tick.as_millis();
+    Reply::Stream(
+        head,
+        Box::new(move |out| {
+            out.send(format!("retry: {retry_ms}\n\n").as_bytes())?;
+            follower.run(out, None, ": keepalive\n", sse_events)
+        }),
+    )
+}
+
+/// A batch as events: the gap (if any), then one event per message, ids as the cursor.
+fn sse_events(batch: &Batch) -> String {
+    let gap = batch
+        .gap
+        .map(|gap| event(Some(gap.resume - 1), Some("gap"), Some(&gap.to_json())));
+    let messages = batch
+        .messages
+        .iter()
+        .map(|m| event(Some(m.id), None, Some(&message_json(m))));
+    gap.into_iter().chain(messages).collect()
+}
+
+/// `Last-Event-ID` as a cursor. It is whatever id the browser was last given, as text; one
+/// that is not a whole number is ignored, as if absent: the client did nothing wrong.
+fn last_event_id(request: &Request) -> Option<u64> {
+    parse_since(request.header("last-event-id")).ok()
+}
+// ANCHOR_END: events
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demos::chat::room::Gap;
+    use crate::hub::Event;
+
+    #[test]
+    fn a_gap_moves_the_browsers_last_event_id() {
+        let batch = Batch {
+            gap: Some(Gap {
+                after: 2,
+                resume: 9,
+            }),
+            messages: vec![Event {
+                id: 9,
+                text: "ann\nhi".to_string(),
+                ts: 5,
+            }],
+        };
+        assert_eq!(
+            sse_events(&batch),
+            "id: 8\nevent: gap\ndata: {\"gap\":{\"after\":2,\"resume\":9}}\n\n\
+             id: 9\ndata: {\"id\":9,\"from\":\"ann\",\"text\":\"hi\",\"ts\":5}\n\n"
+        );
+    }
+}

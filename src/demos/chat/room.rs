@@ -1,0 +1,319 @@
+//! The room: sending a message, reading from a cursor, and the gap signal.
+//!
+//! A message is `{"id":N,"from":"...","text":"...","ts":MILLIS}`. The room is a `Hub` (the
+//! event log every push demo shares), whose events carry one text: each event's text is the
+//! sender's name, a line feed, and the message. A name may not contain a line break, so the
+//! first LF always splits them again. That keeps one log, one lock and one wake-up for the
+//! whole room, instead of a second log of names to keep in step with the first.
+
+use std::time::Instant;
+
+use crate::http::query::parse_form;
+use crate::http::request::Request;
+use crate::hub::{Event, Hub};
+use crate::json::{self, Object};
+use crate::limits::{MAX_CHAT_NAME_CHARS, MAX_CHAT_TEXT_BYTES};
+use crate::origins::origin_allowed;
+use crate::router::{Context, Reply};
+
+use super::{json_reply, refuse};
+
+/// The name a message gets when its sender gave none.
+pub const ANONYMOUS: &str = "anonymous";
+
+// ANCHOR: message
+/// Publishes a message; `from` and `text` must have passed `check_name` and `check_text`.
+pub fn publish(room: &Hub, from: &str, text: &str) -> u64 {
+    room.publish(&format!("{from}\n{text}")).id
+}
+
+/// `{"id":7,"from":"ann","text":"hello","ts":1795478399000}`
+pub fn message_json(event: &Event) -> String {
+    let (from, text) = event
+        .text
+        .split_once('\n')
+        .unwrap_or((ANONYMOUS, &event.text));
+    Object::new()
+        .number("id", event.id as f64)
+        .string("from", from)
+        .string("text", text)
+        .number("ts", event.ts as f64)
+        .finish()
+}
+// ANCHOR_END: message
+
+// ANCHOR: batch
+/// What a reader gets for its cursor: perhaps a gap, then messages, oldest first.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub gap: Option<Gap>,
+    pub messages: Vec<Event>,
+}
+
+/// "You asked for what came after `after`; what the room still has starts at `resume`."
+/// Ids `after + 1 ..= resume - 1` are gone for good (the room keeps the newest 1,000). When
+/// `after` is *above* the newest id, the cursor comes from an earlier run of the server (ids
+/// start at 1 again after a restart), and the reader must start over from `resume`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub after: u64,
+    pub resume: u64,
+}
+
+impl Gap {
+    /// `{"gap":{"after":3,"resume":1204}}`: a record with no `id`, so no reader can take it
+    /// for a message.
+    pub fn to_json(self) -> String {
+        let inner = Object::new()
+            .number("after", self.after as f64)
+            .number("resume", self.resume as f64)
+            .finish();
+        Object::new().raw("gap", &inner).finish()
+    }
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.gap.is_none() && self.messages.is_empty()
+    }
+
+    /// The reader's next cursor: the last id it got, or just before where the room resumes.
+    pub fn cursor(&self, since: u64) -> u64 {
+        match (self.messages.last(), self.gap) {
+            (Some(last), _) => last.id,
+            (None, Some(gap)) => gap.resume - 1,
+            (None, None) => since,
+        }
+    }
+
+    /// Every record as JSON: the gap first, if any, then each message.
+    pub fn records(&self) -> Vec<String> {
+        let gap = self.gap.map(Gap::to_json);
+        gap.into_iter()
+            .chain(self.messages.iter().map(message_json))
+            .collect()
+    }
+}
+
+/// What came after `since`; if nothing has yet, waits for a publish until `deadline` (or
+/// until `gone` says the reader left). The gap is read off the answer itself — ids are
+/// consecutive, so a first id above `since + 1` means the ones between were dropped — and
+/// so cannot disagree with it, however many messages are published meanwhile.
+pub fn wait(room: &Hub, since: u64, deadline: Instant, gone: impl Fn() -> bool) -> Batch {
+    let newest = room.last_id();
+    if since > newest {
+        let messages = room.after(0);
+        let resume = messages.first().map_or(newest + 1, |m| m.id);
+        let gap = Some(Gap {
+            after: since,
+            resume,
+        });
+        return Batch { gap, messages };
+    }
+    let messages = room.wait_after(since, deadline, gone);
+    let gap = messages
+        .first()
+        .filter(|first| first.id > since + 1)
+        .map(|first| Gap {
+            after: since,
+            resume: first.id,
+        });
+    Batch { gap, messages }
+}
+
+/// `wait` without the waiting.
+pub fn read(room: &Hub, since: u64) -> Batch {
+    wait(room, since, Instant::now(), || false)
+}
+// ANCHOR_END: batch
+
+/// `since` is the last id the client saw: digits only (`u64::from_str` would take "+5").
+pub fn parse_since(value: Option<&str>) -> Result<u64, &'static str> {
+    let value = value.ok_or("since is missing: ask with since=0, then send the last id you saw")?;
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("since must be a whole number: the last message id you saw, or 0");
+    }
+    value
+        .parse()
+        .map_err(|_| "since is too large: message ids fit in 64 bits")
+}
+
+// ANCHOR: check
+/// A sender's name: no name is `anonymous`; spaces around it are dropped. No line break
+/// (the room splits on the first one) and no other control character.
+pub fn check_name(from: Option<&str>) -> Result<String, String> {
+    let from = from.unwrap_or("").trim();
+    if from.chars().any(char::is_control) {
+        return Err("from must be a name without line breaks or control characters".into());
+    }
+    if from.chars().count() > MAX_CHAT_NAME_CHARS {
+        return Err(format!(
+            "from is longer than {MAX_CHAT_NAME_CHARS} characters"
+        ));
+    }
+    Ok(if from.is_empty() { ANONYMOUS } else { from }.to_string())
+}
+
+/// A message's text: not empty (nor only spaces), at most `MAX_CHAT_TEXT_BYTES` of UTF-8.
+/// Line breaks are fine: every transport carries the text as a JSON string.
+pub fn check_text(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() {
+        return Err("text is empty: there is nothing to send".into());
+    }
+    if text.len() > MAX_CHAT_TEXT_BYTES {
+        return Err(format!(
+            "text is longer than {MAX_CHAT_TEXT_BYTES} bytes of UTF-8"
+        ));
+    }
+    Ok(())
+}
+// ANCHOR_END: check
+
+// ANCHOR: send
+/// `POST /chat/send`: a form body `text=...&from=...`, or a `text/plain` body that is the
+/// text itself (`?from=` names the sender). Answers `{"id":N}`.
+pub fn send(request: &Request, context: &Context) -> Reply {
+    // A form can be posted here from any site, no CORS asked (a "simple" request). Only the
+    // demo origins may speak in the room: a browser always says where a POST comes from.
+    let host = request.header("host").unwrap_or("");
+    if let Some(origin) = request.header("origin")
+        && !origin_allowed(origin, host, &context.app.config.extra_origins)
+    {
+        let reason = format!("pages from {origin} may not post to this room");
+        return refuse(request, context, 403, &reason);
+    }
+    let (from, text) = match from_and_text(request) {
+        Ok(pair) => pair,
+        Err((status, reason)) => return refuse(request, context, status, &reason),
+    };
+    let from = match check_name(from.as_deref()) {
+        Ok(from) => from,
+        Err(reason) => return refuse(request, context, 400, &reason),
+    };
+    if let Err(reason) = check_text(&text) {
+        return refuse(request, context, 400, &reason);
+    }
+    let id = publish(&context.app.chat.room, &from, &text);
+    json_reply(
+        request,
+        context,
+        json::Object::new().number("id", id as f64).finish(),
+    )
+}
+
+/// The name (if any) and the text of a send, by the body's media type.
+fn from_and_text(request: &Request) -> Result<(Option<String>, String), (u16, String)> {
+    let form = "application/x-www-form-urlencoded";
+    let content_type = request.header("content-type").unwrap_or(form);
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if media_type.eq_ignore_ascii_case(form) {
+        let fields = parse_form(&request.body);
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let text =
+            field("text").ok_or((400, "text is missing: send a form body text=...".into()))?;
+        return Ok((field("from"), text));
+    }
+    if media_type.eq_ignore_ascii_case("text/plain") {
+        let text = String::from_utf8(request.body.clone())
+            .map_err(|_| (400, "the body is not UTF-8 text".to_string()))?;
+        return Ok((request.query_param("from"), text));
+    }
+    let reason = "send a form (application/x-www-form-urlencoded) or text/plain";
+    Err((415, reason.to_string()))
+}
+// ANCHOR_END: send
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_keeps_its_name_and_its_line_breaks() {
+        let room = Hub::new(10);
+        publish(&room, "ann", "two\nlines </script>");
+        let json = message_json(&room.after(0)[0]);
+        let ts = room.after(0)[0].ts;
+        assert_eq!(
+            json,
+            format!(r#"{{"id":1,"from":"ann","text":"two\nlines \u003c/script>","ts":{ts}}}"#)
+        );
+    }
+
+    #[test]
+    fn gaps_are_read_off_the_answer() {
+        let room = Hub::new(3);
+        assert_eq!(read(&room, 0), Batch::default(), "nothing yet, no gap");
+        for text in ["a", "b", "c", "d", "e"] {
+            publish(&room, "x", text);
+        }
+        let ids = |batch: &Batch| batch.messages.iter().map(|m| m.id).collect::<Vec<_>>();
+        let behind = read(&room, 1);
+        assert_eq!(
+            behind.gap,
+            Some(Gap {
+                after: 1,
+                resume: 3
+            }),
+            "2 was dropped"
+        );
+        assert_eq!(ids(&behind), [3, 4, 5]);
+        assert_eq!(behind.cursor(1), 5);
+        let exact = read(&room, 2);
+        assert_eq!(exact.gap, None, "3 is the next one, and it is kept");
+        let restarted = read(&room, 99);
+        assert_eq!(
+            restarted.gap,
+            Some(Gap {
+                after: 99,
+                resume: 3
+            })
+        );
+        assert_eq!(ids(&restarted), [3, 4, 5]);
+        assert!(read(&room, 5).is_empty());
+    }
+
+    #[test]
+    fn a_cursor_from_before_a_restart_of_an_empty_room_starts_at_zero() {
+        let room = Hub::new(3);
+        let batch = read(&room, 12);
+        assert_eq!(
+            batch.gap,
+            Some(Gap {
+                after: 12,
+                resume: 1
+            })
+        );
+        assert_eq!(batch.cursor(12), 0);
+        assert_eq!(batch.records(), [r#"{"gap":{"after":12,"resume":1}}"#]);
+    }
+
+    #[test]
+    fn names_and_texts() {
+        assert_eq!(check_name(None), Ok(ANONYMOUS.to_string()));
+        assert_eq!(check_name(Some("  ann ")), Ok("ann".to_string()));
+        assert!(check_name(Some("a\nb")).is_err());
+        assert!(check_name(Some("a\u{7f}")).is_err());
+        let longest = "é".repeat(MAX_CHAT_NAME_CHARS);
+        assert_eq!(check_name(Some(&longest)), Ok(longest.clone()));
+        assert!(check_name(Some(&format!("{longest}x"))).is_err());
+        assert!(check_text("").is_err());
+        assert!(check_text(" \n ").is_err());
+        assert!(check_text(&"a".repeat(MAX_CHAT_TEXT_BYTES)).is_ok());
+        assert!(check_text(&"a".repeat(MAX_CHAT_TEXT_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn since_is_digits_only() {
+        assert_eq!(parse_since(Some("007")), Ok(7));
+        for bad in ["", "-1", "+1", "1.5", " 1", "x"] {
+            assert!(parse_since(Some(bad)).is_err(), "{bad:?}");
+        }
+        assert!(parse_since(Some("18446744073709551616")).is_err());
+        assert!(parse_since(None).is_err());
+    }
+}

@@ -1,0 +1,100 @@
+//! WebSocket: `GET /chat/ws?since=N&from=NAME`, both directions on one connection.
+//!
+//! After the 101, every record (messages, and the gap signal) arrives as one text frame of
+//! JSON, and every text frame the client sends is published in the room as a message from
+//! NAME. A frame that cannot be a message (empty, too long, binary) is answered with
+//! `{"error":"…"}` and the socket stays open. Two threads share the connection: this one
+//! reads frames (`Connection::run`), a second one waits on the room and writes; the codec's
+//! `Sender` writes each frame whole, so their frames never interleave. When the reading ends,
+//! a flag tells the writer, which is waiting on the room and notices within
+//! `GONE_CHECK_INTERVAL`; the scope joins it before the connection's thread moves on.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Instant;
+
+use crate::http::request::Request;
+use crate::json::Object;
+use crate::limits::THREAD_STACK_BYTES;
+use crate::router::{Context, Reply, Upgraded};
+use crate::ws::connection::{Connection, Message, Next, Sender};
+use crate::ws::handshake;
+
+use super::room::{check_name, check_text, parse_since, publish, wait};
+use super::{Place, Transport, full, refuse, take_place};
+
+// ANCHOR: ws
+/// `GET /chat/ws?since=N&from=NAME`: the handshake, then the room both ways.
+pub fn ws(request: &Request, context: &Context) -> Reply {
+    let since = match parse_since(request.query_param("since").as_deref()) {
+        Ok(since) => since,
+        Err(reason) => return refuse(request, context, 400, reason),
+    };
+    let from = match check_name(request.query_param("from").as_deref()) {
+        Ok(from) => from,
+        Err(reason) => return refuse(request, context, 400, &reason),
+    };
+    let accepted = match handshake::check(request, &context.app.config.extra_origins, &[]) {
+        Ok(accepted) => accepted,
+        Err(refusal) => return refusal.into(),
+    };
+    let Some(place) = take_place(context.app.chat.tally(Transport::Socket)) else {
+        return full(request, context);
+    };
+    Reply::Upgrade(
+        handshake::switching_protocols(&accepted),
+        Box::new(move |upgraded| talk(upgraded, since, &from, place)),
+    )
+}
+
+fn talk(upgraded: Upgraded, since: u64, from: &str, place: Place) {
+    let app = upgraded.app;
+    let Ok(connection) = Connection::new(upgraded) else {
+        return; // the socket failed before the first frame
+    };
+    let sender = connection.sender();
+    let ended = AtomicBool::new(false);
+    thread::scope(|scope| {
+        let writer = thread::Builder::new()
+            .name("chat-ws-writer".to_string())
+            .stack_size(THREAD_STACK_BYTES)
+            .spawn_scoped(scope, || push(app, since, &sender, &ended, &place));
+        if writer.is_err() {
+            let _ = sender.close(Some(1011), "the server could not start a writer");
+        }
+        connection.run(|sender, message| {
+            let reply = match message {
+                Message::Text(text) => match check_text(&text) {
+                    Ok(()) => {
+                        publish(&app.chat.room, from, &text);
+                        return Ok(Next::Continue); // it comes back like any other message
+                    }
+                    Err(reason) => reason,
+                },
+                Message::Binary(_) => "send text frames: a binary frame is not a message".into(),
+            };
+            sender.text(&Object::new().string("error", &reply).finish())?;
+            Ok(Next::Continue)
+        });
+        ended.store(true, Ordering::SeqCst); // the writer sees it within a check interval
+    });
+}
+
+/// The writer: every record after the cursor, as a text frame, until the connection ends.
+fn push(app: &crate::App, since: u64, sender: &Sender, ended: &AtomicBool, place: &Place) {
+    let mut cursor = since;
+    while !ended.load(Ordering::SeqCst) {
+        let deadline = Instant::now() + app.config.hold;
+        let batch = wait(&app.chat.room, cursor, deadline, || {
+            ended.load(Ordering::SeqCst)
+        });
+        for record in batch.records() {
+            if sender.text(&record).is_err() {
+                return; // gone, or closing: the reader ends the connection
+            }
+        }
+        place.0.delivered(batch.messages.len());
+        cursor = batch.cursor(cursor);
+    }
+}
+// ANCHOR_END: ws

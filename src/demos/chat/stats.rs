@@ -1,0 +1,57 @@
+//! `GET /stats`: what each transport has cost so far, measured on the wire.
+//!
+//! The server counts every routed path's requests and bytes in and out, heads and framing
+//! included (`traffic.rs`); the room adds how many messages each transport handed over, and
+//! how many connections it holds now. Divide by the messages and you have requests per
+//! message and bytes per message: what `/compare.html` shows live.
+
+use crate::http::request::Request;
+use crate::json::{self, Object};
+use crate::router::{Context, Reply};
+
+use super::{Transport, json_reply};
+
+// ANCHOR: stats
+/// `GET /stats`: the room, the pace, and one object per transport.
+pub fn stats(request: &Request, context: &Context) -> Reply {
+    let app = context.app;
+    let transports = Transport::ALL.iter().map(|&transport| {
+        let wire = app.traffic.snapshot(transport.path());
+        let tally = app.chat.tally(transport);
+        // A long poll is counted by the server only once it is answered, so while it waits
+        // only our own count of held places sees it.
+        let open = match transport {
+            Transport::Poll | Transport::Jsonp => wire.open,
+            _ => tally.held.load(std::sync::atomic::Ordering::SeqCst) as u64,
+        };
+        Object::new()
+            .string("name", transport.name())
+            .string("path", transport.path())
+            .number("open", open as f64)
+            .number("requests", wire.requests as f64)
+            .number("bytes_in", wire.bytes_in as f64)
+            .number("bytes_out", wire.bytes_out as f64)
+            .number(
+                "delivered",
+                tally.delivered.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            )
+            .finish()
+    });
+    let send = app.traffic.snapshot("/chat/send");
+    let body = Object::new()
+        .number("last_id", app.chat.room.last_id() as f64)
+        .number("tick_ms", app.config.tick.as_millis() as f64)
+        .number("hold_ms", app.config.hold.as_millis() as f64)
+        .raw(
+            "send",
+            &Object::new()
+                .number("requests", send.requests as f64)
+                .number("bytes_in", send.bytes_in as f64)
+                .number("bytes_out", send.bytes_out as f64)
+                .finish(),
+        )
+        .raw("transports", &json::array(transports))
+        .finish();
+    json_reply(request, context, body)
+}
+// ANCHOR_END: stats

@@ -1,0 +1,196 @@
+//! Streams: one response that never ends, a piece per batch of messages. The body of every
+//! chat stream — XHR streaming and the hidden iframe here, Server-Sent Events in `events.rs`
+//! — is `Follower::run`: wait on the room, write what came, move the cursor, repeat.
+//!
+//! `GET /chat/stream?since=N` is XHR streaming: one JSON record per line (NDJSON), a blank
+//! line as a keepalive when idle for `--hold-ms`. The page reads `responseText` as it grows,
+//! from where it stopped last time. `GET /chat/iframe?since=N[&target=ORIGIN]` is the forever
+//! frame: an HTML document with one `<script>parent.chatRecord({…})</script>` per record, or
+//! `parent.postMessage({…}, ORIGIN)` when the iframe is on the page's other origin. Both end
+//! after `CHAT_STREAM_MAX_BYTES`, because the browser keeps the whole response in memory;
+//! the page then reconnects from its cursor, losing nothing.
+
+use std::io;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::http::body::BodyWriter;
+use crate::http::request::Request;
+use crate::http::response::Response;
+use crate::hub::Hub;
+use crate::limits::CHAT_STREAM_MAX_BYTES;
+use crate::origins::origin_allowed;
+use crate::router::{Context, Reply};
+
+use super::room::{Batch, parse_since, wait};
+use super::{Place, Transport, client_gone, for_origin, full, refuse, take_place};
+
+// ANCHOR: follower
+/// A stream's reader in the room: where it is, and how to tell it has gone.
+pub(super) struct Follower {
+    room: Arc<Hub>,
+    cursor: u64,
+    /// A clone of the connection's socket, to notice the client leaving while we wait.
+    client: TcpStream,
+    hold: Duration,
+    place: Place,
+}
+
+impl Follower {
+    /// A follower starting after `since`, or the reply that refuses it (503 when full).
+    pub(super) fn start(
+        request: &Request,
+        context: &Context,
+        transport: Transport,
+        since: u64,
+    ) -> Result<Follower, Reply> {
+        let Some(place) = take_place(context.app.chat.tally(transport)) else {
+            return Err(full(request, context));
+        };
+        let Ok(client) = context.stream.try_clone() else {
+            return Err(refuse(
+                request,
+                context,
+                500,
+                "the socket could not be shared",
+            ));
+        };
+        Ok(Follower {
+            room: Arc::clone(&context.app.chat.room),
+            cursor: since,
+            client,
+            hold: context.app.config.hold,
+            place,
+        })
+    }
+
+    /// Sends each batch as `render` writes it, one chunk per batch, as soon as it is
+    /// published (the room wakes us: nothing is re-checked on a timer). Idle for `hold`, it
+    /// sends `keepalive`, so proxies see a live connection. Returns when the client has gone
+    /// or a write failed (an error), or once `limit` body bytes are out (done).
+    pub(super) fn run(
+        mut self,
+        out: &mut BodyWriter,
+        limit: Option<u64>,
+        keepalive: &str,
+        render: impl Fn(&Batch) -> String,
+    ) -> io::Result<()> {
+        loop {
+            let deadline = Instant::now() + self.hold;
+            let batch = wait(&self.room, self.cursor, deadline, || {
+                client_gone(&self.client)
+            });
+            if batch.is_empty() {
+                if client_gone(&self.client) {
+                    return Err(io::Error::other("client gone"));
+                }
+                out.send(keepalive.as_bytes())?;
+                continue;
+            }
+            out.send(render(&batch).as_bytes())?;
+            self.place.0.delivered(batch.messages.len());
+            self.cursor = batch.cursor(self.cursor);
+            if limit.is_some_and(|limit| out.bytes >= limit) {
+                return Ok(());
+            }
+        }
+    }
+}
+// ANCHOR_END: follower
+
+// ANCHOR: xhr_stream
+/// `GET /chat/stream?since=N`: one JSON record per line, for as long as the client stays.
+pub fn xhr_stream(request: &Request, context: &Context) -> Reply {
+    let since = match parse_since(request.query_param("since").as_deref()) {
+        Ok(since) => since,
+        Err(reason) => return refuse(request, context, 400, reason),
+    };
+    let follower = match Follower::start(request, context, Transport::Stream, since) {
+        Ok(follower) => follower,
+        Err(refusal) => return refusal,
+    };
+    // NDJSON has no registered media type; `nosniff` (on every answer) lets Chromium hand
+    // over each piece at once instead of buffering to sniff it (chapter 05).
+    let head = Response::new(200).with_header("Content-Type", "application/x-ndjson");
+    let head = for_origin(head, request, context);
+    let lines = |batch: &Batch| batch.records().iter().map(|r| format!("{r}\n")).collect();
+    Reply::Stream(
+        head,
+        Box::new(move |out| follower.run(out, Some(CHAT_STREAM_MAX_BYTES), "\n", lines)),
+    )
+}
+// ANCHOR_END: xhr_stream
+
+// ANCHOR: iframe
+/// `GET /chat/iframe?since=N[&target=ORIGIN]`: a document sent one script block per record.
+pub fn iframe(request: &Request, context: &Context) -> Reply {
+    let since = match parse_since(request.query_param("since").as_deref()) {
+        Ok(since) => since,
+        Err(reason) => return refuse(request, context, 400, reason),
+    };
+    // The scripts call into the parent page directly, which only works within one origin;
+    // from the other origin they post each record to it instead. The target must be a demo
+    // origin: any other would let any site frame this and have the room posted to itself.
+    let target = request.query_param("target");
+    let host = request.header("host").unwrap_or("");
+    if let Some(origin) = &target
+        && !origin_allowed(origin, host, &context.app.config.extra_origins)
+    {
+        let reason = "target must be one of this server's origins, e.g. http://localhost:PORT";
+        return refuse(request, context, 400, reason);
+    }
+    let follower = match Follower::start(request, context, Transport::Iframe, since) {
+        Ok(follower) => follower,
+        Err(refusal) => return refusal,
+    };
+    let head = Response::new(200).with_header("Content-Type", "text/html; charset=utf-8");
+    let head = for_origin(head, request, context);
+    Reply::Stream(
+        head,
+        Box::new(move |out| {
+            out.send(b"<!doctype html>\n<meta charset=\"utf-8\"><title>/chat/iframe</title>\n")?;
+            let scripts = |batch: &Batch| {
+                let records = batch.records();
+                records
+                    .iter()
+                    .map(|r| script_block(r, target.as_deref()))
+                    .collect()
+            };
+            follower.run(out, Some(CHAT_STREAM_MAX_BYTES), "\n", scripts)?;
+            out.send(b"</html>\n") // the iframe fires `load`: the page reconnects
+        }),
+    )
+}
+
+/// One record as one script block. The record is JSON built by `json::Object`, whose strings
+/// escape every `<` (so no `</script>` can end the block early) and U+2028/U+2029; the
+/// target is escaped the same way. JSON is a JavaScript expression: an object literal.
+fn script_block(record: &str, target: Option<&str>) -> String {
+    match target {
+        None => format!("<script>parent.chatRecord({record})</script>\n"),
+        Some(origin) => {
+            let origin = crate::json::string(origin);
+            format!("<script>parent.postMessage({record}, {origin})</script>\n")
+        }
+    }
+}
+// ANCHOR_END: iframe
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_blocks_call_the_parent_or_post_to_it() {
+        let record = r#"{"id":1,"text":"\u003c/script>"}"#;
+        assert_eq!(
+            script_block(record, None),
+            "<script>parent.chatRecord({\"id\":1,\"text\":\"\\u003c/script>\"})</script>\n"
+        );
+        assert_eq!(
+            script_block("{}", Some("http://localhost:8088")),
+            "<script>parent.postMessage({}, \"http://localhost:8088\")</script>\n"
+        );
+    }
+}

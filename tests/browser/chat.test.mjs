@@ -1,0 +1,128 @@
+// The chat room in a real browser: every panel switched on, a message sent
+// from the page (and one as a WebSocket frame) reaches every panel, each
+// connection dropped in the middle of a burst resumes with nothing missing or
+// seen twice, and the compare page measures a burst with nothing lost.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser } from './support.mjs';
+
+const TRANSPORTS = ['poll', 'longpoll', 'stream', 'iframe', 'sse', 'jsonp', 'ws'];
+
+let server;
+let browser;
+
+before(async () => {
+  // Polls every 50 ms, holds of 1 s: the whole file runs in seconds.
+  server = await startServer(['chat', '--tick-ms', '50', '--hold-ms', '1000']);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function openChat(path = '/chat.html?on=all') {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(server.base + path);
+  await page.waitForFunction(() => window.chat?.ready);
+  // Every panel has been connected at least once.
+  await page.waitForFunction(() => window.chat.panels.every((p) =>
+    p.node.querySelector('.state').textContent.startsWith('connected')));
+  return { page, errors };
+}
+
+// The message ids each panel has shown, by transport.
+function seen(page, id) {
+  return page.waitForFunction((wanted) => window.chat.panels.every((p) => p.cursor >= wanted), id);
+}
+
+function numbers(page) {
+  return page.evaluate(() => Object.fromEntries(window.chat.panels.map((p) => [
+    p.transport.name, { received: p.received, missing: p.missing, twice: p.twice, cursor: p.cursor },
+  ])));
+}
+
+test('a message sent from the page appears in every panel, with its latency', async () => {
+  const { page, errors } = await openChat();
+  await page.fill('#from', 'ann');
+  await page.fill('#text', 'hello everyone');
+  await page.click('#send-form button');
+  await page.waitForFunction(() => /published as #\d+/.test(document.querySelector('#send-result').textContent));
+  const id = Number((await page.textContent('#send-result')).match(/#(\d+)/)[1]);
+  await seen(page, id);
+  for (const name of TRANSPORTS) {
+    const line = await page.textContent(`[data-transport="${name}"] .log li`);
+    assert.match(line, new RegExp(`^#${id} ann: hello everyone  \\(\\d+ ms\\)$`), name);
+    assert.notEqual(await page.textContent(`[data-transport="${name}"] .median`), '–', name);
+  }
+  // The WebSocket panel can send too: a frame is a message, and every panel gets it.
+  await page.selectOption('#send-with', 'ws');
+  await page.fill('#text', 'over the socket');
+  await page.click('#send-form button');
+  await seen(page, id + 1);
+  for (const name of TRANSPORTS) {
+    assert.match(await page.textContent(`[data-transport="${name}"] .log li`), /over the socket/, name);
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('dropping every connection mid-burst loses nothing and repeats nothing', async () => {
+  const { page, errors } = await openChat();
+  const start = await page.evaluate(() => window.chat.panels[0].cursor);
+  const before = await numbers(page);
+  const BURST = 40;
+  // Send the burst from the page while every panel's connection is dropped halfway.
+  await page.evaluate(async (count) => {
+    for (let n = 1; n <= count; n++) {
+      await window.chat.send(`burst ${n}`);
+      if (n === count / 2) {
+        for (const panel of window.chat.panels) panel.node.querySelector('.drop').click();
+      }
+    }
+  }, BURST);
+  await seen(page, start + BURST);
+  const afterwards = await numbers(page);
+  for (const name of TRANSPORTS) {
+    assert.equal(afterwards[name].received - before[name].received, BURST, name);
+    assert.equal(afterwards[name].missing, 0, name);
+    assert.equal(afterwards[name].twice, 0, name);
+    const dropped = await page.$$eval(`[data-transport="${name}"] .log li.gap`, (items) => items.length);
+    assert.equal(dropped, 1, `${name} was dropped once`);
+  }
+  assert.deepEqual(errors, []);
+  await page.screenshot({ path: '/tmp/chat-page.png', fullPage: true });
+  await page.close();
+});
+
+test('the compare page measures a burst on every transport, with nothing lost', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(server.base + '/compare.html');
+  await page.waitForFunction(() => window.compare?.ready);
+  await page.fill('#count', '10');
+  await page.fill('#spacing', '20');
+  await page.click('#run');
+  await page.waitForFunction(() => window.compare?.done, null, { timeout: 20_000 });
+  const table = await page.evaluate(() => window.compare.table);
+  assert.deepEqual(table.map((row) => row.name), TRANSPORTS);
+  for (const row of table) {
+    assert.equal(row.lost, 0, row.name);
+    assert.equal(row.received, 10, row.name);
+    assert.ok(Number(row.bytes) > 0, `${row.name} moved bytes`);
+  }
+  // A socket needs no request per message; every HTTP technique needs at least one
+  // request per answer, and polling asks even when there is nothing new.
+  const requests = Object.fromEntries(table.map((row) => [row.name, Number(row.requests)]));
+  assert.equal(requests.ws, 0);
+  assert.equal(requests.sse, 0);
+  assert.ok(requests.poll > 0 && requests.longpoll > 0 && requests.jsonp > 0);
+  assert.equal(await page.textContent('tr[data-transport="ws"] .lost'), '0');
+  assert.deepEqual(errors, []);
+  await page.screenshot({ path: '/tmp/compare-page.png', fullPage: true });
+  await page.close();
+});
