@@ -65,20 +65,34 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// True once the client has closed its side or the connection has failed. A handler that
     /// holds a request open (a long poll) asks this while it waits, so a client that leaves
-    /// frees its thread at once instead of at the end of the hold. It peeks without blocking
-    /// and consumes nothing, so a pipelined next request stays where it is.
+    /// frees its thread at once instead of at the end of the hold.
     pub fn client_gone(&self) -> bool {
-        if self.stream.set_nonblocking(true).is_err() {
-            return true;
-        }
-        let gone = match self.stream.peek(&mut [0u8; 1]) {
-            Ok(0) => true, // end of stream: the client closed (or half-closed) the connection
-            Ok(_) => false,
-            Err(e) => e.kind() != ErrorKind::WouldBlock,
-        };
-        gone || self.stream.set_nonblocking(false).is_err()
+        peer_gone(self.stream)
+    }
+
+    /// A second handle on the client's socket, for a stream's body (which runs after the
+    /// handler has returned, when the `Context` is gone) to ask `peer_gone` while it waits.
+    pub fn socket(&self) -> std::io::Result<TcpStream> {
+        self.stream.try_clone()
     }
 }
+
+// ANCHOR: peer_gone
+/// True once the peer has closed its side of `stream` (a read would return 0) or the
+/// connection has failed. It peeks without blocking and consumes nothing, so a pipelined
+/// next request stays where it is.
+pub fn peer_gone(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let gone = match stream.peek(&mut [0u8; 1]) {
+        Ok(0) => true, // end of stream: the client closed (or half-closed) the connection
+        Ok(_) => false,
+        Err(e) => e.kind() != ErrorKind::WouldBlock,
+    };
+    gone || stream.set_nonblocking(false).is_err()
+}
+// ANCHOR_END: peer_gone
 
 /// A route's method that accepts GET, POST, PUT, PATCH and DELETE (HEAD and OPTIONS stay the
 /// server's own). For endpoints that report whatever arrives, like `/ajax/echo`.

@@ -29,7 +29,6 @@
 //! `jsonp.rs`, `socket.rs` (WebSocket); `room.rs` is the room itself (sending, cursors, the
 //! gap signal) and `stats.rs` the counters.
 
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -234,25 +233,6 @@ fn refusal(request: &Request, context: &Context, status: u16, reason: &str) -> R
 fn refuse(request: &Request, context: &Context, status: u16, reason: &str) -> Reply {
     refusal(request, context, status, reason).into()
 }
-
-// ANCHOR: client_gone
-/// `Context::client_gone` for a stream's body, which runs after the handler has returned and
-/// so has no `Context`: a clone of the socket, peeked without blocking. True once the client
-/// has closed its side (a read of 0) or the connection failed. A stream waiting on the room
-/// asks it while it waits, so a tab that closes frees its thread within `GONE_CHECK_INTERVAL`
-/// rather than at the next keepalive.
-fn client_gone(stream: &TcpStream) -> bool {
-    if stream.set_nonblocking(true).is_err() {
-        return true;
-    }
-    let gone = match stream.peek(&mut [0u8; 1]) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
-    };
-    gone || stream.set_nonblocking(false).is_err()
-}
-// ANCHOR_END: client_gone
 
 #[cfg(test)]
 mod tests {

@@ -18,16 +18,11 @@ pub fn stats(request: &Request, context: &Context) -> Reply {
     let transports = Transport::ALL.iter().map(|&transport| {
         let wire = app.traffic.snapshot(transport.path());
         let tally = app.chat.tally(transport);
-        // A long poll is counted by the server only once it is answered, so while it waits
-        // only our own count of held places sees it.
-        let open = match transport {
-            Transport::Poll | Transport::Jsonp => wire.open,
-            _ => tally.held.load(std::sync::atomic::Ordering::SeqCst) as u64,
-        };
         Object::new()
             .string("name", transport.name())
             .string("path", transport.path())
-            .number("open", open as f64)
+            // Counted by the server: a long poll while it waits, a stream, a socket.
+            .number("open", wire.open as f64)
             .number("requests", wire.requests as f64)
             .number("bytes_in", wire.bytes_in as f64)
             .number("bytes_out", wire.bytes_out as f64)

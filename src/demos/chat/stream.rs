@@ -21,10 +21,10 @@ use crate::http::response::Response;
 use crate::hub::Hub;
 use crate::limits::CHAT_STREAM_MAX_BYTES;
 use crate::origins::origin_allowed;
-use crate::router::{Context, Reply};
+use crate::router::{Context, Reply, peer_gone};
 
 use super::room::{Batch, parse_since, wait};
-use super::{Place, Transport, client_gone, for_origin, full, refuse, take_place};
+use super::{Place, Transport, for_origin, full, refuse, take_place};
 
 // ANCHOR: follower
 /// A stream's reader in the room: where it is, and how to tell it has gone.
@@ -48,7 +48,7 @@ impl Follower {
         let Some(place) = take_place(context.app.chat.tally(transport)) else {
             return Err(full(request, context));
         };
-        let Ok(client) = context.stream.try_clone() else {
+        let Ok(client) = context.socket() else {
             return Err(refuse(
                 request,
                 context,
@@ -79,10 +79,10 @@ impl Follower {
         loop {
             let deadline = Instant::now() + self.hold;
             let batch = wait(&self.room, self.cursor, deadline, || {
-                client_gone(&self.client)
+                peer_gone(&self.client)
             });
             if batch.is_empty() {
-                if client_gone(&self.client) {
+                if peer_gone(&self.client) {
                     return Err(io::Error::other("client gone"));
                 }
                 out.send(keepalive.as_bytes())?;
