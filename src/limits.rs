@@ -174,3 +174,25 @@ pub const MAX_CHAT_HELD: usize = 64;
 /// memory, so a stream that never ended would grow without bound. sockjs uses 128 KiB too.
 pub const CHAT_STREAM_MAX_BYTES: u64 = 128 * 1024;
 // ANCHOR_END: chat_limits
+
+/// A size as the error messages say it: `8 KiB`, `1 MiB`, `512 B`. Messages are made from the
+/// constants above, so changing a limit can never leave a message that lies about it.
+pub fn size_in_words(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 && b % (1024 * 1024) == 0 => format!("{} MiB", b / (1024 * 1024)),
+        b if b >= 1024 && b % 1024 == 0 => format!("{} KiB", b / 1024),
+        b => format!("{b} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_in_words() {
+        assert_eq!(size_in_words(MAX_REQUEST_LINE), "8 KiB");
+        assert_eq!(size_in_words(MAX_BODY_BYTES), "1 MiB");
+        assert_eq!(size_in_words(1500), "1500 B");
+    }
+}

@@ -43,14 +43,11 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::UnknownDemo(name) => {
                 let names: Vec<&str> = crate::demos::ALL.iter().map(|d| d.name).collect();
-                match names.is_empty() {
-                    true => write!(f, "no demo is called {name:?} (none are built yet)"),
-                    false => write!(
-                        f,
-                        "no demo is called {name:?}; try one of: {}",
-                        names.join(", ")
-                    ),
-                }
+                write!(
+                    f,
+                    "no demo is called {name:?}; try one of: {}",
+                    names.join(", ")
+                )
             }
             StartError::AddressInUse(addr) => write!(
                 f,
@@ -230,15 +227,17 @@ fn refuse_busy(app: &App, mut stream: TcpStream, reason: &str) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     let response = Response::text(503, format!("{reason}; try again shortly\n"))
         .with_header("Retry-After", RETRY_AFTER_SECS.to_string());
-    let mut bytes = head_bytes(
-        Version::Http11,
-        &response,
-        Delimit::Length(response.body.len()),
-        false,
-    );
-    bytes.extend_from_slice(&response.body);
-    let _ = stream.write_all(&bytes);
+    let _ = stream.write_all(&closing_answer(&response));
     let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// A short answer after which the connection closes, head and body in one buffer:
+/// HTTP/1.1, its `Content-Length`, and `Connection: close`.
+fn closing_answer(response: &Response) -> Vec<u8> {
+    let length = Delimit::Length(response.body.len());
+    let mut bytes = head_bytes(Version::Http11, response, length, false);
+    bytes.extend_from_slice(&response.body);
+    bytes
 }
 
 /// Everything one connection's thread does, start to end.
@@ -450,7 +449,7 @@ impl Connection {
         }
         let deadline = Instant::now() + app.config.timeouts.body;
         match request.framing {
-            BodyFraming::Empty => {}
+            BodyFraming::Empty => {} // (returned above; here only to name every case)
             BodyFraming::Length(length) => {
                 while self.buf.len() < length {
                     self.fill_before(deadline)?;
@@ -676,31 +675,21 @@ impl Connection {
     /// The trace shows what arrived (up to 1 KiB), since no head was ever parsed.
     fn refuse(&mut self, app: &App, error: RequestError) -> Ending {
         trace(app, self.id, ">", &self.buf[..self.buf.len().min(1024)]);
-        self.send_error(app, error, Instant::now());
-        Ending::Linger
-    }
-
-    fn send_error(&mut self, app: &App, error: RequestError, started: Instant) {
         let response = Response::text(error.status(), format!("{}\n", error.reason()));
-        let mut bytes = head_bytes(
-            Version::Http11,
-            &response,
-            Delimit::Length(response.body.len()),
-            false,
+        let bytes = closing_answer(&response);
+        trace(
+            app,
+            self.id,
+            "<",
+            &bytes[..bytes.len() - response.body.len()],
         );
-        trace(app, self.id, "<", &bytes);
-        bytes.extend_from_slice(&response.body);
         let _ = self.stream.write_all(&bytes);
+        let (status, reason) = (error.status(), error.reason());
         log(
             app,
-            &format!(
-                "{} bad request: {} {} ({:.1?})",
-                self.peer,
-                error.status(),
-                error.reason(),
-                started.elapsed()
-            ),
+            &format!("{} bad request: {status} {reason}", self.peer),
         );
+        Ending::Linger
     }
 
     fn write_raw(&mut self, app: &App, bytes: &[u8]) -> io::Result<()> {

@@ -218,7 +218,7 @@ fn echo(request: &Request, context: &Context) -> Reply {
         .string("method", &request.method)
         .raw("contentType", &string_or_null(content_type))
         .raw("customHeader", &string_or_null(custom_header))
-        .string("body", cut(&body, MAX_FIELD))
+        .string("body", cut(&body, MAX_CORS_FIELD_BYTES))
         .finish();
     let response = Response::new(200)
         .with_header("Content-Type", "application/json")
@@ -360,8 +360,9 @@ struct Log {
 impl State {
     /// Counts a request and keeps it, as the JSON object `/cors/log` lists.
     fn record(&self, request: &Request, status: u16, verdict: &str) {
-        let field = |name: &str| string_or_null(request.header(name).map(|v| cut(v, MAX_FIELD)));
-        let cookie = string_or_null(demo_cookie(request).map(|v| cut(v, MAX_FIELD)));
+        let field =
+            |name: &str| string_or_null(request.header(name).map(|v| cut(v, MAX_CORS_FIELD_BYTES)));
+        let cookie = string_or_null(demo_cookie(request).map(|v| cut(v, MAX_CORS_FIELD_BYTES)));
         // A poisoned lock only means another thread panicked; the counts are still whole.
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let preflight = request.method == "OPTIONS"
@@ -373,7 +374,7 @@ impl State {
         let entry = json::Object::new()
             .number("n", (log.preflights + log.requests) as f64)
             .string("method", &request.method)
-            .string("target", cut(&request.target, MAX_FIELD))
+            .string("target", cut(&request.target, MAX_CORS_FIELD_BYTES))
             .raw("origin", &field("origin"))
             .raw("requestMethod", &field("access-control-request-method"))
             .raw("requestHeaders", &field("access-control-request-headers"))
@@ -400,19 +401,13 @@ impl State {
     }
 }
 
-const MAX_FIELD: usize = MAX_CORS_FIELD_BYTES;
-
 fn string_or_null(text: Option<&str>) -> String {
     text.map_or("null".to_string(), json::string)
 }
 
 /// The first `max` bytes of `text`, shortened to a whole character.
 fn cut(text: &str, max: usize) -> &str {
-    let mut end = max.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    &text[..text.floor_char_boundary(max)]
 }
 
 #[cfg(test)]

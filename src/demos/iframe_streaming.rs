@@ -129,7 +129,7 @@ fn send_values(
         if n > 1 {
             thread::sleep(tick);
         }
-        let value = (random.next_u64() % 10_000).to_string();
+        let value = (random.below(10_000)).to_string();
         out.send(script_block(deliver, &value).as_bytes())?;
     }
     out.send(DOCUMENT_END.as_bytes())

@@ -175,11 +175,7 @@ impl State {
 
 /// The first `max` bytes of `text`, shortened to a whole character.
 fn cut(text: &str, max: usize) -> &str {
-    let mut end = max.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    &text[..text.floor_char_boundary(max)]
 }
 
 #[cfg(test)]

@@ -86,7 +86,6 @@ impl Default for State {
             hub: Arc::new(Hub::new(LONG_POLL_LOG_CAPACITY)),
             waiting: AtomicUsize::new(0),
             ticker: Once::new(),
-            // A different sequence on every run, which is all a demo needs.
         }
     }
 }

@@ -35,6 +35,7 @@
 //! route and what the demo does with each message.
 
 use crate::demos::Demo;
+use crate::http::query::whole_number;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::router::{Context, Reply, Upgraded};
@@ -59,8 +60,8 @@ pub const PROTOCOLS: &[&str] = &["echo", "chat"];
 fn ws(request: &Request, context: &Context) -> Reply {
     let drop_after = match request.query_param("drop_after") {
         None => None,
-        Some(n) => match n.parse::<u64>() {
-            Ok(n) if n > 0 => Some(n),
+        Some(n) => match whole_number::<u64>(&n) {
+            Some(n) if n > 0 => Some(n),
             _ => {
                 return Response::text(400, "drop_after must be a whole number, 1 or more\n")
                     .into();

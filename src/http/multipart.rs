@@ -28,7 +28,7 @@
 //! parser below is a pure function over the body the server already read (at most
 //! `MAX_BODY_BYTES`); it borrows each part's content from that body and copies nothing big.
 
-use crate::limits::{MAX_PART_BYTES, MAX_PART_HEAD_BYTES, MAX_PARTS};
+use crate::limits::{MAX_PART_BYTES, MAX_PART_HEAD_BYTES, MAX_PARTS, size_in_words};
 
 /// One part: a form field, or a file when it has a filename.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +59,9 @@ pub enum MultipartError {
 }
 
 impl MultipartError {
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> String {
         use MultipartError::*;
-        match self {
+        let reason = match self {
             NoBoundary => "multipart/form-data needs a boundary parameter",
             BadBoundary => {
                 "the boundary must be 1 to 70 letters, digits or '()+_,-./:=? characters"
@@ -70,11 +70,17 @@ impl MultipartError {
             BadBoundaryLine => "a boundary line must end in CR LF, or in -- for the last one",
             NoCloseDelimiter => "the body ends before the closing boundary (--boundary--)",
             BadPartHeader => "a part's header section is malformed (each line Name: value, CR LF)",
-            PartHeadTooLarge => "a part's header section is larger than 1 KiB",
+            PartHeadTooLarge => {
+                let limit = size_in_words(MAX_PART_HEAD_BYTES);
+                return format!("a part's header section is larger than {limit}");
+            }
             NotFormData => "a part has no Content-Disposition: form-data with a name",
-            PartTooLarge => "a part is larger than 512 KiB",
-            TooManyParts => "more than 64 parts",
-        }
+            PartTooLarge => {
+                return format!("a part is larger than {}", size_in_words(MAX_PART_BYTES));
+            }
+            TooManyParts => return format!("more than {MAX_PARTS} parts"),
+        };
+        reason.to_string()
     }
 }
 

@@ -20,7 +20,9 @@
 //! Content-Length beside Transfer-Encoding.
 
 use crate::http::query;
-use crate::limits::{MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_HEADERS, MAX_REQUEST_LINE};
+use crate::limits::{
+    MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_HEADERS, MAX_REQUEST_LINE, MAX_TRAILER_BYTES, size_in_words,
+};
 
 /// The two versions of HTTP/1 (RFC 9112 §2.3). Any `HTTP/1.x` above 1.1 is served as 1.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,18 +131,28 @@ impl RequestError {
         }
     }
 
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> String {
         use RequestError::*;
-        match self {
+        let reason = match self {
             BareLineFeed => "lines must end in CR LF, not a bare LF (with netcat, use nc -C)",
             MalformedRequestLine => "the request line must be METHOD SP TARGET SP VERSION",
             InvalidMethod => "the method is not a valid token",
             InvalidTarget => "the request target is not a valid path, absolute URL or *",
             MalformedVersion => "the version must look like HTTP/1.1",
             UnsupportedVersion => "only HTTP/1.0 and HTTP/1.1 are served here",
-            RequestLineTooLong => "the request line is longer than 8 KiB",
-            HeadTooLarge => "the header section is larger than 16 KiB",
-            TooManyHeaders => "more than 64 header lines",
+            RequestLineTooLong => {
+                return format!(
+                    "the request line is longer than {}",
+                    size_in_words(MAX_REQUEST_LINE)
+                );
+            }
+            HeadTooLarge => {
+                return format!(
+                    "the header section is larger than {}",
+                    size_in_words(MAX_HEAD_BYTES)
+                );
+            }
+            TooManyHeaders => return format!("more than {MAX_HEADERS} header lines"),
             ObsoleteLineFolding => "a header line starts with whitespace (obsolete line folding)",
             MissingColon => "a header line has no colon",
             SpaceBeforeColon => "whitespace between a header name and its colon",
@@ -155,13 +167,19 @@ impl RequestError {
             ChunkedNotFinal => "chunked must be applied exactly once, as the final coding",
             InvalidContentLength => "Content-Length is not a decimal number",
             ConflictingContentLengths => "several different Content-Length values",
-            BodyTooLarge => "the body is larger than 1 MiB",
+            BodyTooLarge => {
+                return format!("the body is larger than {}", size_in_words(MAX_BODY_BYTES));
+            }
             InvalidChunk => "a chunk is malformed (size line, hex digits or CR LF)",
-            TrailersTooLarge => "the trailer section is larger than 4 KiB",
+            TrailersTooLarge => {
+                let limit = size_in_words(MAX_TRAILER_BYTES);
+                return format!("the trailer section is larger than {limit}");
+            }
             UnsupportedExpectation => "the only expectation supported is 100-continue",
             HeaderTimeout => "the request head did not arrive in time",
             BodyTimeout => "the request body did not arrive in time",
-        }
+        };
+        reason.to_string()
     }
 }
 // ANCHOR_END: request_error
