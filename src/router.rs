@@ -4,11 +4,14 @@
 use std::io::{self, ErrorKind};
 use std::net::TcpStream;
 use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
 
 use crate::App;
 use crate::http::body::BodyWriter;
 use crate::http::request::Request;
 use crate::http::response::Response;
+use crate::limits::GONE_CHECK_INTERVAL;
 use crate::traffic::Counters;
 
 /// What a handler gives back.
@@ -68,6 +71,22 @@ impl Context<'_> {
     /// frees its thread at once instead of at the end of the hold.
     pub fn client_gone(&self) -> bool {
         peer_gone(self.stream)
+    }
+
+    /// Waits until `until`, looking every `GONE_CHECK_INTERVAL` whether the client has left.
+    /// True if it stayed to the end; false as soon as it has gone, so a thread holding a
+    /// request for nobody is freed at once.
+    pub fn client_stays_until(&self, until: Instant) -> bool {
+        loop {
+            if self.client_gone() {
+                return false;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            thread::sleep(left.min(GONE_CHECK_INTERVAL));
+        }
     }
 
     /// A second handle on the client's socket, for a stream's body (which runs after the

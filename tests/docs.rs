@@ -101,7 +101,10 @@ fn excerpts() -> Vec<(String, String, String, String)> {
 #[test]
 fn every_excerpt_in_the_docs_matches_its_source() {
     let excerpts = excerpts();
-    assert!(excerpts.len() > 50, "the excerpt markers are not being found");
+    assert!(
+        excerpts.len() > 50,
+        "the excerpt markers are not being found"
+    );
     let mut wrong = Vec::new();
     for (chapter, source, anchor, quoted) in excerpts {
         match region(&source, &anchor) {

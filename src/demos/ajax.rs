@@ -47,9 +47,7 @@ use crate::http::query::{parse_form, whole_number};
 use crate::http::request::{Request, comma_list};
 use crate::http::response::Response;
 use crate::json;
-use crate::limits::{
-    GONE_CHECK_INTERVAL, LARGE_PIECES, MAX_LARGE_BYTES, MAX_LARGE_MS, MAX_SLOW_MS,
-};
+use crate::limits::{LARGE_PIECES, MAX_LARGE_BYTES, MAX_LARGE_MS, MAX_SLOW_MS};
 use crate::router::{ANY, Context, Reply};
 
 pub const DEMO: Demo = Demo {
@@ -153,15 +151,8 @@ fn slow(request: &Request, context: &Context) -> Reply {
         Ok(ms) => ms.unwrap_or(context.app.config.tick.as_millis() as u64),
         Err(reply) => return reply,
     };
-    let deadline = Instant::now() + Duration::from_millis(ms);
-    // Short naps, looking at the client between them: a page that timed out or aborted has
-    // closed its connection, and this thread need not sleep on for nobody.
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        if left.is_zero() || context.client_gone() {
-            break;
-        }
-        thread::sleep(left.min(GONE_CHECK_INTERVAL));
-    }
+    // A page that timed out or aborted has closed its connection: stop waiting for nobody.
+    context.client_stays_until(Instant::now() + Duration::from_millis(ms));
     Response::text(200, format!("answered after {ms} ms\n"))
         .with_header("Cache-Control", "no-store")
         .into()

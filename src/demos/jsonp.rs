@@ -30,7 +30,6 @@
 //! `?callback=NAME` works too (jQuery's `callback=?` becomes that). `GET /jsonp/never` is a
 //! script that never comes, to show a page's timeout.
 
-use std::thread;
 use std::time::Instant;
 
 use crate::demos::Demo;
@@ -38,7 +37,7 @@ use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::hub::now_millis;
 use crate::json;
-use crate::limits::{GONE_CHECK_INTERVAL, MAX_CALLBACK_LEN};
+use crate::limits::MAX_CALLBACK_LEN;
 use crate::router::{Context, Reply};
 
 pub const DEMO: Demo = Demo {
@@ -188,13 +187,7 @@ fn never(request: &Request, context: &Context) -> Reply {
     if let Err(error) = callback_of(request) {
         return bad_callback(error);
     }
-    let deadline = Instant::now() + context.app.config.hold;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        if left.is_zero() || context.client_gone() {
-            break;
-        }
-        thread::sleep(left.min(GONE_CHECK_INTERVAL));
-    }
+    context.client_stays_until(Instant::now() + context.app.config.hold);
     Response::new(204)
         .with_header("Cache-Control", "no-store")
         .into()

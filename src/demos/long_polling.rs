@@ -44,8 +44,7 @@ use crate::http::response::Response;
 use crate::hub::{Event, Hub, now_millis};
 use crate::json::{self, Object};
 use crate::limits::{
-    GONE_CHECK_INTERVAL, LONG_POLL_LOG_CAPACITY, MAX_EVENT_TEXT_BYTES, MAX_LONG_POLL_WAITERS,
-    RETRY_AFTER_SECS,
+    LONG_POLL_LOG_CAPACITY, MAX_EVENT_TEXT_BYTES, MAX_LONG_POLL_WAITERS, RETRY_AFTER_SECS,
 };
 use crate::random::Xorshift;
 use crate::router::{Context, Reply};
@@ -231,10 +230,10 @@ fn random(_: &Request, context: &Context) -> Reply {
     let mut random = Xorshift::seeded(); // not cryptographic: see src/random.rs
     let changed = loop {
         if next_check > deadline {
-            client_stays_until(deadline, context); // the rest of the hold
+            context.client_stays_until(deadline); // the rest of the hold
             break false;
         }
-        if !client_stays_until(next_check, context) {
+        if !context.client_stays_until(next_check) {
             break false; // gone: the answer below goes nowhere, and the thread is free
         }
         let draw = random.below(10); // the article's Math.floor(10 * Math.random())
@@ -252,22 +251,6 @@ fn random(_: &Request, context: &Context) -> Reply {
     json_reply(200, body)
 }
 // ANCHOR_END: random
-
-/// Sleeps until `until`, looking every `GONE_CHECK_INTERVAL` whether the client has closed
-/// its connection. False as soon as it has: the article's `setInterval` kept firing for a
-/// client long gone.
-fn client_stays_until(until: Instant, context: &Context) -> bool {
-    loop {
-        if context.client_gone() {
-            return false;
-        }
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return true;
-        }
-        thread::sleep(left.min(GONE_CHECK_INTERVAL));
-    }
-}
 
 /// `GET /longpoll/stats`: how many requests are held now, the cap, and the newest id.
 fn stats(_: &Request, context: &Context) -> Reply {
