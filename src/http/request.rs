@@ -220,6 +220,14 @@ impl Request {
             .map(|(_, v)| v)
     }
 
+    /// True if the client already has the version tagged `etag`: its `If-None-Match` lists
+    /// that tag, or `*`. Compared weakly, `W/"x"` matching `"x"` (RFC 9110 §13.1.2), and over
+    /// every `If-None-Match` line. The answer is then `304 Not Modified`, with no body.
+    pub fn client_has_etag(&self, etag: &str) -> bool {
+        comma_list(self.header_values("if-none-match"))
+            .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+    }
+
     // ANCHOR: keep_alive
     /// Whether the connection stays open after this request (RFC 9112 §9.3): HTTP/1.1 is
     /// persistent unless the client says `Connection: close`; HTTP/1.0 closes unless it says
@@ -868,6 +876,25 @@ mod tests {
         assert!(r.unwrap().expects_continue);
         let r = parse("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n");
         assert!(!r.unwrap().expects_continue, "no body, nothing to wait for");
+    }
+
+    #[test]
+    fn etags_are_compared_weakly_over_every_line() {
+        let has = |lines: &str| {
+            let text = format!("GET / HTTP/1.1\r\nHost: h\r\n{lines}\r\n");
+            parse(&text).unwrap().client_has_etag("\"abc\"")
+        };
+        assert!(has("If-None-Match: \"abc\"\r\n"));
+        assert!(has("If-None-Match: W/\"abc\"\r\n"), "weak comparison");
+        assert!(has("If-None-Match: \"x\", \"abc\"\r\n"), "a list");
+        assert!(
+            has("If-None-Match: \"x\"\r\nIf-None-Match: \"abc\"\r\n"),
+            "a second line"
+        );
+        assert!(has("If-None-Match: *\r\n"));
+        assert!(!has("If-None-Match: \"abd\"\r\n"));
+        assert!(!has("If-None-Match: abc\r\n"), "a tag is quoted");
+        assert!(!has(""));
     }
 
     #[test]
