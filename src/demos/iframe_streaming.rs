@@ -46,6 +46,7 @@ use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
 use crate::limits::MAX_HTMLFILE_COUNT;
+use crate::origins::{demo_origins, port_of_host};
 use crate::random::Xorshift;
 use crate::router::{Context, Reply};
 
@@ -164,25 +165,8 @@ fn check_target(origin: &str, host: Option<&str>) -> Result<(), &'static str> {
     let Some(host) = host else {
         return Err("a target origin needs a Host header to be checked against");
     };
-    // `Host: name[:port]`; the core has already checked its syntax. No port, or an empty
-    // one, means 80 (RFC 3986 §3.2.3), which an origin leaves out when serialised.
-    let port = match host.rsplit_once(':') {
-        Some((_, port)) if !port.contains(']') && !port.is_empty() => port,
-        _ => "80",
-    };
-    let Ok(port) = port.parse::<u16>() else {
-        return Err("the Host header's port is out of range");
-    };
-    let suffix = if port == 80 {
-        String::new()
-    } else {
-        format!(":{port}")
-    };
-    let allowed = [
-        format!("http://localhost{suffix}"),
-        format!("http://127.0.0.1{suffix}"),
-    ];
-    match allowed.iter().any(|a| a == origin) {
+    let port = port_of_host(host).ok_or("the Host header's port is out of range")?;
+    match demo_origins(port).iter().any(|demo| demo == origin) {
         true => Ok(()),
         false => Err("target must be http://localhost:PORT or http://127.0.0.1:PORT, this port"),
     }
