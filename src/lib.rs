@@ -48,6 +48,15 @@ pub struct App {
     pub chat: demos::chat::State,
 }
 
+impl App {
+    /// Prints one line to the server's log, unless `--quiet`.
+    pub fn log(&self, line: &str) {
+        if !self.config.quiet {
+            println!("{line}");
+        }
+    }
+}
+
 /// Starts serving every demo (or the one `config.demo` names) and returns at once.
 pub fn start(config: Config) -> Result<Running, StartError> {
     start_with(config, &[])

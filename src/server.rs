@@ -697,21 +697,30 @@ impl Connection {
         self.stream.write_all(bytes)
     }
 
-    fn close(mut self, ending: Ending, linger: Duration) {
+    fn close(mut self, ending: Ending, linger_for: Duration) {
         if ending == Ending::Linger {
-            let _ = self.stream.shutdown(Shutdown::Write);
-            let _ = self.stream.set_read_timeout(Some(linger));
-            let give_up = Instant::now() + linger;
-            let mut discarded = 0;
-            let mut scratch = [0u8; 4096];
-            while discarded < LINGER_BYTES && Instant::now() < give_up {
-                match self.stream.read(&mut scratch) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => discarded += n,
-                }
-            }
+            linger(&mut self.stream, linger_for, LINGER_BYTES);
         }
         let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// A graceful close: stop sending (our FIN goes out after everything already written), then
+/// read and throw away what the peer still sends, until it closes too, `timeout` passes or
+/// `max_bytes` have come. Closing a socket with unread bytes in it makes the kernel send a
+/// reset, which can destroy the last response before the peer reads it (RFC 9112 §9.6;
+/// RFC 6455 §7.1.1 asks the same of WebSocket).
+pub(crate) fn linger(stream: &mut TcpStream, timeout: Duration, max_bytes: usize) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(timeout));
+    let give_up = Instant::now() + timeout;
+    let mut discarded = 0;
+    let mut scratch = [0u8; 4096];
+    while discarded < max_bytes && Instant::now() < give_up {
+        match stream.read(&mut scratch) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => discarded += n,
+        }
     }
 }
 
@@ -769,7 +778,7 @@ fn why_a_stream_stopped(e: &io::Error) -> String {
     }
 }
 
-fn is_timeout(e: &io::Error) -> bool {
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -797,9 +806,7 @@ fn log_request(
 }
 
 fn log(app: &App, line: &str) {
-    if !app.config.quiet {
-        println!("{line}");
-    }
+    app.log(line);
 }
 
 /// `--trace`: a head as it crossed the wire, one line per line, with CR LF spelled out and

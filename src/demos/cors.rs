@@ -126,14 +126,11 @@ fn share(request: &Request, context: &Context, response: Response) -> Reply {
 /// it depends on that header (a cache must not hand one origin's answer to another).
 fn finish(request: &Request, context: &Context, response: Response, verdict: &str) -> Reply {
     context.app.cors.record(request, response.status, verdict);
-    if !context.app.config.quiet {
-        let origin = request.header("origin").unwrap_or("none");
-        let target = &request.target;
-        println!(
-            "cors: {} {target}, Origin: {origin} -> {verdict}",
-            request.method
-        );
-    }
+    let (method, target) = (&request.method, &request.target);
+    let origin = request.header("origin").unwrap_or("none");
+    context.app.log(&format!(
+        "cors: {method} {target}, Origin: {origin} -> {verdict}"
+    ));
     let response = response.with_header("Vary", "Origin");
     response.with_header("X-CORS-Verdict", verdict).into()
 }

@@ -16,6 +16,7 @@ use crate::limits::{
     WS_READ_CHUNK_BYTES,
 };
 use crate::router::Upgraded;
+use crate::server::{is_timeout, linger};
 use crate::traffic::Counters;
 use crate::ws::close::{self, Violation};
 use crate::ws::frame::{self, Opcode};
@@ -269,15 +270,17 @@ impl<'a> Connection<'a> {
             Ending::Dropped => "dropped by the server, without a close frame".to_string(),
             Ending::Vanished(why) => format!("gone without a close frame ({why})"),
         };
-        if !self.app.config.quiet {
-            println!(
-                "{} websocket {what}, after {:.1?}",
-                self.peer,
-                started.elapsed()
-            );
-        }
+        let lived = started.elapsed();
+        self.app.log(&format!(
+            "{} websocket {what}, after {lived:.1?}",
+            self.peer
+        ));
         match ending {
-            Ending::ClientClosed(_) | Ending::Failed(_) => linger(self.stream),
+            // §7.1.1: after the close frames the server closes TCP first, lingering so the
+            // last frame is not lost to a reset; a client that never closes gets a timeout.
+            Ending::ClientClosed(_) | Ending::Failed(_) => {
+                linger(self.stream, WS_CLOSE_TIMEOUT, WS_CLOSE_DRAIN_BYTES)
+            }
             Ending::Dropped | Ending::Vanished(_) => {
                 let _ = self.stream.shutdown(Shutdown::Both);
             }
@@ -291,25 +294,4 @@ impl<'a> Connection<'a> {
             println!("{id} > {line}");
         }
     }
-}
-
-/// §7.1.1: after the close frames the server closes TCP first. It sends its FIN, then reads
-/// (and drops) until the client closes its side too, so the last frame is not lost to a
-/// reset; a client that never does is given `WS_CLOSE_TIMEOUT`.
-fn linger(stream: &mut TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(WS_CLOSE_TIMEOUT));
-    let give_up = Instant::now() + WS_CLOSE_TIMEOUT;
-    let mut scratch = [0u8; 4096];
-    let mut discarded = 0;
-    while discarded < WS_CLOSE_DRAIN_BYTES && Instant::now() < give_up {
-        match stream.read(&mut scratch) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => discarded += n,
-        }
-    }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
