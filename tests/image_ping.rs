@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use webwire::hub::now_millis;
 
 use support::{Client, get, start};
 use webwire::limits::{MAX_PING_QUERY_BYTES, PING_RECENT};
@@ -18,12 +18,6 @@ const PING_204_HEAD: &str = "HTTP/1.1 204 No Content\r\n\
 const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff\
     \x21\xf9\x04\x01\x00\x00\x00\x00\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00\
     \x02\x02\x44\x01\x00\x3b";
-
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// The stats with every `"at":<millis>` replaced by `"at":0`, and the times that were there.
 fn stats_without_times(server: &webwire::Running) -> (String, Vec<u64>) {

@@ -4,7 +4,9 @@
 
 mod support;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use webwire::hub::now_millis;
+
+use std::time::{Duration, Instant};
 
 use support::{Client, get, start_custom, test_config};
 
@@ -13,12 +15,6 @@ fn jsonp_server(tick_ms: u64, hold_ms: u64) -> webwire::Running {
     config.tick = Duration::from_millis(tick_ms);
     config.hold = Duration::from_millis(hold_ms);
     start_custom(config, &[])
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The body with its `"time":<millis>` replaced by `"time":0`, and the time that was there.

@@ -99,9 +99,7 @@ fn echo(request: &Request, _: &Context) -> Reply {
 /// The `body` field of the report, or why the body is not what its Content-Type says.
 fn body_report(request: &Request) -> Result<String, String> {
     let content_type = request.header("content-type").unwrap_or("");
-    // The media type's name is case-insensitive and ends at its parameters (RFC 9110 §8.3.1).
-    let media_type = content_type.split(';').next().unwrap_or("");
-    let media_type = media_type.trim().to_ascii_lowercase();
+    let media_type = request.media_type().unwrap_or_default();
     let bytes = &request.body;
     let report = json::Object::new()
         .string("type", content_type)

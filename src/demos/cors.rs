@@ -195,9 +195,7 @@ fn preflight_verdict(method: &str, names: Vec<&str>) -> String {
 /// `POST` or `PUT /cors`: what arrived. A `PUT`, a JSON body or `X-Custom-Header` reach this
 /// only after a preflight; a `POST` of `text/plain` does not need one.
 fn echo(request: &Request, context: &Context) -> Reply {
-    let content_type = request.header("content-type");
-    let essence = content_type.map(|t| t.split(';').next().unwrap_or("").trim());
-    if essence.is_some_and(|e| e.eq_ignore_ascii_case("application/json")) {
+    if request.media_type().as_deref() == Some("application/json") {
         // JSON is UTF-8 (RFC 8259 §8.1), so a bad byte is an error, not a U+FFFD.
         let error = match std::str::from_utf8(&request.body) {
             Ok(text) => json::validate(text).err().map(|e| e.to_string()),
@@ -213,7 +211,10 @@ fn echo(request: &Request, context: &Context) -> Reply {
     let custom_header = request.header("x-custom-header");
     let report = json::Object::new()
         .string("method", &request.method)
-        .raw("contentType", &string_or_null(content_type))
+        .raw(
+            "contentType",
+            &string_or_null(request.header("content-type")),
+        )
         .raw("customHeader", &string_or_null(custom_header))
         .string("body", cut(&body, MAX_CORS_FIELD_BYTES))
         .finish();

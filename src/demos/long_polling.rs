@@ -188,9 +188,11 @@ fn events_reply(events: &[Event]) -> Reply {
 /// §15.3.2: the new resource is named by `Location`, or else is the request's own target).
 fn publish(request: &Request, context: &Context) -> Reply {
     let form = "application/x-www-form-urlencoded";
-    let content_type = request.header("content-type").unwrap_or(form);
-    let media_type = content_type.split(';').next().unwrap_or("").trim();
-    if !media_type.eq_ignore_ascii_case(form) {
+    // No Content-Type at all is taken as a form, as curl -d sends.
+    if request
+        .media_type()
+        .is_some_and(|media_type| media_type != form)
+    {
         return refuse(
             415,
             "send the text as a form: Content-Type: application/x-www-form-urlencoded",

@@ -220,6 +220,15 @@ impl Request {
             .map(|(_, v)| v)
     }
 
+    /// The body's media type from `Content-Type`, lower-cased and without its parameters
+    /// (`Text/Plain; charset=utf-8` is `text/plain`): media type names are case-insensitive
+    /// and end at the first `;` (RFC 9110 §8.3.1). `None` with no `Content-Type`.
+    pub fn media_type(&self) -> Option<String> {
+        let content_type = self.header("content-type")?;
+        let essence = content_type.split(';').next().unwrap_or("");
+        Some(essence.trim().to_ascii_lowercase())
+    }
+
     /// True if the client already has the version tagged `etag`: its `If-None-Match` lists
     /// that tag, or `*`. Compared weakly, `W/"x"` matching `"x"` (RFC 9110 §13.1.2), and over
     /// every `If-None-Match` line. The answer is then `304 Not Modified`, with no body.
