@@ -13,7 +13,8 @@ use webwire::router::Handler;
 use webwire::{Running, start_with};
 
 /// A test configuration: a free port on 127.0.0.1, no log, and timeouts short enough that
-/// the timeout tests finish quickly.
+/// the timeout tests finish quickly, yet long enough that a test thread the machine keeps
+/// waiting for a moment (CI has two busy cores) is not mistaken for an idle client.
 pub fn test_config() -> Config {
     let mut config = Config {
         bind: "127.0.0.1".to_string(),
@@ -21,11 +22,11 @@ pub fn test_config() -> Config {
         quiet: true,
         ..Config::default()
     };
-    config.timeouts.header = Duration::from_millis(400);
-    config.timeouts.body = Duration::from_millis(400);
-    config.timeouts.idle = Duration::from_millis(400);
-    config.timeouts.write = Duration::from_millis(400);
-    config.timeouts.linger = Duration::from_millis(200);
+    config.timeouts.header = Duration::from_millis(1000);
+    config.timeouts.body = Duration::from_millis(1000);
+    config.timeouts.idle = Duration::from_millis(1000);
+    config.timeouts.write = Duration::from_millis(1000);
+    config.timeouts.linger = Duration::from_millis(500);
     config
 }
 
