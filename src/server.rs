@@ -348,7 +348,7 @@ impl Connection {
             };
             first = false;
             self.started = Instant::now();
-            // A client waiting for `100 Continue` that would be refused anyway (404, 405) is
+            // A client waiting for `100 Continue` that no handler would take (404, 405, 501) is
             // refused now, before it sends a body nobody would read (RFC 9110 §10.1.1).
             let refuse_early = request.expects_continue && !shared.router.accepts(&request);
             if !refuse_early {

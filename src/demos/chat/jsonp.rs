@@ -9,6 +9,7 @@ use crate::demos::jsonp::{check_callback, script};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
+use crate::limits::MAX_CALLBACK_LEN;
 use crate::router::{Context, Reply};
 
 use super::room::{parse_since, read};
@@ -30,9 +31,10 @@ pub fn jsonp(request: &Request, context: &Context) -> Reply {
         );
     };
     if check_callback(&callback).is_err() {
-        let reason =
-            "cb must be a JavaScript name, or names joined by dots (at most 64 characters)";
-        return refuse(request, context, 400, reason);
+        let reason = format!(
+            "cb must be a JavaScript name, or names joined by dots (at most {MAX_CALLBACK_LEN} characters)"
+        );
+        return refuse(request, context, 400, &reason);
     }
     let batch = read(&context.app.chat.room, since);
     let tally = context.app.chat.tally(Transport::Jsonp);
