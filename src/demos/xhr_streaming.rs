@@ -219,13 +219,4 @@ mod tests {
         assert_eq!(kib.len(), 1024);
         assert!(kib[..1023].iter().all(|&b| b == b' '));
     }
-
-    #[test]
-    fn seeded_numbers_stay_below_the_bound_and_streams_differ() {
-        let (mut a, mut b) = (Xorshift::seeded(), Xorshift::seeded());
-        let a_numbers: Vec<u64> = (0..1000).map(|_| a.below(NUMBER_BOUND)).collect();
-        let b_numbers: Vec<u64> = (0..1000).map(|_| b.below(NUMBER_BOUND)).collect();
-        assert!(a_numbers.iter().all(|&n| n < NUMBER_BOUND));
-        assert_ne!(a_numbers, b_numbers, "two streams, two sequences");
-    }
 }
