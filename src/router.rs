@@ -44,7 +44,9 @@ pub struct Upgraded<'a> {
     /// protocol's first bytes, if the client did not wait for the 101.
     pub buffered: Vec<u8>,
     pub app: &'a App,
-    /// "#7 127.0.0.1:50312", to start log and trace lines with.
+    /// The connection's number, `7` in the `#7` that starts its `--trace` lines.
+    pub id: u64,
+    /// "#7 127.0.0.1:50312", to start log lines with.
     pub peer: &'a str,
     /// The path's traffic counters: the new protocol adds the bytes it reads and writes.
     pub counters: Option<Arc<Counters>>,

@@ -650,6 +650,7 @@ impl Connection {
             stream: &mut self.stream,
             buffered: std::mem::take(&mut self.buf),
             app,
+            id: self.id,
             peer: &self.peer,
             counters: app.traffic.get(&request.path).cloned(),
         };

@@ -128,18 +128,20 @@ pub struct Connection<'a> {
     buffer: Vec<u8>,
     app: &'a App,
     peer: &'a str,
+    /// `#7`, to start this connection's `--trace` lines with.
+    id: String,
     sender: Sender,
     counters: Option<Arc<Counters>>,
 }
 
 impl<'a> Connection<'a> {
     pub fn new(upgraded: Upgraded<'a>) -> io::Result<Connection<'a>> {
-        let id = upgraded.peer.split(' ').next().unwrap_or("").to_string();
+        let id = format!("#{}", upgraded.id);
         upgraded.stream.set_nodelay(true)?;
         let out = Outgoing {
             stream: upgraded.stream.try_clone()?,
             close_sent: false,
-            trace: upgraded.app.config.trace.then_some(id),
+            trace: upgraded.app.config.trace.then(|| id.clone()),
             counters: upgraded.counters.clone(),
         };
         Ok(Connection {
@@ -147,6 +149,7 @@ impl<'a> Connection<'a> {
             buffer: upgraded.buffered,
             app: upgraded.app,
             peer: upgraded.peer,
+            id,
             sender: Sender {
                 out: Arc::new(Mutex::new(out)),
             },
@@ -289,9 +292,8 @@ impl<'a> Connection<'a> {
     // ANCHOR_END: end
 
     fn print_trace(&self, lines: Vec<String>) {
-        let id = self.peer.split(' ').next().unwrap_or("");
         for line in lines {
-            println!("{id} > {line}");
+            println!("{} > {line}", self.id);
         }
     }
 }
