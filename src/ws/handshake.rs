@@ -53,10 +53,13 @@ pub fn check(
     protocols: &[&str],
 ) -> Result<Accepted, Response> {
     // §4.1: "The method of the request MUST be GET, and the HTTP version MUST be at least
-    // 1.1." (The router already sent other methods a 405; HEAD reaches us as a GET would.)
+    // 1.1." The router already sent other methods a 405. HEAD reaches us as a GET would, and
+    // the path does answer HEAD (as `OPTIONS /ws` says), but a HEAD cannot switch protocols:
+    // §4.2.1's "appropriate HTTP error code (such as 400 Bad Request)".
     if request.method != "GET" {
-        let refusal = Response::text(405, "a WebSocket handshake is a GET (RFC 6455 §4.1)\n");
-        return Err(refusal.with_header("Allow", "GET"));
+        return Err(bad(
+            "a HEAD cannot open a WebSocket: send the handshake as a GET",
+        ));
     }
     if request.version != Version::Http11 {
         return Err(bad("a WebSocket handshake needs HTTP/1.1"));
@@ -228,7 +231,7 @@ mod tests {
         assert_eq!(refused(&without("Connection")), Some(400));
         assert_eq!(refused(&without("Sec-WebSocket-Key")), Some(400));
         assert_eq!(refused(&without("Sec-WebSocket-Version")), Some(400));
-        assert_eq!(refused(&GOOD.replace("GET", "HEAD")), Some(405));
+        assert_eq!(refused(&GOOD.replace("GET", "HEAD")), Some(400));
         assert_eq!(refused(&GOOD.replace(": 13", ": 8")), Some(426));
         assert_eq!(refused(&GOOD.replace("HTTP/1.1", "HTTP/1.0")), Some(400));
         assert_eq!(
