@@ -15,7 +15,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::json;
-use crate::limits::GONE_CHECK_INTERVAL;
+use crate::limits::{GONE_CHECK_INTERVAL, MAX_BATCH_EVENTS, MAX_BATCH_TEXT_BYTES};
 
 /// One event: its id (1, 2, 3, … with no gaps), its text, and when it was published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl Hub {
         self.lock().last_id
     }
 
-    /// Every event still kept with an id above `id`, oldest first.
+    /// The events still kept with an id above `id`, oldest first, at most one batch.
     pub fn after(&self, id: u64) -> Vec<Event> {
         events_after(&self.lock(), id)
     }
@@ -138,10 +138,31 @@ impl Hub {
     // ANCHOR_END: wait_after
 }
 
+// ANCHOR: events_after
+/// The oldest events after `id`, at most one batch: `MAX_BATCH_EVENTS` events and
+/// `MAX_BATCH_TEXT_BYTES` of text (or one event, however long). A reader far behind gets the
+/// rest by asking again from the last id it got; no answer, however far behind its reader,
+/// is built bigger than a batch.
 fn events_after(log: &Log, id: u64) -> Vec<Event> {
-    // Ids are consecutive, so the events after `id` are a tail of the deque.
-    log.events.iter().filter(|e| e.id > id).cloned().collect()
+    // Ids are consecutive, so the events after `id` are a tail of the deque: skip to it.
+    let skip = match log.events.front() {
+        Some(first) if id >= first.id => (id - first.id + 1).min(log.events.len() as u64),
+        _ => 0,
+    };
+    let mut batch = Vec::new();
+    let mut text_bytes = 0;
+    for event in log.events.iter().skip(skip as usize) {
+        text_bytes += event.text.len();
+        if batch.len() == MAX_BATCH_EVENTS
+            || (!batch.is_empty() && text_bytes > MAX_BATCH_TEXT_BYTES)
+        {
+            break;
+        }
+        batch.push(event.clone());
+    }
+    batch
 }
+// ANCHOR_END: events_after
 
 pub fn now_millis() -> u64 {
     SystemTime::now()
@@ -177,6 +198,36 @@ mod tests {
         }
         let ids: Vec<u64> = hub.after(0).iter().map(|e| e.id).collect();
         assert_eq!(ids, [2, 3]);
+    }
+
+    #[test]
+    fn a_reader_far_behind_gets_one_batch_at_a_time() {
+        let hub = Hub::new(2000);
+        for _ in 0..1000 {
+            hub.publish("x");
+        }
+        let first = hub.after(0);
+        assert_eq!(first.len(), MAX_BATCH_EVENTS, "capped by count");
+        assert_eq!(first.last().unwrap().id, MAX_BATCH_EVENTS as u64);
+        let next = hub.after(first.last().unwrap().id);
+        assert_eq!(
+            next[0].id,
+            MAX_BATCH_EVENTS as u64 + 1,
+            "the rest, from the cursor"
+        );
+
+        let big = Hub::new(100);
+        let text = "<".repeat(4000);
+        for _ in 0..10 {
+            big.publish(&text);
+        }
+        let batch = big.after(0);
+        assert_eq!(batch.len(), MAX_BATCH_TEXT_BYTES / 4000, "capped by text");
+        let huge = Hub::new(10);
+        huge.publish(&"y".repeat(MAX_BATCH_TEXT_BYTES + 1));
+        assert_eq!(huge.after(0).len(), 1, "one event, however long");
+        let ids: Vec<u64> = big.after(8).iter().map(|e| e.id).collect();
+        assert_eq!(ids, [9, 10], "skips to the tail");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!
 //! - `limits` — every cap and timeout, one constant each
 //! - `http` — requests parsed from bytes, bodies, responses written as bytes
+//! - `net`, `budget`, `log` — sockets written against a deadline and watched for a client
+//!   leaving; the memory budget that client-sized buffers share; the log's bounded queue
 //! - `json`, `hub` — JSON by hand; the numbered event log that long polls wait on
 //! - `router` — (method, path) → handler; 404, 405, 501
 //! - `pages` — the browser pages and docs compiled in, with ETags
@@ -14,12 +16,15 @@
 //! - `ws` — WebSocket by hand: the handshake and the frame codec
 //! - `demos` — one module per technique
 
+pub mod budget;
 pub mod config;
 pub mod demos;
 pub mod http;
 pub mod hub;
 pub mod json;
 pub mod limits;
+pub mod log;
+pub mod net;
 pub mod origins;
 pub mod pages;
 pub mod random;
@@ -42,6 +47,10 @@ pub struct App {
     pub pages: Vec<Page>,
     /// What crossed the wire, per routed path (counted by the server).
     pub traffic: traffic::Traffic,
+    /// The memory that request bodies and WebSocket messages share (`MEMORY_BUDGET_BYTES`).
+    pub budget: std::sync::Arc<budget::Budget>,
+    /// The log's queue, when anything is logged or traced (`None` with `--quiet` alone).
+    log: Option<log::Log>,
     pub long_polling: demos::long_polling::State,
     pub image_ping: demos::image_ping::State,
     pub cors: demos::cors::State,
@@ -49,11 +58,27 @@ pub struct App {
 }
 
 impl App {
-    /// Prints one line to the server's log, unless `--quiet`.
+    /// Queues one line for the server's log, unless `--quiet`. Never waits for stdout.
     pub fn log(&self, line: &str) {
-        if !self.config.quiet {
-            println!("{line}");
+        if !self.config.quiet
+            && let Some(log) = &self.log
+        {
+            log.write(format!("{line}\n"));
         }
+    }
+
+    /// Queues `--trace` text (whole lines), if tracing is on.
+    pub fn trace(&self, text: String) {
+        if self.config.trace
+            && let Some(log) = &self.log
+        {
+            log.write(text);
+        }
+    }
+
+    /// The log, for a part that outlives a borrow of the `App` (a WebSocket's writer).
+    pub fn log_handle(&self) -> Option<log::Log> {
+        self.log.clone()
     }
 }
 
@@ -82,11 +107,14 @@ pub fn start_with(
     for &(method, path, handler) in extra_routes {
         router.add(method, path, handler);
     }
+    let log = (!config.quiet || config.trace).then(log::Log::to_stdout);
     let app = App {
         config,
         demos,
         pages,
         traffic: traffic::Traffic::new(router.paths()),
+        budget: budget::Budget::new(limits::MEMORY_BUDGET_BYTES),
+        log,
         long_polling: Default::default(),
         image_ping: Default::default(),
         cors: Default::default(),

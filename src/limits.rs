@@ -39,8 +39,10 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A keep-alive connection with no new request for this long is closed (silently: no request
 /// is in flight, so there is nobody to answer).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
-/// One `write` may block this long on a client that stopped reading; then the connection is
-/// dropped, so a stalled reader cannot pin a streaming thread forever.
+/// A whole piece — a response, one chunk of a stream, one WebSocket frame — must be taken by
+/// the client within this time, however it reads (one deadline per piece, not per system
+/// call: see `net::write_all_within`). Past it the connection is closed, so a stalled or
+/// trickling reader cannot pin a thread, or the memory of an answer, for longer.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// After an error or `Connection: close`, how long we keep reading (and discarding) what the
 /// client still sends, so our last response is not destroyed by a TCP reset (RFC 9112 §9.6).
@@ -49,6 +51,17 @@ pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 pub const LINGER_BYTES: usize = 256 * 1024;
 /// `Retry-After` seconds sent with 503 when the server is full.
 pub const RETRY_AFTER_SECS: u32 = 1;
+/// What every request body and every WebSocket message being reassembled may hold at once,
+/// all connections together, taken as bytes arrive (`budget.rs`). Past it: 503, or close
+/// code 1013 on a WebSocket. Sixteen of the largest WebSocket messages at once.
+pub const MEMORY_BUDGET_BYTES: usize = 256 * 1024 * 1024;
+/// Bytes a client may send while its request is held (a long poll, a stream): they are read
+/// to see the client's close behind them, and kept for its next request. Past it the server
+/// stops reading until the hold ends. One more request head.
+pub const MAX_UNREAD_WHILE_HELD: usize = 16 * 1024;
+/// Log and `--trace` text waiting for stdout. A reader that cannot keep up (a paused terminal,
+/// a pipe nobody drains) makes the server drop lines, counted in the log, and never wait.
+pub const LOG_QUEUE_BYTES: usize = 1024 * 1024;
 // ANCHOR_END: limits
 
 // ANCHOR: demo_limits
@@ -59,6 +72,14 @@ pub const GONE_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 pub const MAX_JSON_DEPTH: usize = 64;
 /// Default for `--tick-ms`: the articles' two seconds between pushes and polls.
 pub const DEFAULT_TICK: Duration = Duration::from_secs(2);
+/// Most events one answer carries from an event log (`hub.rs`): a poll, a long poll, one
+/// piece of a stream, one burst of WebSocket frames. A reader further behind gets the
+/// oldest ones and asks again from its new cursor, so no answer is built bigger than this.
+pub const MAX_BATCH_EVENTS: usize = 256;
+/// Most text (UTF-8 bytes) one answer carries from an event log, unless a single event is
+/// larger. JSON escaping can make text at most six times larger (`<` is `\u003c`), so with
+/// `MAX_BATCH_EVENTS` this bounds every catch-up answer to about 112 KiB.
+pub const MAX_BATCH_TEXT_BYTES: usize = 16 * 1024;
 /// Default for `--hold-ms`: how long a long poll is held before it answers "nothing new".
 /// Below the 30–60 s after which proxies and load balancers commonly cut idle requests.
 pub const DEFAULT_HOLD: Duration = Duration::from_secs(25);
@@ -83,6 +104,9 @@ pub const MAX_LARGE_BYTES: u64 = 4 * 1024 * 1024;
 pub const MAX_LARGE_MS: u64 = 30_000;
 /// How many evenly paced pieces `/ajax/large` cuts its body into.
 pub const LARGE_PIECES: u64 = 20;
+/// Largest body `/ajax/echo` shows in its report; a larger one is reported by its size and
+/// kind only (and its parts, for multipart). Escaped as JSON, text can grow six times.
+pub const MAX_ECHO_BODY_BYTES: usize = 16 * 1024;
 /// Most parts in one `multipart/form-data` body; more is 400.
 pub const MAX_PARTS: usize = 64;
 /// Largest header section of one multipart part, blank line included; more is 400.

@@ -1,7 +1,7 @@
 //! The route table: (method, path) → handler, and the answers for everything that matches
 //! no route — 404, 405 with `Allow`, 501 — one small function per outcome.
 
-use std::io::{self, ErrorKind};
+use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::thread;
@@ -12,6 +12,7 @@ use crate::http::body::BodyWriter;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::limits::GONE_CHECK_INTERVAL;
+use crate::net::ClientWatch;
 use crate::traffic::Counters;
 
 /// What a handler gives back.
@@ -38,8 +39,9 @@ pub type UpgradeFn = Box<dyn FnOnce(Upgraded) + Send>;
 
 /// A connection after `101 Switching Protocols`, handed to the new protocol.
 pub struct Upgraded<'a> {
-    /// The socket. Its write timeout is still set; its read timeout is cleared (none).
-    pub stream: &'a mut TcpStream,
+    /// The socket. Its write timeout is still set (`write_all_within` counts on it); its
+    /// read timeout is cleared (none).
+    pub stream: Arc<TcpStream>,
     /// Bytes the client sent after its request head, already read off the socket: the new
     /// protocol's first bytes, if the client did not wait for the 101.
     pub buffered: Vec<u8>,
@@ -64,7 +66,7 @@ pub type Handler = fn(&Request, &Context) -> Reply;
 /// What a handler may use besides the request: the shared state, and a look at the client.
 pub struct Context<'a> {
     pub app: &'a App,
-    pub(crate) stream: &'a TcpStream,
+    pub(crate) watch: &'a ClientWatch,
 }
 
 impl Context<'_> {
@@ -72,7 +74,7 @@ impl Context<'_> {
     /// holds a request open (a long poll) asks this while it waits, so a client that leaves
     /// frees its thread at once instead of at the end of the hold.
     pub fn client_gone(&self) -> bool {
-        peer_gone(self.stream)
+        self.watch.client_gone()
     }
 
     /// Waits until `until`, looking every `GONE_CHECK_INTERVAL` whether the client has left.
@@ -91,29 +93,12 @@ impl Context<'_> {
         }
     }
 
-    /// A second handle on the client's socket, for a stream's body (which runs after the
-    /// handler has returned, when the `Context` is gone) to ask `peer_gone` while it waits.
-    pub fn socket(&self) -> std::io::Result<TcpStream> {
-        self.stream.try_clone()
+    /// The watch on the client, for a stream's body (which runs after the handler has
+    /// returned, when the `Context` is gone) to ask whether the client left while it waits.
+    pub fn watch(&self) -> ClientWatch {
+        self.watch.clone()
     }
 }
-
-// ANCHOR: peer_gone
-/// True once the peer has closed its side of `stream` (a read would return 0) or the
-/// connection has failed. It peeks without blocking and consumes nothing, so a pipelined
-/// next request stays where it is.
-pub fn peer_gone(stream: &TcpStream) -> bool {
-    if stream.set_nonblocking(true).is_err() {
-        return true;
-    }
-    let gone = match stream.peek(&mut [0u8; 1]) {
-        Ok(0) => true, // end of stream: the client closed (or half-closed) the connection
-        Ok(_) => false,
-        Err(e) => e.kind() != ErrorKind::WouldBlock,
-    };
-    gone || stream.set_nonblocking(false).is_err()
-}
-// ANCHOR_END: peer_gone
 
 /// A route's method that accepts GET, POST, PUT, PATCH and DELETE (HEAD and OPTIONS stay the
 /// server's own). For endpoints that report whatever arrives, like `/ajax/echo`.

@@ -22,10 +22,14 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::App;
+use crate::budget::Claim;
 use crate::http::body::{BodyWriter, ChunkedDecoder};
 use crate::http::request::{BodyFraming, Parsed, Request, RequestError, Version, parse_head};
 use crate::http::response::{Delimit, Response, head_bytes, status_has_no_body};
-use crate::limits::{LINGER_BYTES, READ_CHUNK_BYTES, RETRY_AFTER_SECS, THREAD_STACK_BYTES};
+use crate::limits::{
+    LINGER_BYTES, MAX_HEAD_BYTES, READ_CHUNK_BYTES, RETRY_AFTER_SECS, THREAD_STACK_BYTES,
+};
+use crate::net::{ClientWatch, is_timeout, linger, write_all_within};
 use crate::router::{Context, Reply, Router, UpgradeFn, Upgraded};
 use crate::traffic::Counters;
 
@@ -248,7 +252,7 @@ fn connection_thread(stream: TcpStream, id: u64, shared: &Shared) {
         Err(_) => format!("#{id}"),
     };
     let mut conn = Connection {
-        stream,
+        watch: ClientWatch::new(stream),
         buf: Vec::with_capacity(READ_CHUNK_BYTES),
         id,
         peer,
@@ -316,7 +320,8 @@ impl From<RequestError> for ReadError {
 }
 
 struct Connection {
-    stream: TcpStream,
+    /// The socket, and what a held request's handler read from it while watching it.
+    watch: ClientWatch,
     /// Bytes received and not yet used: a partial head, or pipelined requests.
     buf: Vec<u8>,
     id: u64,
@@ -335,9 +340,10 @@ impl Connection {
         let app = &shared.app;
         // Nagle's algorithm would hold small writes back for up to 40 ms waiting for more:
         // wrong for a server that flushes every event the moment it happens.
-        let _ = self.stream.set_nodelay(true);
+        let _ = self.stream().set_nodelay(true);
+        // Every write below may wait this long at most, as a whole (`write_all_within`).
         let _ = self
-            .stream
+            .stream()
             .set_write_timeout(Some(app.config.timeouts.write));
         let mut first = true;
         loop {
@@ -351,8 +357,10 @@ impl Connection {
             // A client waiting for `100 Continue` that no handler would take (404, 405, 501) is
             // refused now, before it sends a body nobody would read (RFC 9110 §10.1.1).
             let refuse_early = request.expects_continue && !shared.router.accepts(&request);
+            // The body's bytes are held against the shared budget until the reply is done.
+            let mut body_claim = app.budget.claim();
             if !refuse_early {
-                match self.read_body(app, &mut request) {
+                match self.read_body(app, &mut request, &mut body_claim) {
                     Ok(()) => {}
                     Err(ReadError::Gone) => return Ending::Quiet,
                     Err(ReadError::Bad(error)) => return self.refuse(app, error),
@@ -366,7 +374,7 @@ impl Connection {
             }
             let context = Context {
                 app,
-                stream: &self.stream,
+                watch: &self.watch,
             };
             let reply = catch_unwind(AssertUnwindSafe(|| {
                 shared.router.dispatch(&request, &context)
@@ -390,6 +398,12 @@ impl Connection {
             if let Some(counters) = counters {
                 counters.finished();
             }
+            drop((request, body_claim));
+            // A held request's handler may have read the client's next request while it
+            // watched for a close; it goes after what was already buffered. A big body
+            // leaves the buffer large: give that memory back before the next request.
+            self.buf.extend(self.watch.take_unread());
+            self.buf.shrink_to(MAX_HEAD_BYTES + READ_CHUNK_BYTES);
             match after {
                 After::NextRequest => continue,
                 After::HandedOver => return Ending::Quiet,
@@ -436,8 +450,15 @@ impl Connection {
     }
     // ANCHOR_END: read_request
 
-    /// Reads the body the head announced into `request.body`, within the body timeout.
-    fn read_body(&mut self, app: &App, request: &mut Request) -> Result<(), ReadError> {
+    /// Reads the body the head announced into `request.body`, within the body timeout. Its
+    /// bytes are taken from the shared memory budget as they arrive, not as the head
+    /// announces them: a `Content-Length` alone reserves nothing.
+    fn read_body(
+        &mut self,
+        app: &App,
+        request: &mut Request,
+        claim: &mut Claim,
+    ) -> Result<(), ReadError> {
         if request.framing == BodyFraming::Empty {
             return Ok(());
         }
@@ -451,10 +472,20 @@ impl Connection {
         match request.framing {
             BodyFraming::Empty => {} // (returned above; here only to name every case)
             BodyFraming::Length(length) => {
-                while self.buf.len() < length {
-                    self.fill_before(deadline)?;
+                // What already arrived with the head, then straight from the socket into
+                // the body: the bytes are never held twice.
+                let mut body: Vec<u8> = self.buf.drain(..length.min(self.buf.len())).collect();
+                while body.len() < length {
+                    let want = (length - body.len()).min(READ_CHUNK_BYTES);
+                    if !claim.grow_to(body.len() + want) {
+                        return Err(RequestError::OverMemoryBudget.into());
+                    }
+                    self.read_into_before(&mut body, want, deadline)?;
                 }
-                request.body = self.buf.drain(..length).collect();
+                if !claim.grow_to(body.len()) {
+                    return Err(RequestError::OverMemoryBudget.into());
+                }
+                request.body = body;
                 self.received += length;
             }
             BodyFraming::Chunked => {
@@ -463,6 +494,9 @@ impl Connection {
                     let used = decoder.feed(&self.buf)?;
                     self.buf.drain(..used);
                     self.received += used;
+                    if !claim.grow_to(decoder.body_len()) {
+                        return Err(RequestError::OverMemoryBudget.into());
+                    }
                     if decoder.is_done() {
                         break;
                     }
@@ -480,12 +514,30 @@ impl Connection {
         if wait.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        self.stream.set_read_timeout(Some(wait))?;
-        let start = self.buf.len();
-        self.buf.resize(start + READ_CHUNK_BYTES, 0);
-        let result = self.stream.read(&mut self.buf[start..]);
-        self.buf.truncate(start + *result.as_ref().unwrap_or(&0));
-        result
+        read_more(self.watch.stream(), &mut self.buf, READ_CHUNK_BYTES, wait)
+    }
+
+    /// Reads up to `want` more bytes onto the end of `body`, before `deadline`.
+    fn read_into_before(
+        &mut self,
+        body: &mut Vec<u8>,
+        want: usize,
+        deadline: Instant,
+    ) -> Result<(), ReadError> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        if wait.is_zero() {
+            return Err(RequestError::BodyTimeout.into());
+        }
+        match read_more(self.watch.stream(), body, want, wait) {
+            Ok(0) => Err(ReadError::Gone),
+            Ok(_) => Ok(()),
+            Err(e) if is_timeout(&e) => Err(RequestError::BodyTimeout.into()),
+            Err(_) => Err(ReadError::Gone),
+        }
+    }
+
+    fn stream(&self) -> &TcpStream {
+        self.watch.stream()
     }
 
     /// `fill` for a body: the deadline passing is a 408, the client leaving ends quietly.
@@ -519,7 +571,7 @@ impl Connection {
         if request.method != "HEAD" && !no_body {
             bytes.extend_from_slice(&response.body);
         }
-        let written = self.stream.write_all(&bytes);
+        let written = write_all_within(self.stream(), &[&bytes], app.config.timeouts.write);
         if let Some(counters) = counters {
             counters.sent(bytes.len());
         }
@@ -560,7 +612,8 @@ impl Connection {
             request.keep_alive() && delimit != Delimit::Close && !asks_to_close(&response);
         let head = head_bytes(request.version, &response, delimit, keep_alive);
         trace(app, self.id, "<", &head);
-        if self.stream.write_all(&head).is_err() {
+        let limit = app.config.timeouts.write;
+        if write_all_within(self.stream(), &[&head], limit).is_err() {
             return After::Broken;
         }
         if let Some(counters) = counters {
@@ -585,7 +638,10 @@ impl Connection {
             ),
         );
         let mut out = Metered {
-            out: &mut self.stream,
+            out: Deadlined {
+                stream: self.watch.stream(),
+                limit,
+            },
             left: length.unwrap_or(usize::MAX),
             counters,
         };
@@ -633,7 +689,10 @@ impl Connection {
     ) -> After {
         let bytes = head_bytes(request.version, &head, Delimit::NoBody, true);
         trace(app, self.id, "<", &bytes);
-        if self.stream.write_all(&bytes).is_err() || self.stream.set_read_timeout(None).is_err() {
+        let limit = app.config.timeouts.write;
+        if write_all_within(self.stream(), &[&bytes], limit).is_err()
+            || self.stream().set_read_timeout(None).is_err()
+        {
             return After::Broken;
         }
         if let Some(counters) = counters {
@@ -647,7 +706,7 @@ impl Connection {
             ),
         );
         let upgraded = Upgraded {
-            stream: &mut self.stream,
+            stream: self.watch.shared_stream(),
             buffered: std::mem::take(&mut self.buf),
             app,
             id: self.id,
@@ -676,7 +735,10 @@ impl Connection {
     /// The trace shows what arrived (up to 1 KiB), since no head was ever parsed.
     fn refuse(&mut self, app: &App, error: RequestError) -> Ending {
         trace(app, self.id, ">", &self.buf[..self.buf.len().min(1024)]);
-        let response = Response::text(error.status(), format!("{}\n", error.reason()));
+        let mut response = Response::text(error.status(), format!("{}\n", error.reason()));
+        if error.status() == 503 {
+            response = response.with_header("Retry-After", RETRY_AFTER_SECS.to_string());
+        }
         let bytes = closing_answer(&response);
         trace(
             app,
@@ -684,7 +746,7 @@ impl Connection {
             "<",
             &bytes[..bytes.len() - response.body.len()],
         );
-        let _ = self.stream.write_all(&bytes);
+        let _ = write_all_within(self.stream(), &[&bytes], app.config.timeouts.write);
         let (status, reason) = (error.status(), error.reason());
         log(
             app,
@@ -695,33 +757,47 @@ impl Connection {
 
     fn write_raw(&mut self, app: &App, bytes: &[u8]) -> io::Result<()> {
         trace(app, self.id, "<", bytes);
-        self.stream.write_all(bytes)
+        write_all_within(self.stream(), &[bytes], app.config.timeouts.write)
     }
 
-    fn close(mut self, ending: Ending, linger_for: Duration) {
+    fn close(self, ending: Ending, linger_for: Duration) {
         if ending == Ending::Linger {
-            linger(&mut self.stream, linger_for, LINGER_BYTES);
+            linger(self.stream(), linger_for, LINGER_BYTES);
         }
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = self.stream().shutdown(Shutdown::Both);
     }
 }
 
-/// A graceful close: stop sending (our FIN goes out after everything already written), then
-/// read and throw away what the peer still sends, until it closes too, `timeout` passes or
-/// `max_bytes` have come. Closing a socket with unread bytes in it makes the kernel send a
-/// reset, which can destroy the last response before the peer reads it (RFC 9112 §9.6;
-/// RFC 6455 §7.1.1 asks the same of WebSocket).
-pub(crate) fn linger(stream: &mut TcpStream, timeout: Duration, max_bytes: usize) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(timeout));
-    let give_up = Instant::now() + timeout;
-    let mut discarded = 0;
-    let mut scratch = [0u8; 4096];
-    while discarded < max_bytes && Instant::now() < give_up {
-        match stream.read(&mut scratch) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => discarded += n,
-        }
+/// Reads once, at most `want` bytes onto the end of `into`, waiting at most `wait`.
+fn read_more(
+    mut stream: &TcpStream,
+    into: &mut Vec<u8>,
+    want: usize,
+    wait: Duration,
+) -> io::Result<usize> {
+    stream.set_read_timeout(Some(wait))?;
+    let start = into.len();
+    into.resize(start + want, 0);
+    let result = stream.read(&mut into[start..]);
+    into.truncate(start + *result.as_ref().unwrap_or(&0));
+    result
+}
+
+/// The socket as a stream body writes to it: each piece (`write_all`: one chunk with its
+/// framing) must be taken whole within the write timeout, or the stream ends.
+struct Deadlined<'a> {
+    stream: &'a TcpStream,
+    limit: Duration,
+}
+
+impl Write for Deadlined<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        write_all_within(self.stream, &[bytes], self.limit)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -779,13 +855,6 @@ fn why_a_stream_stopped(e: &io::Error) -> String {
     }
 }
 
-pub(crate) fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
 /// One line per request: who, what, the status, bytes sent, and how long it took.
 fn log_request(
     app: &App,
@@ -814,7 +883,7 @@ fn log(app: &App, line: &str) {
 /// any other unprintable byte as `\xNN`. `>` is from the client, `<` from the server.
 fn trace(app: &App, id: u64, direction: &str, bytes: &[u8]) {
     if app.config.trace {
-        print!("{}", format_trace(id, direction, bytes));
+        app.trace(format_trace(id, direction, bytes));
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use support::{Client, Reply, address, get, start_custom, test_config};
 use webwire::Running;
-use webwire::limits::{CHAT_ROOM_CAPACITY, MAX_CHAT_HELD, MAX_CHAT_TEXT_BYTES};
+use webwire::limits::{CHAT_ROOM_CAPACITY, MAX_BATCH_EVENTS, MAX_CHAT_HELD, MAX_CHAT_TEXT_BYTES};
 
 const ORIGIN: &str = "http://localhost:8088";
 
@@ -548,7 +548,11 @@ fn a_cursor_older_than_the_room_gets_a_gap_signal_on_every_transport() {
         "{}",
         &poll[..80]
     );
-    assert_eq!(ids(&poll).len(), CHAT_ROOM_CAPACITY);
+    assert_eq!(
+        ids(&poll).len(),
+        MAX_BATCH_EVENTS,
+        "one batch; the rest from the cursor"
+    );
     assert!(
         get(&server, "/chat/longpoll?since=0")
             .text()

@@ -121,12 +121,12 @@ fn shout(_: &Request, _: &Context) -> Reply {
             let mut word = upgraded.buffered;
             while word.len() < 5 {
                 let mut more = [0u8; 5];
-                match io::Read::read(upgraded.stream, &mut more) {
+                match io::Read::read(&mut &*upgraded.stream, &mut more) {
                     Ok(0) | Err(_) => return,
                     Ok(n) => word.extend_from_slice(&more[..n]),
                 }
             }
-            let _ = io::Write::write_all(upgraded.stream, &word.to_ascii_uppercase());
+            let _ = io::Write::write_all(&mut &*upgraded.stream, &word.to_ascii_uppercase());
         }),
     )
 }

@@ -59,6 +59,11 @@ impl ChunkedDecoder {
         self.state == State::Done
     }
 
+    /// Bytes of body decoded so far.
+    pub fn body_len(&self) -> usize {
+        self.body.len()
+    }
+
     /// The decoded body, once `is_done`.
     pub fn into_body(self) -> Vec<u8> {
         self.body

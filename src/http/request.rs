@@ -114,6 +114,8 @@ pub enum RequestError {
     UnsupportedExpectation,
     HeaderTimeout,
     BodyTimeout,
+    /// The shared memory budget for bodies (`MEMORY_BUDGET_BYTES`) is spent: 503, retry.
+    OverMemoryBudget,
 }
 
 impl RequestError {
@@ -127,6 +129,7 @@ impl RequestError {
             UnsupportedTransferCoding => 501,
             UnsupportedExpectation => 417,
             HeaderTimeout | BodyTimeout => 408,
+            OverMemoryBudget => 503,
             _ => 400,
         }
     }
@@ -178,6 +181,12 @@ impl RequestError {
             UnsupportedExpectation => "the only expectation supported is 100-continue",
             HeaderTimeout => "the request head did not arrive in time",
             BodyTimeout => "the request body did not arrive in time",
+            OverMemoryBudget => {
+                return format!(
+                    "the server holds {} of request bodies and messages already; try again shortly",
+                    size_in_words(crate::limits::MEMORY_BUDGET_BYTES)
+                );
+            }
         };
         reason.to_string()
     }

@@ -37,6 +37,9 @@ pub enum Violation {
     InvalidUtf8,
     /// A message larger than `MAX_MESSAGE_BYTES` (§7.4.1: 1009).
     TooBig,
+    /// Not the client's fault: the server's memory budget for messages (`budget.rs`) is
+    /// spent just now. 1013, "Try Again Later", from the IANA registry of close codes.
+    ServerBusy,
 }
 
 impl Violation {
@@ -46,6 +49,7 @@ impl Violation {
         match self {
             InvalidUtf8 => 1007, // "data within a message that was not consistent with the type"
             TooBig => 1009,      // "a message that is too big for it to process"
+            ServerBusy => 1013,  // "Try Again Later": the server is overloaded
             _ => 1002,           // "a protocol error"
         }
     }
@@ -67,6 +71,7 @@ impl Violation {
             BadCloseCode => "invalid close code",
             InvalidUtf8 => "invalid UTF-8",
             TooBig => "message too big",
+            ServerBusy => "server busy: try again later",
         }
     }
 }

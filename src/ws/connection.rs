@@ -5,18 +5,19 @@
 //! socket's write half behind a lock and writes each frame whole, so an echo, a pong and a
 //! close never interleave their bytes, and nothing follows a close frame.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::App;
 use crate::limits::{
     MAX_MESSAGE_BYTES, WS_CLOSE_DRAIN_BYTES, WS_CLOSE_TIMEOUT, WS_PING_INTERVAL,
     WS_READ_CHUNK_BYTES,
 };
+use crate::log::Log;
+use crate::net::{is_timeout, linger, write_all_within};
 use crate::router::Upgraded;
-use crate::server::{is_timeout, linger};
 use crate::traffic::Counters;
 use crate::ws::close::{self, Violation};
 use crate::ws::frame::{self, Opcode};
@@ -46,10 +47,15 @@ pub struct Sender {
 }
 
 struct Outgoing {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     close_sent: bool,
-    /// `#7` with `--trace`: every frame sent is printed.
-    trace: Option<String>,
+    /// A frame could not be written whole in time: the connection is cut, and nothing may
+    /// follow the part of a frame the client may already have.
+    broken: bool,
+    /// How long one frame may take to leave, as a whole (`WRITE_TIMEOUT`).
+    limit: Duration,
+    /// `#7` and the log, with `--trace`: every frame sent is printed.
+    trace: Option<(String, Log)>,
     /// The path's traffic counters (`/stats`): every byte sent is added.
     counters: Option<Arc<Counters>>,
 }
@@ -78,11 +84,19 @@ impl Sender {
         self.send(Opcode::Close, &payload)
     }
 
-    /// One unfragmented frame, written whole while holding the lock.
+    // ANCHOR: send_frame
+    /// One unfragmented frame, written whole while holding the lock, within the write
+    /// timeout. If it cannot be, the connection is cut at once (both directions): the client
+    /// may hold part of the frame, and no byte may follow a partial frame — not the next
+    /// message, not a pong. The reader thread sees the cut and ends; the client reconnects
+    /// with its cursor and loses nothing.
     pub fn send(&self, opcode: Opcode, payload: &[u8]) -> io::Result<()> {
         // A panic elsewhere while holding the lock leaves nothing half-written that a retry
-        // could make worse: at worst the peer sees a broken frame and closes.
+        // could make worse: `broken` is set before any write that could fail part-way.
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.broken {
+            return Err(io::Error::new(ErrorKind::NotConnected, "connection cut"));
+        }
         if out.close_sent {
             return Err(io::Error::new(
                 ErrorKind::NotConnected,
@@ -90,8 +104,8 @@ impl Sender {
             ));
         }
         out.close_sent = opcode == Opcode::Close;
-        let mut bytes = frame::encode_header(true, opcode, payload.len() as u64, None);
-        if let Some(id) = &out.trace {
+        let header = frame::encode_header(true, opcode, payload.len() as u64, None);
+        if let Some((id, log)) = &out.trace {
             let header = frame::Header {
                 is_final: true,
                 rsv: 0,
@@ -99,15 +113,21 @@ impl Sender {
                 mask: None,
                 payload_len: payload.len() as u64,
             };
-            println!("{id} < {}", frame::describe(&header, payload));
+            log.write(format!("{id} < {}\n", frame::describe(&header, payload)));
         }
-        bytes.extend_from_slice(payload); // one write per frame: no interleaving, no Nagle wait
-        out.stream.write_all(&bytes)?;
+        // Header and payload in one vectored write: one segment, no copy, no Nagle wait.
+        out.broken = true;
+        if let Err(e) = write_all_within(&out.stream, &[&header, payload], out.limit) {
+            let _ = out.stream.shutdown(Shutdown::Both);
+            return Err(e);
+        }
+        out.broken = false;
         if let Some(counters) = &out.counters {
-            counters.sent(bytes.len());
+            counters.sent(header.len() + payload.len());
         }
         Ok(())
     }
+    // ANCHOR_END: send_frame
 }
 // ANCHOR_END: sender
 
@@ -124,7 +144,7 @@ enum Ending {
 }
 
 pub struct Connection<'a> {
-    stream: &'a mut TcpStream,
+    stream: Arc<TcpStream>,
     buffer: Vec<u8>,
     app: &'a App,
     peer: &'a str,
@@ -138,10 +158,17 @@ impl<'a> Connection<'a> {
     pub fn new(upgraded: Upgraded<'a>) -> io::Result<Connection<'a>> {
         let id = format!("#{}", upgraded.id);
         upgraded.stream.set_nodelay(true)?;
+        let app = upgraded.app;
+        let trace = match (app.config.trace, app.log_handle()) {
+            (true, Some(log)) => Some((id.clone(), log)),
+            _ => None,
+        };
         let out = Outgoing {
-            stream: upgraded.stream.try_clone()?,
+            stream: Arc::clone(&upgraded.stream),
             close_sent: false,
-            trace: upgraded.app.config.trace.then(|| id.clone()),
+            broken: false,
+            limit: app.config.timeouts.write,
+            trace,
             counters: upgraded.counters.clone(),
         };
         Ok(Connection {
@@ -165,7 +192,8 @@ impl<'a> Connection<'a> {
     /// Reads until the connection ends, giving each message to `on_message`.
     pub fn run(mut self, mut on_message: impl FnMut(&Sender, Message) -> io::Result<Next>) {
         let started = Instant::now();
-        let mut reader = Reader::new(MAX_MESSAGE_BYTES, self.app.config.trace);
+        let mut reader = Reader::new(MAX_MESSAGE_BYTES, self.app.config.trace)
+            .with_budget(self.app.budget.claim());
         let mut chunk = vec![0u8; WS_READ_CHUNK_BYTES];
         let mut ping_sent = false;
         let ending = loop {
@@ -180,7 +208,7 @@ impl<'a> Connection<'a> {
             {
                 break Ending::Vanished("the socket failed".to_string());
             }
-            match self.stream.read(&mut chunk) {
+            match (&*self.stream).read(&mut chunk) {
                 Ok(0) => break Ending::Vanished("the client closed TCP".to_string()),
                 Ok(n) => {
                     self.buffer.extend_from_slice(&chunk[..n]);
@@ -282,7 +310,7 @@ impl<'a> Connection<'a> {
             // §7.1.1: after the close frames the server closes TCP first, lingering so the
             // last frame is not lost to a reset; a client that never closes gets a timeout.
             Ending::ClientClosed(_) | Ending::Failed(_) => {
-                linger(self.stream, WS_CLOSE_TIMEOUT, WS_CLOSE_DRAIN_BYTES)
+                linger(&self.stream, WS_CLOSE_TIMEOUT, WS_CLOSE_DRAIN_BYTES)
             }
             Ending::Dropped | Ending::Vanished(_) => {
                 let _ = self.stream.shutdown(Shutdown::Both);
@@ -292,8 +320,13 @@ impl<'a> Connection<'a> {
     // ANCHOR_END: end
 
     fn print_trace(&self, lines: Vec<String>) {
-        for line in lines {
-            println!("{} > {line}", self.id);
+        if lines.is_empty() {
+            return;
         }
+        let text: String = lines
+            .iter()
+            .map(|line| format!("{} > {line}\n", self.id))
+            .collect();
+        self.app.trace(text);
     }
 }

@@ -10,6 +10,7 @@
 //! until one has FIN; control frames (close, ping, pong) may come between the fragments,
 //! never in pieces themselves.
 
+use crate::budget::Claim;
 use crate::ws::close::{self, Violation};
 use crate::ws::frame::{self, Header, Opcode};
 use crate::ws::utf8::Utf8Stream;
@@ -39,6 +40,8 @@ pub struct Reader {
     /// A control frame's payload (at most 125 bytes).
     control: Vec<u8>,
     message: Option<Partial>,
+    /// The message's bytes held against the server's shared memory budget, if it has one.
+    claim: Option<Claim>,
     /// With `--trace`: one line per frame read, for the connection to print.
     pub trace: Option<Vec<String>>,
 }
@@ -50,14 +53,26 @@ impl Reader {
             frame: None,
             control: Vec::new(),
             message: None,
+            claim: None,
             trace: trace.then(Vec::new),
         }
+    }
+
+    /// Holds every message's bytes against a shared budget, taken as they arrive; when it
+    /// cannot spare them, the reader fails with `ServerBusy` (close code 1013).
+    pub fn with_budget(mut self, claim: Claim) -> Reader {
+        self.claim = Some(claim);
+        self
     }
 
     // ANCHOR: read
     /// Consumes bytes from the start of `input`: how many it used, and an event if one is
     /// complete. When it answers `None`, it has used everything it could: read more.
     pub fn read(&mut self, input: &[u8]) -> Result<(usize, Option<Event>), Violation> {
+        // The last message handed out has been dealt with by now: its bytes go back.
+        if let (None, Some(claim)) = (&self.message, &mut self.claim) {
+            claim.release();
+        }
         let mut used = 0;
         loop {
             let Some((header, received)) = self.frame else {
@@ -109,12 +124,13 @@ impl Reader {
         if let Some(message) = &mut self.message
             && !header.opcode.is_control()
         {
-            // Checked on the announced length, before a byte of it is stored.
+            // Checked on the announced length, before a byte of it is stored. Nothing is
+            // reserved on that announcement: the bytes take memory as they arrive, so a
+            // 14-byte header announcing 16 MiB costs 14 bytes until the 16 MiB come.
             let total = message.data.len() as u64 + header.payload_len;
             if total > self.max_message as u64 {
                 return Err(Violation::TooBig);
             }
-            message.data.reserve(header.payload_len as usize);
         }
         Ok(())
     }
@@ -128,6 +144,14 @@ impl Reader {
         piece: &[u8],
     ) -> Result<(), Violation> {
         let key = header.mask.unwrap_or_default();
+        // A message's bytes are taken from the budget as they arrive (a control frame's
+        // 125 bytes at most are not counted).
+        if let (Some(message), Some(claim)) = (&self.message, &mut self.claim)
+            && !header.opcode.is_control()
+            && !claim.grow_to(message.data.len() + piece.len())
+        {
+            return Err(Violation::ServerBusy);
+        }
         let (store, utf8) = match (&mut self.message, header.opcode.is_control()) {
             (Some(message), false) => (
                 &mut message.data,

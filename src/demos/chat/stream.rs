@@ -11,7 +11,6 @@
 //! the page then reconnects from its cursor, losing nothing.
 
 use std::io;
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,8 +19,9 @@ use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::hub::Hub;
 use crate::limits::CHAT_STREAM_MAX_BYTES;
+use crate::net::ClientWatch;
 use crate::origins::origin_allowed;
-use crate::router::{Context, Reply, peer_gone};
+use crate::router::{Context, Reply};
 
 use super::room::{Batch, parse_since, wait};
 use super::{Place, Transport, for_origin, full, refuse, take_place};
@@ -31,8 +31,8 @@ use super::{Place, Transport, for_origin, full, refuse, take_place};
 pub(super) struct Follower {
     room: Arc<Hub>,
     cursor: u64,
-    /// A clone of the connection's socket, to notice the client leaving while we wait.
-    client: TcpStream,
+    /// A watch on the connection's socket, to notice the client leaving while we wait.
+    client: ClientWatch,
     hold: Duration,
     place: Place,
 }
@@ -48,14 +48,7 @@ impl Follower {
         let Some(place) = take_place(context.app.chat.tally(transport)) else {
             return Err(full(request, context));
         };
-        let Ok(client) = context.socket() else {
-            return Err(refuse(
-                request,
-                context,
-                500,
-                "the socket could not be shared",
-            ));
-        };
+        let client = context.watch();
         Ok(Follower {
             room: Arc::clone(&context.app.chat.room),
             cursor: since,
@@ -79,10 +72,10 @@ impl Follower {
         loop {
             let deadline = Instant::now() + self.hold;
             let batch = wait(&self.room, self.cursor, deadline, || {
-                peer_gone(&self.client)
+                self.client.client_gone()
             });
             if batch.is_empty() {
-                if peer_gone(&self.client) {
+                if self.client.client_gone() {
                     return Err(io::Error::other("client gone"));
                 }
                 out.send(keepalive.as_bytes())?;
