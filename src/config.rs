@@ -66,6 +66,9 @@ pub struct Config {
     pub trace: bool,
     pub quiet: bool,
     pub max_conns: usize,
+    /// Bytes that request bodies and WebSocket messages may hold at once, all connections
+    /// together (`MEMORY_BUDGET_BYTES`; tests make it small).
+    pub memory_budget: usize,
     pub timeouts: Timeouts,
     /// The demos' pace: between two stream pieces, two polls, two ticker events.
     pub tick: Duration,
@@ -85,6 +88,7 @@ impl Default for Config {
             trace: false,
             quiet: false,
             max_conns: limits::MAX_CONNECTIONS,
+            memory_budget: limits::MEMORY_BUDGET_BYTES,
             timeouts: Timeouts::default(),
             tick: limits::DEFAULT_TICK,
             hold: limits::DEFAULT_HOLD,
@@ -96,7 +100,7 @@ impl Default for Config {
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
-    Serve(Config),
+    Serve(Box<Config>),
     List,
     Help,
 }
@@ -150,7 +154,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             extra => return Err(format!("one demo at a time: {extra} is one too many")),
         }
     }
-    Ok(Command::Serve(config))
+    Ok(Command::Serve(Box::new(config)))
 }
 
 /// An origin as browsers serialize it in the `Origin` header (RFC 6454 §6.2): `http` or

@@ -108,12 +108,13 @@ pub fn start_with(
         router.add(method, path, handler);
     }
     let log = (!config.quiet || config.trace).then(log::Log::to_stdout);
+    let budget = budget::Budget::new(config.memory_budget);
     let app = App {
         config,
         demos,
         pages,
         traffic: traffic::Traffic::new(router.paths()),
-        budget: budget::Budget::new(limits::MEMORY_BUDGET_BYTES),
+        budget,
         log,
         long_polling: Default::default(),
         image_ping: Default::default(),

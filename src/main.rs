@@ -6,7 +6,7 @@ use webwire::config::{self, Command};
 
 fn main() -> ExitCode {
     let config = match config::parse_args(std::env::args().skip(1)) {
-        Ok(Command::Serve(config)) => config,
+        Ok(Command::Serve(config)) => *config,
         Ok(Command::Help) => {
             print!("{}", config::HELP);
             return ExitCode::SUCCESS;

@@ -76,3 +76,78 @@ fn it_says_where_it_listens_then_a_taken_port_is_refused() {
         )
     );
 }
+
+#[test]
+fn a_log_nobody_reads_never_stops_the_server() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    // stdout is a pipe that this test does not read until the end: a paused terminal.
+    let mut server = Command::new(env!("CARGO_BIN_EXE_webwire"))
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start webwire");
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .strip_prefix("webwire listening on http://localhost:")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    // Each request logs a line of about 7 KB: 400 of them are far more than the pipe and
+    // the log's queue hold. Every one is still answered.
+    let target = format!("/{}", "x".repeat(7000));
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    for i in 0..400 {
+        let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n");
+        client.write_all(request.as_bytes()).unwrap();
+        let mut status = String::new();
+        reader
+            .read_line(&mut status)
+            .unwrap_or_else(|e| panic!("request {i} was never answered: {e}"));
+        assert_eq!(status, "HTTP/1.1 404 Not Found\r\n");
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            if let Some(value) = header.strip_prefix("Content-Length: ") {
+                length = value.trim().parse().unwrap();
+            }
+            if header == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).unwrap();
+    }
+    // A fresh client is served at once.
+    let mut fresh = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    fresh
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    fresh
+        .write_all(b"GET /time HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    fresh.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    // Now read the log: what could not wait was dropped, and the log says how much.
+    drop((client, reader));
+    let mut log = String::new();
+    let mut seen_notice = false;
+    while !seen_notice {
+        log.clear();
+        if out.read_line(&mut log).unwrap() == 0 {
+            break;
+        }
+        seen_notice = log.starts_with("… ") && log.contains(" log lines dropped");
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(seen_notice, "the log says lines were dropped");
+}

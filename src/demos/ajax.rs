@@ -47,7 +47,9 @@ use crate::http::query::{parse_form, whole_number};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
-use crate::limits::{LARGE_PIECES, MAX_LARGE_BYTES, MAX_LARGE_MS, MAX_SLOW_MS};
+use crate::limits::{
+    LARGE_PIECES, MAX_ECHO_BODY_BYTES, MAX_LARGE_BYTES, MAX_LARGE_MS, MAX_SLOW_MS,
+};
 use crate::router::{ANY, Context, Reply};
 
 pub const DEMO: Demo = Demo {
@@ -97,48 +99,111 @@ fn echo(request: &Request, _: &Context) -> Reply {
 
 // ANCHOR: body_report
 /// The `body` field of the report, or why the body is not what its Content-Type says.
+///
+/// A report shows at most `MAX_ECHO_BODY_BYTES` of what the body carried: the rest is
+/// counted in `bytes` but not shown, and the report says `"cut":true`. Without the cap, a
+/// body of 1 MiB of NUL bytes would come back as 6 MiB of `\u0000`, and a hundred clients
+/// that post one and never read the answer would make the server hold 600 MiB.
 fn body_report(request: &Request) -> Result<String, String> {
     let content_type = request.header("content-type").unwrap_or("");
     let media_type = request.media_type().unwrap_or_default();
     let bytes = &request.body;
+    let mut room = Room(MAX_ECHO_BODY_BYTES);
     let report = json::Object::new()
         .string("type", content_type)
         .number("bytes", bytes.len() as f64);
     let report = match media_type.as_str() {
         _ if bytes.is_empty() && content_type.is_empty() => report.string("kind", "none"),
-        "application/x-www-form-urlencoded" => report
-            .string("kind", "form")
-            .raw("fields", &pairs(&parse_form(bytes))),
+        "application/x-www-form-urlencoded" => {
+            let fields = parse_form(bytes);
+            let shown: Vec<_> = fields
+                .iter()
+                .take_while(|(name, value)| room.take(name.len() + value.len()))
+                .cloned()
+                .collect();
+            let cut = shown.len() < fields.len();
+            say_cut(
+                report.string("kind", "form").raw("fields", &pairs(&shown)),
+                cut,
+            )
+        }
         "application/json" => {
             let text = std::str::from_utf8(bytes).map_err(|_| "the JSON body is not UTF-8")?;
             json::validate(text).map_err(|e| e.to_string())?;
             // Checked, so it can go into the report as it is: JSON inside JSON.
-            report.string("kind", "json").raw("json", text.trim())
+            let shown = room.take(text.len());
+            let json = if shown { text.trim() } else { "null" };
+            say_cut(report.string("kind", "json").raw("json", json), !shown)
         }
         "multipart/form-data" => {
             let boundary = multipart::boundary(content_type).map_err(|e| e.reason())?;
             let parts = multipart::parse(bytes, &boundary).map_err(|e| e.reason())?;
-            let parts = parts.iter().map(|part| {
+            let mut cut = false;
+            let mut shown = Vec::new();
+            for part in &parts {
+                let names = part.name.len() + part.filename.as_ref().map_or(0, String::len);
+                let names = names + part.content_type.as_ref().map_or(0, String::len);
+                if !room.take(names) {
+                    cut = true;
+                    break;
+                }
                 let mut fields = json::Object::new()
                     .string("name", &part.name)
                     .raw("filename", &string_or_null(&part.filename))
                     .raw("type", &string_or_null(&part.content_type))
                     .number("size", part.content.len() as f64);
+                // A file is reported by its size; a field's value is shown if it fits.
                 if part.filename.is_none() {
-                    fields = fields.string("value", &String::from_utf8_lossy(part.content));
+                    let value = String::from_utf8_lossy(part.content);
+                    match room.take(value.len()) {
+                        true => fields = fields.string("value", &value),
+                        false => cut = true,
+                    }
                 }
-                fields.finish()
-            });
-            report
-                .string("kind", "multipart")
-                .raw("parts", &json::array(parts))
+                shown.push(fields.finish());
+            }
+            let parts = json::array(shown);
+            say_cut(report.string("kind", "multipart").raw("parts", &parts), cut)
         }
-        t if t.starts_with("text/") => report
-            .string("kind", "text")
-            .string("text", &String::from_utf8_lossy(bytes)),
+        t if t.starts_with("text/") => {
+            let text = String::from_utf8_lossy(bytes);
+            let shown = room.take(text.len());
+            let shown_text = if shown {
+                json::string(&text)
+            } else {
+                "null".into()
+            };
+            say_cut(
+                report.string("kind", "text").raw("text", &shown_text),
+                !shown,
+            )
+        }
         _ => report.string("kind", "bytes"),
     };
     Ok(report.finish())
+}
+
+/// `"cut":true` on a report that does not show all of its body (and nothing otherwise).
+fn say_cut(report: json::Object, cut: bool) -> json::Object {
+    match cut {
+        true => report.bool("cut", true),
+        false => report,
+    }
+}
+
+/// How much of a body a report may still show, in bytes of the body's own text.
+struct Room(usize);
+
+impl Room {
+    /// Takes `bytes` (plus a little for the JSON around each piece) if they fit.
+    fn take(&mut self, bytes: usize) -> bool {
+        let cost = bytes + 8;
+        let fits = cost <= self.0;
+        if fits {
+            self.0 -= cost;
+        }
+        fits
+    }
 }
 // ANCHOR_END: body_report
 

@@ -182,10 +182,7 @@ impl RequestError {
             HeaderTimeout => "the request head did not arrive in time",
             BodyTimeout => "the request body did not arrive in time",
             OverMemoryBudget => {
-                return format!(
-                    "the server holds {} of request bodies and messages already; try again shortly",
-                    size_in_words(crate::limits::MEMORY_BUDGET_BYTES)
-                );
+                "the server's memory for request bodies is all in use just now; try again shortly"
             }
         };
         reason.to_string()

@@ -12,6 +12,8 @@
 use crate::demos::sse::event;
 use crate::http::request::Request;
 use crate::http::response::Response;
+use crate::limits::RETRY_AFTER_SECS;
+use crate::random::Xorshift;
 use crate::router::{Context, Reply};
 
 use super::room::{Batch, message_json, parse_since};
@@ -29,12 +31,11 @@ pub fn events(request: &Request, context: &Context) -> Reply {
             Err(reason) => return refuse(request, context, 400, reason),
         },
     };
-    let follower = match Follower::start(request, context, Transport::Events, since) {
-        Ok(follower) => follower,
-        Err(refusal) => return refusal,
-    };
     let head = Response::new(200).with_header("Content-Type", "text/event-stream");
     let head = for_origin(head, request, context);
+    let Some(follower) = Follower::start(context, Transport::Events, since) else {
+        return come_back_later(head);
+    };
     let retry_ms = context.app.config.tick.as_millis();
     Reply::Stream(
         head,
@@ -44,6 +45,21 @@ pub fn events(request: &Request, context: &Context) -> Reply {
         }),
     )
 }
+
+// ANCHOR: come_back_later
+/// The answer when every place is taken: not 503. For `EventSource`, any status but 200 (or
+/// a 200 that is not `text/event-stream`) "fails the connection" for good: the browser fires
+/// `error`, sets `readyState` to CLOSED and never tries again (WHATWG HTML, "Server-sent
+/// events", the processing model). A 200 event stream that ends at once is the opposite: the
+/// browser waits `retry:` milliseconds and reconnects by itself, with its `Last-Event-ID`. So
+/// a full server says "come back in a moment" in the protocol's own words, with a random
+/// part in the wait so that clients turned away together do not all return together.
+fn come_back_later(head: Response) -> Reply {
+    let wait_ms = RETRY_AFTER_SECS as u64 * 1000 + Xorshift::seeded().below(1000);
+    let body = format!("retry: {wait_ms}\n: the server is full; come back in {wait_ms} ms\n\n");
+    head.with_body(body.into_bytes()).into()
+}
+// ANCHOR_END: come_back_later
 
 /// A batch as events: the gap (if any), then one event per message, ids as the cursor.
 fn sse_events(batch: &Batch) -> String {

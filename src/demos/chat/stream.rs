@@ -38,18 +38,11 @@ pub(super) struct Follower {
 }
 
 impl Follower {
-    /// A follower starting after `since`, or the reply that refuses it (503 when full).
-    pub(super) fn start(
-        request: &Request,
-        context: &Context,
-        transport: Transport,
-        since: u64,
-    ) -> Result<Follower, Reply> {
-        let Some(place) = take_place(context.app.chat.tally(transport)) else {
-            return Err(full(request, context));
-        };
+    /// A follower starting after `since`, or `None` when the transport is full.
+    pub(super) fn start(context: &Context, transport: Transport, since: u64) -> Option<Follower> {
+        let place = take_place(context.app.chat.tally(transport))?;
         let client = context.watch();
-        Ok(Follower {
+        Some(Follower {
             room: Arc::clone(&context.app.chat.room),
             cursor: since,
             client,
@@ -99,9 +92,8 @@ pub fn xhr_stream(request: &Request, context: &Context) -> Reply {
         Ok(since) => since,
         Err(reason) => return refuse(request, context, 400, reason),
     };
-    let follower = match Follower::start(request, context, Transport::Stream, since) {
-        Ok(follower) => follower,
-        Err(refusal) => return refusal,
+    let Some(follower) = Follower::start(context, Transport::Stream, since) else {
+        return full(request, context);
     };
     // NDJSON has no registered media type; `nosniff` (on every answer) lets Chromium hand
     // over each piece at once instead of buffering to sniff it (chapter 05).
@@ -133,9 +125,8 @@ pub fn iframe(request: &Request, context: &Context) -> Reply {
         let reason = "target must be one of this server's origins, e.g. http://localhost:PORT";
         return refuse(request, context, 400, reason);
     }
-    let follower = match Follower::start(request, context, Transport::Iframe, since) {
-        Ok(follower) => follower,
-        Err(refusal) => return refusal,
+    let Some(follower) = Follower::start(context, Transport::Iframe, since) else {
+        return full(request, context);
     };
     let head = Response::new(200).with_header("Content-Type", "text/html; charset=utf-8");
     let head = for_origin(head, request, context);
