@@ -4,6 +4,7 @@
 // seen twice, and the compare page measures a burst with nothing lost.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { startServer, launchBrowser } from './support.mjs';
 
 const TRANSPORTS = ['poll', 'longpoll', 'stream', 'iframe', 'sse', 'jsonp', 'ws'];
@@ -126,3 +127,55 @@ test('the compare page measures a burst on every transport, with nothing lost', 
   await page.screenshot({ path: '/tmp/compare-page.png', fullPage: true });
   await page.close();
 });
+
+test('a full event stream turns EventSource away with retry:, and it comes back by itself', async () => {
+  // Its own server, so the places it fills are not the other tests'.
+  const full = await startServer(['chat', '--hold-ms', '1000']);
+  const MAX_CHAT_HELD = 64; // src/limits.rs
+  const held = [];
+  try {
+    for (let i = 0; i < MAX_CHAT_HELD; i++) {
+      const socket = net.connect(full.port, '127.0.0.1');
+      socket.write(`GET /chat/events HTTP/1.1\r\nHost: localhost:${full.port}\r\n\r\n`);
+      socket.on('data', () => {}); // read, so keepalives never back up
+      held.push(socket);
+    }
+    await waitFor(async () => (await stats(full)).sse.open === MAX_CHAT_HELD);
+    const page = await browser.newPage();
+    await page.goto(full.base + '/');
+    // The page records every state the EventSource goes through.
+    await page.evaluate(() => {
+      window.states = [];
+      const source = new EventSource('/chat/events?since=0');
+      source.onopen = () => window.states.push('open');
+      source.onerror = () => window.states.push(`error ${source.readyState}`);
+    });
+    // Turned away: an error with readyState 0, CONNECTING. A 503 would have made it 2,
+    // CLOSED, for good (the 204 test in sse.test.mjs shows that).
+    await page.waitForFunction(() => window.states.length >= 2);
+    assert.deepEqual(await page.evaluate(() => window.states), ['open', 'error 0']);
+    // A place frees up; after its retry: wait, the browser is back on its own.
+    held.pop().destroy();
+    await page.waitForFunction(() => window.states.at(-1) === 'open', null, { timeout: 10_000 });
+    const states = await page.evaluate(() => window.states);
+    assert.ok(!states.includes('error 2'), states.join(', '));
+    await page.close();
+  } finally {
+    held.forEach((socket) => socket.destroy());
+    await full.stop();
+  }
+});
+
+async function stats(target) {
+  const response = await fetch(`${target.base}/stats`);
+  const body = await response.json();
+  return Object.fromEntries(body.transports.map((t) => [t.name, t]));
+}
+
+async function waitFor(check) {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('the server never got there');
+}
