@@ -81,6 +81,23 @@ impl Claim {
     }
 }
 
+/// Makes room in `buffer` for `extra` more bytes, with the claim covering the buffer's whole
+/// capacity (what is really allocated), or says no and leaves both as they were. The buffer
+/// grows by doubling, as a `Vec` would, so bytes arriving in small pieces cost few copies,
+/// but never past `most`: a body of 600 KiB never takes a 1 MiB buffer.
+pub fn make_room(buffer: &mut Vec<u8>, extra: usize, most: usize, claim: &mut Claim) -> bool {
+    let needed = buffer.len() + extra;
+    if needed <= buffer.capacity() {
+        return true;
+    }
+    let capacity = (buffer.capacity() * 2).clamp(needed, most.max(needed));
+    if !claim.grow_to(capacity) {
+        return false;
+    }
+    buffer.reserve_exact(capacity - buffer.len());
+    true
+}
+
 impl Drop for Claim {
     fn drop(&mut self) {
         self.release();
@@ -108,5 +125,31 @@ mod tests {
         b.release();
         assert_eq!(budget.used(), 0);
         assert!(b.grow_to(100));
+    }
+
+    #[test]
+    fn room_is_made_by_doubling_up_to_the_most_and_claimed_whole() {
+        let budget = Budget::new(1000);
+        let mut claim = budget.claim();
+        let mut buffer = Vec::new();
+        assert!(make_room(&mut buffer, 100, 300, &mut claim));
+        assert_eq!((buffer.capacity(), budget.used()), (100, 100));
+        buffer.resize(100, 0);
+        assert!(make_room(&mut buffer, 10, 300, &mut claim));
+        assert_eq!((buffer.capacity(), budget.used()), (200, 200), "doubled");
+        buffer.resize(200, 0);
+        assert!(make_room(&mut buffer, 10, 300, &mut claim));
+        assert_eq!(
+            (buffer.capacity(), budget.used()),
+            (300, 300),
+            "doubling stops at most"
+        );
+        let mut other = budget.claim();
+        let mut big = Vec::new();
+        assert!(
+            !make_room(&mut big, 701, 2000, &mut other),
+            "300 + 701 > 1000"
+        );
+        assert_eq!((big.capacity(), budget.used()), (0, 300), "nothing taken");
     }
 }

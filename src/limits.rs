@@ -191,7 +191,8 @@ pub const MAX_CHAT_TEXT_BYTES: usize = 4 * 1024;
 /// Longest sender name, in characters; longer is 400.
 pub const MAX_CHAT_NAME_CHARS: usize = 32;
 /// Connections held at once per chat transport (long polls, streams, sockets); one more is
-/// 503. Five held transports times this stays well under `MAX_CONNECTIONS`.
+/// 503, except on the event stream, which answers `retry:` so that `EventSource` comes back.
+/// Five held transports times this stays well under `MAX_CONNECTIONS`.
 pub const MAX_CHAT_HELD: usize = 64;
 /// Body bytes after which an XHR or iframe stream ends and its client reconnects from its
 /// cursor: the browser keeps a whole response (`responseText`, the iframe's document) in

@@ -22,7 +22,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::App;
-use crate::budget::Claim;
+use crate::budget::{Claim, make_room};
 use crate::http::body::{BodyWriter, ChunkedDecoder};
 use crate::http::request::{BodyFraming, Parsed, Request, RequestError, Version, parse_head};
 use crate::http::response::{Delimit, Response, head_bytes, status_has_no_body};
@@ -474,16 +474,18 @@ impl Connection {
             BodyFraming::Length(length) => {
                 // What already arrived with the head, then straight from the socket into
                 // the body: the bytes are never held twice.
-                let mut body: Vec<u8> = self.buf.drain(..length.min(self.buf.len())).collect();
+                let mut body: Vec<u8> = Vec::new();
+                let early = length.min(self.buf.len());
+                if !make_room(&mut body, early, length, claim) {
+                    return Err(RequestError::OverMemoryBudget.into());
+                }
+                body.extend(self.buf.drain(..early));
                 while body.len() < length {
                     let want = (length - body.len()).min(READ_CHUNK_BYTES);
-                    if !claim.grow_to(body.len() + want) {
+                    if !make_room(&mut body, want, length, claim) {
                         return Err(RequestError::OverMemoryBudget.into());
                     }
                     self.read_into_before(&mut body, want, deadline)?;
-                }
-                if !claim.grow_to(body.len()) {
-                    return Err(RequestError::OverMemoryBudget.into());
                 }
                 request.body = body;
                 self.received += length;
@@ -494,7 +496,7 @@ impl Connection {
                     let used = decoder.feed(&self.buf)?;
                     self.buf.drain(..used);
                     self.received += used;
-                    if !claim.grow_to(decoder.body_len()) {
+                    if !claim.grow_to(decoder.held_bytes()) {
                         return Err(RequestError::OverMemoryBudget.into());
                     }
                     if decoder.is_done() {

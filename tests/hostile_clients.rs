@@ -390,9 +390,16 @@ fn bodies_past_the_memory_budget_get_503_and_the_rest_are_served() {
         refused.text(),
         "the server's memory for request bodies is all in use just now; try again shortly\n"
     );
-    // The holder finishes; its bytes go back, and the same request now fits.
+    // The holder finishes; its bytes go back once its answer is written (its next answer on
+    // the same connection says so), and the same request now fits.
     holder.send(vec![b'x'; 10]);
     assert_eq!(holder.read_reply().status, 200);
+    assert_eq!(
+        holder
+            .exchange("GET /time HTTP/1.1\r\nHost: t\r\n\r\n")
+            .status,
+        200
+    );
     let again = Client::connect(&server).exchange(format!(
         "POST /ajax/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n\
          Content-Length: 4096\r\n\r\n{}",

@@ -141,7 +141,8 @@ fn ticker(hub: Weak<Hub>, tick: Duration) {
 }
 
 // ANCHOR: poll
-/// `GET /longpoll?since=N`: every event after N at once, or wait for the next one.
+/// `GET /longpoll?since=N`: the events after N at once (one batch: a reader far behind asks
+/// again from its new cursor), or wait for the next one.
 fn poll(request: &Request, context: &Context) -> Reply {
     let state = &context.app.long_polling;
     state.start_ticker(context.app.config.tick);

@@ -59,9 +59,9 @@ impl ChunkedDecoder {
         self.state == State::Done
     }
 
-    /// Bytes of body decoded so far.
-    pub fn body_len(&self) -> usize {
-        self.body.len()
+    /// Memory the decoded body holds so far (its buffer's capacity).
+    pub fn held_bytes(&self) -> usize {
+        self.body.capacity()
     }
 
     /// The decoded body, once `is_done`.

@@ -135,7 +135,8 @@ impl Sender {
 enum Ending {
     /// The client sent a close frame (its code and reason), and the server answered it.
     ClientClosed(Option<(u16, String)>),
-    /// The client broke a rule; the server sent a close frame with the matching code.
+    /// The client broke a rule, or the server could not take its message now (1013); the
+    /// server sent a close frame with the matching code.
     Failed(Violation),
     /// The application asked to cut the connection without a close frame.
     Dropped,

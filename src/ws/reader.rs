@@ -10,7 +10,7 @@
 //! until one has FIN; control frames (close, ping, pong) may come between the fragments,
 //! never in pieces themselves.
 
-use crate::budget::Claim;
+use crate::budget::{Claim, make_room};
 use crate::ws::close::{self, Violation};
 use crate::ws::frame::{self, Header, Opcode};
 use crate::ws::utf8::Utf8Stream;
@@ -146,9 +146,9 @@ impl Reader {
         let key = header.mask.unwrap_or_default();
         // A message's bytes are taken from the budget as they arrive (a control frame's
         // 125 bytes at most are not counted).
-        if let (Some(message), Some(claim)) = (&self.message, &mut self.claim)
+        if let (Some(message), Some(claim)) = (&mut self.message, &mut self.claim)
             && !header.opcode.is_control()
-            && !claim.grow_to(message.data.len() + piece.len())
+            && !make_room(&mut message.data, piece.len(), self.max_message, claim)
         {
             return Err(Violation::ServerBusy);
         }

@@ -16,7 +16,7 @@ use super::room::{parse_since, read};
 use super::{Transport, refuse};
 
 // ANCHOR: jsonp
-/// `GET /chat/jsonp?since=N&cb=NAME`: every message after N, as a script calling NAME.
+/// `GET /chat/jsonp?since=N&cb=NAME`: the messages after N (one batch), as a script calling NAME.
 pub fn jsonp(request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,

@@ -16,7 +16,8 @@ use super::room::{Batch, parse_since, read, wait};
 use super::{Transport, full, json_reply, refuse, take_place};
 
 // ANCHOR: poll
-/// `GET /chat/poll?since=N`: every message after N, now.
+/// `GET /chat/poll?since=N`: the messages after N, now: at most one batch (`hub.rs`); the
+/// client asks again at once from its new cursor when the answer had any.
 pub fn poll(request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
