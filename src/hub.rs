@@ -12,7 +12,9 @@
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
+
+use crate::clock::now_millis;
 
 use crate::json;
 use crate::limits::{GONE_CHECK_INTERVAL, MAX_BATCH_EVENTS, MAX_BATCH_TEXT_BYTES};
@@ -163,12 +165,6 @@ fn events_after(log: &Log, id: u64) -> Vec<Event> {
     batch
 }
 // ANCHOR_END: events_after
-
-pub fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 #[cfg(test)]
 mod tests {

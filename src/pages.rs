@@ -7,9 +7,11 @@
 //! body (RFC 9110 §8.8.3, §13.1.2).
 
 use crate::demos::Demo;
+use crate::handler::{Context, Reply};
+use crate::html::escape_html;
 use crate::http::request::Request;
 use crate::http::response::Response;
-use crate::router::{Context, Reply, Router, escape_html, not_found};
+use crate::router::{Route, Router, not_found};
 
 /// `doc!("02-ajax.md")` is `("02-ajax.md", <the text of docs/02-ajax.md>)`.
 macro_rules! doc {
@@ -38,23 +40,6 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("13-chat.md"),
     doc!("14-choosing.md"),
 ];
-
-// ANCHOR: extra_pages
-/// Pages a demo serves besides its own `/<name>.html`, as (demo, path, HTML). The postmessage
-/// parent embeds its child page from the other origin, so the child needs a path of its own.
-pub const EXTRA_PAGES: &[(&str, &str, &str)] = &[
-    (
-        "postmessage",
-        "/postmessage-child.html",
-        include_str!("../demos/postmessage-child.html"),
-    ),
-    (
-        "chat",
-        "/compare.html",
-        include_str!("../demos/compare.html"),
-    ),
-];
-// ANCHOR_END: extra_pages
 
 const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");
 const STYLE: &str = include_str!("../demos/style.css");
@@ -91,7 +76,7 @@ pub fn build(demos: &[&'static Demo]) -> Vec<Page> {
     ];
     for demo in demos {
         pages.push(Page::new(format!("/{}.html", demo.name), html, demo.page));
-        for (_, path, content) in EXTRA_PAGES.iter().filter(|(name, ..)| *name == demo.name) {
+        for (path, content) in demo.extra_pages {
             pages.push(Page::new(*path, html, *content));
         }
     }
@@ -109,9 +94,9 @@ pub fn build(demos: &[&'static Demo]) -> Vec<Page> {
 /// Adds a GET route for every page.
 pub fn add_routes(router: &mut Router, pages: &[Page]) {
     for page in pages {
-        router.add("GET", page.path.clone(), serve);
+        router.add(Route::get(page.path.clone(), serve));
     }
-    router.add("GET", "/favicon.ico", no_icon);
+    router.add(Route::get("/favicon.ico", no_icon));
 }
 
 /// Every browser asks for `/favicon.ico` on its own. We have none: say so with an empty answer
@@ -196,13 +181,12 @@ mod tests {
         let image_ping = crate::demos::find("image-ping").unwrap();
         assert!(paths(&[postmessage]).contains(&"/postmessage-child.html".to_string()));
         assert!(!paths(&[image_ping]).contains(&"/postmessage-child.html".to_string()));
-        // Every extra page belongs to a demo that exists (a typo would serve it never), and
-        // takes no path another page already has (only the first would ever be served).
-        for (demo, path, _) in EXTRA_PAGES {
-            assert!(crate::demos::find(demo).is_some(), "{demo}");
-            let all = paths(crate::demos::ALL);
-            assert_eq!(all.iter().filter(|p| p == path).count(), 1, "{path}");
-        }
+        // No two pages share a path (only the first would ever be served).
+        let mut all = paths(crate::demos::ALL);
+        let count = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), count);
     }
 
     #[test]

@@ -1,120 +1,91 @@
 //! The route table: (method, path) → handler, and the answers for everything that matches
 //! no route — 404, 405 with `Allow`, 501 — one small function per outcome.
 
-use std::io;
-use std::net::TcpStream;
-use std::sync::Arc;
-use std::thread;
-use std::time::Instant;
-
-use crate::App;
-use crate::http::body::BodyWriter;
+use crate::handler::{Context, Handler, Reply};
+use crate::html::escape_html;
+use crate::http::method::Method;
 use crate::http::request::Request;
 use crate::http::response::Response;
-use crate::limits::GONE_CHECK_INTERVAL;
-use crate::net::ClientWatch;
-use crate::traffic::Counters;
 
-/// What a handler gives back.
-pub enum Reply {
-    /// A complete response: the common case.
-    Full(Response),
-    /// A head now, then a body sent piece by piece by the function, which runs on the
-    /// connection's thread for as long as it likes. It returns when done, or with the error
-    /// of the first write that failed because the client went away.
-    Stream(Response, StreamBody),
-    /// Like `Stream`, but the body's length is known before its first byte: the head carries
-    /// `Content-Length: N` and the function writes exactly N bytes, raw, at its own pace. A
-    /// browser can then say how far along it is (`lengthComputable` in XHR progress events),
-    /// which a chunked body never allows. Writing more than N fails; fewer closes the
-    /// connection, since the client would wait for the rest.
-    SizedStream(Response, usize, StreamBody),
-    /// `101 Switching Protocols` (RFC 9110 §15.2.2): the head is sent, then the connection
-    /// stops speaking HTTP and the function owns the socket until it returns. For WebSocket.
-    Upgrade(Response, UpgradeFn),
+/// Which methods a route answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteMethod {
+    /// This method (and HEAD, if it is GET).
+    Only(Method),
+    /// Every method that reports what arrived may use: GET, HEAD, POST, PUT, PATCH and
+    /// DELETE. HEAD and OPTIONS stay the server's own. For `/ajax/echo`.
+    Any,
 }
 
-pub type StreamBody = Box<dyn FnOnce(&mut BodyWriter) -> io::Result<()> + Send>;
-pub type UpgradeFn = Box<dyn FnOnce(Upgraded) + Send>;
+/// The methods `RouteMethod::Any` stands for.
+const ANY_METHODS: [Method; 6] = [
+    Method::Get,
+    Method::Head,
+    Method::Post,
+    Method::Put,
+    Method::Patch,
+    Method::Delete,
+];
 
-/// A connection after `101 Switching Protocols`, handed to the new protocol.
-pub struct Upgraded<'a> {
-    /// The socket. Its write timeout is still set (`write_all_within` counts on it); its
-    /// read timeout is cleared (none).
-    pub stream: Arc<TcpStream>,
-    /// Bytes the client sent after its request head, already read off the socket: the new
-    /// protocol's first bytes, if the client did not wait for the 101.
-    pub buffered: Vec<u8>,
-    pub app: &'a App,
-    /// The connection's number, `7` in the `#7` that starts its `--trace` lines.
-    pub id: u64,
-    /// "#7 127.0.0.1:50312", to start log lines with.
-    pub peer: &'a str,
-    /// The path's traffic counters: the new protocol adds the bytes it reads and writes.
-    pub counters: Option<Arc<Counters>>,
+/// One line of the table.
+pub struct Route {
+    pub method: RouteMethod,
+    pub path: String,
+    pub handler: Handler,
 }
 
-impl From<Response> for Reply {
-    fn from(response: Response) -> Self {
-        Reply::Full(response)
-    }
-}
-
-/// Every handler has this shape: the request and its context in, a reply out.
-pub type Handler = fn(&Request, &Context) -> Reply;
-
-/// What a handler may use besides the request: the shared state, and a look at the client.
-pub struct Context<'a> {
-    pub app: &'a App,
-    pub(crate) watch: &'a ClientWatch,
-}
-
-impl Context<'_> {
-    /// True once the client has closed its side or the connection has failed. A handler that
-    /// holds a request open (a long poll) asks this while it waits, so a client that leaves
-    /// frees its thread at once instead of at the end of the hold.
-    pub fn client_gone(&self) -> bool {
-        self.watch.client_gone()
-    }
-
-    /// Waits until `until`, looking every `GONE_CHECK_INTERVAL` whether the client has left.
-    /// True if it stayed to the end; false as soon as it has gone, so a thread holding a
-    /// request for nobody is freed at once.
-    pub fn client_stays_until(&self, until: Instant) -> bool {
-        loop {
-            if self.client_gone() {
-                return false;
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return true;
-            }
-            thread::sleep(left.min(GONE_CHECK_INTERVAL));
+impl Route {
+    pub fn new(
+        method: Method,
+        path: impl Into<String>,
+        handler: impl Fn(&Request, &Context) -> Reply + Send + Sync + 'static,
+    ) -> Route {
+        Route {
+            method: RouteMethod::Only(method),
+            path: path.into(),
+            handler: std::sync::Arc::new(handler),
         }
     }
 
-    /// The watch on the client, for a stream's body (which runs after the handler has
-    /// returned, when the `Context` is gone) to ask whether the client left while it waits.
-    pub fn watch(&self) -> ClientWatch {
-        self.watch.clone()
+    pub fn get(
+        path: impl Into<String>,
+        handler: impl Fn(&Request, &Context) -> Reply + Send + Sync + 'static,
+    ) -> Route {
+        Route::new(Method::Get, path, handler)
     }
-}
 
-/// A route's method that accepts GET, POST, PUT, PATCH and DELETE (HEAD and OPTIONS stay the
-/// server's own). For endpoints that report whatever arrives, like `/ajax/echo`.
-pub const ANY: &str = "*";
-const ANY_METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+    pub fn post(
+        path: impl Into<String>,
+        handler: impl Fn(&Request, &Context) -> Reply + Send + Sync + 'static,
+    ) -> Route {
+        Route::new(Method::Post, path, handler)
+    }
 
-/// The methods this server recognises (RFC 9110 §9 and PATCH, RFC 5789). Any other token is
-/// answered 501 Not Implemented: "not supported for any resource" (RFC 9110 §15.6.2).
-const KNOWN_METHODS: [&str; 9] = [
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-];
+    /// A route for every method in `RouteMethod::Any`.
+    pub fn any(
+        path: impl Into<String>,
+        handler: impl Fn(&Request, &Context) -> Reply + Send + Sync + 'static,
+    ) -> Route {
+        Route {
+            method: RouteMethod::Any,
+            path: path.into(),
+            handler: std::sync::Arc::new(handler),
+        }
+    }
 
-struct Route {
-    method: &'static str,
-    path: String,
-    handler: Handler,
+    /// HEAD is GET without the body (RFC 9110 §9.3.2): it runs the GET handler, and the
+    /// server drops the body.
+    fn answers(&self, method: &Method) -> bool {
+        let wanted = if *method == Method::Head {
+            &Method::Get
+        } else {
+            method
+        };
+        match &self.method {
+            RouteMethod::Only(own) => own == wanted,
+            RouteMethod::Any => ANY_METHODS.contains(wanted),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -123,22 +94,18 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn add(&mut self, method: &'static str, path: impl Into<String>, handler: Handler) {
-        self.routes.push(Route {
-            method,
-            path: path.into(),
-            handler,
-        });
+    pub fn add(&mut self, route: Route) {
+        self.routes.push(route);
     }
 
     // ANCHOR: dispatch
     pub fn dispatch(&self, request: &Request, context: &Context) -> Reply {
-        let method = request.method.as_str();
-        if !KNOWN_METHODS.contains(&method) {
-            return not_implemented("this server does not know that method");
-        }
-        if method == "CONNECT" {
-            return not_implemented("CONNECT is for proxies, and this is not one");
+        match &request.method {
+            Method::Other(_) => return not_implemented("this server does not know that method"),
+            Method::Connect => {
+                return not_implemented("CONNECT is for proxies, and this is not one");
+            }
+            _ => {}
         }
         if request.path == "*" {
             return options(self.all_methods()); // `OPTIONS *`: the server as a whole
@@ -151,14 +118,14 @@ impl Router {
         if on_path.is_empty() {
             return not_found(&request.path);
         }
-        if let Some(route) = find_route(&on_path, method) {
+        if let Some(route) = on_path.iter().find(|r| r.answers(&request.method)) {
             return (route.handler)(request, context);
         }
         // ANCHOR: not_allowed
-        let allowed = allow_list(on_path.iter().map(|r| r.method));
-        match method {
-            "OPTIONS" => options(allowed),
-            "TRACE" => method_not_allowed(
+        let allowed = allow_list(on_path.iter().map(|r| &r.method));
+        match request.method {
+            Method::Options => options(allowed),
+            Method::Trace => method_not_allowed(
                 allowed,
                 "TRACE is disabled: it echoes the request, cookies included (cross-site tracing)",
             ),
@@ -178,48 +145,37 @@ impl Router {
 
     /// Whether a handler would take this request (rather than a 404, 405 or 501).
     pub fn accepts(&self, request: &Request) -> bool {
-        let on_path: Vec<&Route> = self
-            .routes
+        self.routes
             .iter()
-            .filter(|r| r.path == request.path)
-            .collect();
-        find_route(&on_path, &request.method).is_some()
+            .any(|r| r.path == request.path && r.answers(&request.method))
     }
 
     fn all_methods(&self) -> String {
-        allow_list(self.routes.iter().map(|r| r.method))
+        allow_list(self.routes.iter().map(|r| &r.method))
     }
 }
 
-/// The route for this method among those on one path. HEAD is GET without the body
-/// (RFC 9110 §9.3.2): it runs the GET handler, and the server drops the body.
-fn find_route<'a>(on_path: &[&'a Route], method: &str) -> Option<&'a Route> {
-    let wanted = if method == "HEAD" { "GET" } else { method };
-    on_path.iter().copied().find(|route| {
-        route.method == wanted || (route.method == ANY && ANY_METHODS.contains(&wanted))
-    })
-}
-
-/// The `Allow` value for a set of methods: each once, with HEAD wherever GET is and OPTIONS
-/// always (the server answers both by itself).
-fn allow_list<'a>(methods: impl Iterator<Item = &'a str>) -> String {
-    let mut list: Vec<&str> = Vec::new();
+/// The `Allow` value for a set of routes: each method once, with HEAD wherever GET is and
+/// OPTIONS always (the server answers both by itself).
+fn allow_list<'a>(methods: impl Iterator<Item = &'a RouteMethod>) -> String {
+    let mut list: Vec<&Method> = Vec::new();
     for method in methods {
-        let expanded: &[&str] = match method {
-            ANY => &ANY_METHODS,
-            "GET" => &["GET", "HEAD"],
-            other => &[other][..],
+        let expanded: &[Method] = match method {
+            RouteMethod::Any => &ANY_METHODS,
+            RouteMethod::Only(Method::Get) => &[Method::Get, Method::Head],
+            RouteMethod::Only(other) => std::slice::from_ref(other),
         };
-        for &m in expanded {
+        for m in expanded {
             if !list.contains(&m) {
                 list.push(m);
             }
         }
     }
-    if !list.contains(&"OPTIONS") {
-        list.push("OPTIONS");
+    if !list.contains(&&Method::Options) {
+        list.push(&Method::Options);
     }
-    list.join(", ")
+    let names: Vec<&str> = list.iter().map(|m| m.as_str()).collect();
+    names.join(", ")
 }
 
 fn options(allowed: String) -> Reply {
@@ -238,54 +194,37 @@ pub fn not_found(path: &str) -> Reply {
 
 /// 405 must say which methods would work (RFC 9110 §15.5.6).
 pub fn method_not_allowed(allowed: String, reason: &str) -> Reply {
-    Response::text(405, format!("{reason}\n"))
+    Response::refusal(405, reason)
         .with_header("Allow", allowed)
         .into()
 }
 
 pub fn not_implemented(reason: &str) -> Reply {
-    Response::text(501, format!("{reason}\n")).into()
-}
-
-/// Escapes text for an HTML element body or a quoted attribute.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    Response::refusal(501, reason).into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn allow_lists_add_head_and_options() {
-        assert_eq!(allow_list(["GET"].into_iter()), "GET, HEAD, OPTIONS");
-        assert_eq!(
-            allow_list(["POST", "GET", "POST"].into_iter()),
-            "POST, GET, HEAD, OPTIONS"
-        );
-        assert_eq!(allow_list(["OPTIONS", "PUT"].into_iter()), "OPTIONS, PUT");
-        assert_eq!(
-            allow_list([ANY].into_iter()),
-            "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-        );
+    fn only(method: Method) -> RouteMethod {
+        RouteMethod::Only(method)
     }
 
     #[test]
-    fn html_escaping() {
+    fn allow_lists_add_head_and_options() {
+        assert_eq!(allow_list([only(Method::Get)].iter()), "GET, HEAD, OPTIONS");
         assert_eq!(
-            escape_html("<a href='x'>&\"</a>"),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+            allow_list([only(Method::Post), only(Method::Get), only(Method::Post)].iter()),
+            "POST, GET, HEAD, OPTIONS"
+        );
+        assert_eq!(
+            allow_list([only(Method::Options), only(Method::Put)].iter()),
+            "OPTIONS, PUT"
+        );
+        assert_eq!(
+            allow_list([RouteMethod::Any].iter()),
+            "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
         );
     }
 }

@@ -14,7 +14,7 @@ fn server() -> Running {
     let mut config = test_config();
     config.demo = Some("ajax".to_string());
     config.tick = Duration::from_millis(20);
-    start_custom(config, &[])
+    start_custom(config, Vec::new())
 }
 
 /// A request with a body, on a fresh connection.

@@ -21,7 +21,7 @@ fn server(hold: Duration) -> Running {
     let mut config = test_config();
     config.tick = Duration::from_millis(20);
     config.hold = hold;
-    start_custom(config, &[])
+    start_custom(config, Vec::new())
 }
 
 /// Sends a form body; answers the reply.

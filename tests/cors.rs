@@ -131,7 +131,7 @@ fn origin_null_is_never_allowed() {
     );
     let mut config = test_config();
     config.extra_origins = vec!["null".to_string()];
-    let server = start_custom(config, &[]);
+    let server = start_custom(config, Vec::new());
     let reply = send(&server, "GET", "/cors", &["Origin: null"]);
     assert_eq!(
         reply.header("access-control-allow-origin"),
@@ -157,7 +157,7 @@ fn without_origin_there_is_nothing_to_check() {
 fn allow_origin_adds_an_origin_and_nothing_like_it() {
     let mut config = test_config();
     config.extra_origins = vec!["http://app.test:3000".to_string()];
-    let server = start_custom(config, &[]);
+    let server = start_custom(config, Vec::new());
     let reply = send(&server, "GET", "/cors", &["Origin: http://app.test:3000"]);
     assert_eq!(
         reply.header("access-control-allow-origin"),

@@ -24,7 +24,7 @@ fn server_with(change: impl FnOnce(&mut Config)) -> Running {
     let mut config = test_config();
     config.hold = Duration::from_secs(30);
     change(&mut config);
-    start_custom(config, &[])
+    start_custom(config, Vec::new())
 }
 
 /// Fills the room with `count` messages of the longest text, all `<`: six bytes each in JSON.
@@ -359,53 +359,66 @@ fn the_echo_shows_a_bounded_part_of_a_large_body() {
     assert!(!reply.text().contains("\"cut\""));
 }
 
+/// A request head for `/ajax/echo` with a body of `length` bytes.
+fn echo_head(length: usize) -> String {
+    format!(
+        "POST /ajax/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {length}\r\n\r\n"
+    )
+}
+
 #[test]
 fn bodies_past_the_memory_budget_get_503_and_the_rest_are_served() {
     let budget = 256 * 1024;
-    let server = server_with(|config| config.memory_budget = budget);
-    // One client sends most of a large body, and holds it there.
+    let server = server_with(|config| {
+        config.memory_budget = budget;
+        config.timeouts.body = Duration::from_secs(60); // nobody times out meanwhile
+    });
+    // A body of most of the budget, all but its last 10 bytes, held there.
     let mut holder = Client::connect(&server);
-    let big = budget - 1024;
-    holder.send(format!(
-        "POST /ajax/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n\
-         Content-Length: {big}\r\n\r\n"
-    ));
-    holder.send(vec![b'x'; big - 10]);
-    // Another body that does not fit beside it: 503, with when to come back.
-    let mut client = Client::connect(&server);
-    let refused = loop {
-        let reply = client.exchange(format!(
-            "POST /ajax/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n\
-             Content-Length: 4096\r\n\r\n{}",
-            "y".repeat(4096)
-        ));
+    holder.send(echo_head(budget - 2048));
+    holder.send(vec![b'x'; budget - 2048 - 10]);
+    // Small bodies alongside it: served while the server has not yet taken the holder's
+    // bytes, refused once it has. (If a small one holds its 4 KiB at the very moment the
+    // holder grows, the holder is the one refused: the budget is first come, first served.)
+    let mut prober = Client::connect(&server);
+    let mut tries = 0;
+    let (refused, served) = loop {
+        tries += 1;
+        assert!(tries < 100_000, "nobody was ever refused");
+        let reply = prober.exchange(format!("{}{}", echo_head(4096), "y".repeat(4096)));
         if reply.status == 503 {
-            break reply;
+            holder.send(vec![b'x'; 10]);
+            assert_eq!(holder.read_reply().status, 200, "the holder goes on");
+            break (reply, &mut holder);
         }
-        // (200 until the server has read the holder's bytes: nothing to wait on but this.)
         assert_eq!(reply.status, 200);
+        if has_data(&holder.stream) {
+            break (holder.read_reply(), &mut prober);
+        }
     };
+    assert_eq!(refused.status, 503);
     assert_eq!(refused.header("retry-after"), Some("1"));
     assert_eq!(
         refused.text(),
         "the server's memory for request bodies is all in use just now; try again shortly\n"
     );
-    // The holder finishes; its bytes go back once its answer is written (its next answer on
-    // the same connection says so), and the same request now fits.
-    holder.send(vec![b'x'; 10]);
-    assert_eq!(holder.read_reply().status, 200);
-    assert_eq!(
-        holder
-            .exchange("GET /time HTTP/1.1\r\nHost: t\r\n\r\n")
-            .status,
-        200
-    );
-    let again = Client::connect(&server).exchange(format!(
-        "POST /ajax/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n\
-         Content-Length: 4096\r\n\r\n{}",
-        "y".repeat(4096)
-    ));
-    assert_eq!(again.status, 200);
+    // The one served answers another request, so its bytes were given back; now a body as
+    // large as the holder's fits.
+    let time = served.exchange("GET /time HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(time.status, 200);
+    let mut again = Client::connect(&server);
+    again.send(echo_head(budget - 2048));
+    again.send(vec![b'z'; budget - 2048]);
+    assert_eq!(again.read_reply().status, 200);
+}
+
+/// Whether the server has sent something on `stream` (without waiting or taking it).
+fn has_data(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let ready = matches!(stream.peek(&mut [0u8; 1]), Ok(n) if n > 0);
+    stream.set_nonblocking(false).unwrap();
+    ready
 }
 
 /// A masked binary frame header announcing `len` bytes (64-bit length form); `fin` false

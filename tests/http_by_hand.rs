@@ -9,9 +9,11 @@ use std::thread;
 use std::time::Duration;
 
 use support::{Client, get, start, start_custom, test_config};
+use webwire::handler::{Context, Reply};
+use webwire::http::method::Method;
 use webwire::http::request::Request;
 use webwire::http::response::Response;
-use webwire::router::{Context, Handler, Reply};
+use webwire::router::Route;
 
 // ---- test-only routes ----------------------------------------------------------------------
 
@@ -35,13 +37,13 @@ fn panics(_: &Request, _: &Context) -> Reply {
 }
 
 fn three_pieces(_: &Request, _: &Context) -> Reply {
-    Reply::Stream(
+    Reply::stream(
         Response::new(200).with_header("Content-Type", "text/plain"),
-        Box::new(|out| {
+        |out| {
             out.send(b"one\n")?;
             out.send(b"two\n")?;
             out.send(b"three\n")
-        }),
+        },
     )
 }
 
@@ -71,35 +73,29 @@ static GATE: Signal = Signal::new();
 
 /// Sends one piece, then waits until the test has seen it before sending the next.
 fn gated(_: &Request, _: &Context) -> Reply {
-    Reply::Stream(
-        Response::new(200),
-        Box::new(|out| {
-            out.send(b"first")?;
-            GATE.wait();
-            out.send(b"second")
-        }),
-    )
+    Reply::stream(Response::new(200), |out| {
+        out.send(b"first")?;
+        GATE.wait();
+        out.send(b"second")
+    })
 }
 
 static GONE_ENDED: Signal = Signal::new();
 static STALLED_ENDED: Signal = Signal::new();
 
 fn endless(ended: &'static Signal) -> Reply {
-    Reply::Stream(
-        Response::new(200),
-        Box::new(move |out| {
-            let piece = vec![b'x'; 16 * 1024];
-            let mut result = Ok(());
-            for _ in 0..100_000 {
-                result = out.send(&piece);
-                if result.is_err() {
-                    break;
-                }
+    Reply::stream(Response::new(200), move |out| {
+        let piece = vec![b'x'; 16 * 1024];
+        let mut result = Ok(());
+        for _ in 0..100_000 {
+            result = out.send(&piece);
+            if result.is_err() {
+                break;
             }
-            ended.set(result.is_err());
-            result
-        }),
-    )
+        }
+        ended.set(result.is_err());
+        result
+    })
 }
 
 fn endless_for_gone(_: &Request, _: &Context) -> Reply {
@@ -115,20 +111,17 @@ fn shout(_: &Request, _: &Context) -> Reply {
     let head = Response::new(101)
         .with_header("Upgrade", "shout")
         .with_header("Connection", "Upgrade");
-    Reply::Upgrade(
-        head,
-        Box::new(|upgraded| {
-            let mut word = upgraded.buffered;
-            while word.len() < 5 {
-                let mut more = [0u8; 5];
-                match io::Read::read(&mut &*upgraded.stream, &mut more) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => word.extend_from_slice(&more[..n]),
-                }
+    Reply::upgrade(head, |upgraded| {
+        let mut word = upgraded.buffered;
+        while word.len() < 5 {
+            let mut more = [0u8; 5];
+            match io::Read::read(&mut &*upgraded.stream, &mut more) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => word.extend_from_slice(&more[..n]),
             }
-            let _ = io::Write::write_all(&mut &*upgraded.stream, &word.to_ascii_uppercase());
-        }),
-    )
+        }
+        let _ = io::Write::write_all(&mut &*upgraded.stream, &word.to_ascii_uppercase());
+    })
 }
 
 /// `GET /test/traffic?path=P`: the server's counters for path P, as
@@ -153,21 +146,23 @@ fn held(_: &Request, _: &Context) -> Reply {
     Response::text(200, "let go\n").into()
 }
 
-const TEST_ROUTES: &[(&str, &str, Handler)] = &[
-    ("GET", "/test/held", held),
-    ("GET", "/test/traffic", traffic),
-    ("GET", "/test/shout", shout),
-    ("POST", "/test/echo", echo_body),
-    ("GET", "/test/panic", panics),
-    ("GET", "/test/goodbye", goodbye),
-    ("GET", "/test/three", three_pieces),
-    ("GET", "/test/gated", gated),
-    ("GET", "/test/endless-gone", endless_for_gone),
-    ("GET", "/test/endless-stalled", endless_for_stalled),
-];
+fn test_routes() -> Vec<Route> {
+    vec![
+        Route::new(Method::Get, "/test/held", held),
+        Route::new(Method::Get, "/test/traffic", traffic),
+        Route::new(Method::Get, "/test/shout", shout),
+        Route::new(Method::Post, "/test/echo", echo_body),
+        Route::new(Method::Get, "/test/panic", panics),
+        Route::new(Method::Get, "/test/goodbye", goodbye),
+        Route::new(Method::Get, "/test/three", three_pieces),
+        Route::new(Method::Get, "/test/gated", gated),
+        Route::new(Method::Get, "/test/endless-gone", endless_for_gone),
+        Route::new(Method::Get, "/test/endless-stalled", endless_for_stalled),
+    ]
+}
 
 fn start_with_test_routes() -> webwire::Running {
-    start_custom(test_config(), TEST_ROUTES)
+    start_custom(test_config(), test_routes())
 }
 
 const GET_INDEX: &str = "GET / HTTP/1.1\r\nHost: test\r\n\r\n";
@@ -254,7 +249,7 @@ fn closing_lingers_so_late_bytes_do_not_reset_the_connection() {
     // stops writing and reads and discards for a while (RFC 9112 §9.6).
     let mut config = test_config();
     config.timeouts.linger = Duration::from_secs(10); // longer than this test could take
-    let server = start_custom(config, &[]);
+    let server = start_custom(config, Vec::new());
     let mut client = Client::connect(&server);
     let reply = client.exchange("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert_eq!(reply.header("connection"), Some("close"));
@@ -711,7 +706,7 @@ fn past_max_conns_the_next_connection_gets_503() {
     let mut config = test_config();
     config.max_conns = 2;
     config.timeouts.idle = Duration::from_secs(30); // the two must stay open for the test
-    let server = start_custom(config, &[]);
+    let server = start_custom(config, Vec::new());
     let mut first = Client::connect(&server);
     let mut second = Client::connect(&server);
     assert_eq!(first.exchange(GET_INDEX).status, 200);
@@ -904,7 +899,7 @@ fn localhost_means_both_loopback_addresses_on_one_port() {
         bind: "localhost".to_string(),
         ..test_config()
     };
-    let server = start_custom(config, &[]);
+    let server = start_custom(config, Vec::new());
     let port = server.port();
     assert!(
         server.addrs.iter().all(|a| a.port() == port),

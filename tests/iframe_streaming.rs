@@ -26,7 +26,7 @@ fn server_with_tick(tick: Duration) -> webwire::Running {
     let mut config = test_config();
     config.tick = tick;
     config.demo = Some("iframe-streaming".to_string());
-    start_custom(config, &[])
+    start_custom(config, Vec::new())
 }
 
 /// The random number inside `<script>{before}"NNNN"{after}</script>\n`, checked to be one.

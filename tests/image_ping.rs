@@ -3,7 +3,7 @@
 
 mod support;
 
-use webwire::hub::now_millis;
+use webwire::clock::now_millis;
 
 use support::{Client, get, start};
 use webwire::limits::{MAX_PING_QUERY_BYTES, PING_RECENT};

@@ -4,7 +4,7 @@
 
 mod support;
 
-use webwire::hub::now_millis;
+use webwire::clock::now_millis;
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ fn jsonp_server(tick_ms: u64, hold_ms: u64) -> webwire::Running {
     let mut config = test_config();
     config.tick = Duration::from_millis(tick_ms);
     config.hold = Duration::from_millis(hold_ms);
-    start_custom(config, &[])
+    start_custom(config, Vec::new())
 }
 
 /// The body with its `"time":<millis>` replaced by `"time":0`, and the time that was there.
@@ -125,7 +125,7 @@ fn the_echo_is_json_with_line_separators_and_angle_brackets_escaped() {
 fn the_page_is_told_to_poll_every_second_by_default() {
     let mut config = test_config();
     config.tick = webwire::limits::DEFAULT_TICK;
-    let server = start_custom(config, &[]);
+    let server = start_custom(config, Vec::new());
     let (body, _) = without_time(&get(&server, "/jsonp?cb=x").text());
     assert_eq!(body, r#"/**/x({"time":0,"poll_ms":1000,"query":{}});"#);
 }

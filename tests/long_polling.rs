@@ -20,7 +20,7 @@ fn server(tick: Duration, hold: Duration) -> Running {
     let mut config = test_config();
     config.tick = tick;
     config.hold = hold;
-    start_custom(config, &[])
+    start_custom(config, Vec::new())
 }
 
 fn json_head(length: usize) -> String {
@@ -91,11 +91,11 @@ fn wait_until_waiting(server: &Running, count: u64) {
 #[test]
 fn publish_answers_the_new_event_and_a_poll_gets_it_at_once() {
     let server = server(AN_HOUR, AN_HOUR);
-    let before = webwire::hub::now_millis();
+    let before = webwire::clock::now_millis();
     let published = publish(&server, "text=hello");
     let ts = number(&published.text(), "ts");
     let event = format!(r#"{{"id":1,"text":"hello","ts":{ts}}}"#);
-    assert!((before..=webwire::hub::now_millis()).contains(&ts));
+    assert!((before..=webwire::clock::now_millis()).contains(&ts));
     assert_eq!(published.head_without_date(), json_head(event.len()));
     assert_eq!(published.text(), event);
 

@@ -11,7 +11,7 @@ use webwire::http::response::http_date;
 fn polling_server(tick_ms: u64) -> webwire::Running {
     let mut config = test_config();
     config.tick = Duration::from_millis(tick_ms);
-    start_custom(config, &[])
+    start_custom(config, Vec::new())
 }
 
 /// The head every `/time` answer has (without its Date line), for a given interval.

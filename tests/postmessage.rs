@@ -14,7 +14,7 @@ const CHILD: &str = include_str!("../demos/postmessage-child.html");
 fn postmessage_server() -> webwire::Running {
     let mut config = test_config();
     config.demo = Some("postmessage".to_string());
-    start_custom(config, &[])
+    start_custom(config, Vec::new())
 }
 
 /// The page's ETag worked out here, independently: the first 16 hex digits of its SHA-1.
@@ -141,7 +141,7 @@ fn the_pages_can_only_be_read() {
 fn the_child_page_comes_only_with_its_demo() {
     let mut config = test_config();
     config.demo = Some("image-ping".to_string());
-    let server = start_custom(config, &[]);
+    let server = start_custom(config, Vec::new());
     for path in ["/postmessage.html", "/postmessage-child.html"] {
         assert_eq!(get(&server, path).status, 404, "{path}");
     }

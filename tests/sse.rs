@@ -224,7 +224,7 @@ fn sse_server(tick: Duration, hold: Duration, max_conns: usize) -> webwire::Runn
     config.tick = tick;
     config.hold = hold;
     config.max_conns = max_conns;
-    start_custom(config, &[])
+    start_custom(config, Vec::new())
 }
 
 fn fast_server() -> webwire::Running {

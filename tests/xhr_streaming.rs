@@ -13,7 +13,7 @@ use webwire::Running;
 fn stream_server(tick: Duration) -> Running {
     let mut config = test_config();
     config.tick = tick;
-    start_custom(config, &[])
+    start_custom(config, Vec::new())
 }
 
 /// The head of every `/stream` answer on HTTP/1.1, without its Date line.
@@ -243,7 +243,7 @@ fn a_client_that_vanishes_ends_its_stream() {
     let mut config = test_config();
     config.tick = Duration::from_millis(20);
     config.max_conns = 1;
-    let server = start_custom(config, &[]);
+    let server = start_custom(config, Vec::new());
     let mut leaver = Client::connect(&server);
     // A thousand numbers: twenty seconds of stream, if nobody noticed the client leave.
     leaver.send("GET /stream?count=1000 HTTP/1.1\r\nHost: test\r\n\r\n");

@@ -42,6 +42,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::demos::Demo;
+use crate::handler::{Context, Reply};
 use crate::http::multipart;
 use crate::http::query::{parse_form, whole_number};
 use crate::http::request::Request;
@@ -50,7 +51,7 @@ use crate::json;
 use crate::limits::{
     LARGE_PIECES, MAX_ECHO_BODY_BYTES, MAX_LARGE_BYTES, MAX_LARGE_MS, MAX_SLOW_MS,
 };
-use crate::router::{ANY, Context, Reply};
+use crate::router::Route;
 
 pub const DEMO: Demo = Demo {
     name: "ajax",
@@ -59,14 +60,20 @@ pub const DEMO: Demo = Demo {
               custom headers, timeout and abort, progress, overrideMimeType, 304",
     chapter: "02-ajax.md",
     page: include_str!("../../demos/ajax.html"),
-    routes: &[
-        (ANY, "/ajax/echo", echo),
-        ("GET", "/ajax/slow", slow),
-        ("GET", "/ajax/large", large),
-        ("GET", "/ajax/xml-as-text", xml_as_text),
-        ("GET", "/ajax/cached", cached),
-    ],
+    extra_pages: &[],
+    routes,
 };
+
+/// The routes, read like a table.
+fn routes() -> Vec<Route> {
+    vec![
+        Route::any("/ajax/echo", echo),
+        Route::get("/ajax/slow", slow),
+        Route::get("/ajax/large", large),
+        Route::get("/ajax/xml-as-text", xml_as_text),
+        Route::get("/ajax/cached", cached),
+    ]
+}
 
 // ANCHOR: echo
 /// Any method: a JSON report of what arrived, its body parsed by its Content-Type.
@@ -76,7 +83,7 @@ fn echo(request: &Request, _: &Context) -> Reply {
         Err(reason) => return bad_request(&reason),
     };
     let report = json::Object::new()
-        .string("method", &request.method)
+        .string("method", request.method.as_str())
         .string("target", &request.target)
         .string("path", &request.path)
         .raw("query", &pairs(&request.query_params()))
@@ -246,21 +253,17 @@ fn large(request: &Request, context: &Context) -> Reply {
         .with_header("Content-Type", "text/plain; charset=utf-8")
         .with_header("Cache-Control", "no-store");
     // Not a chunked `Reply::Stream`: a chunked body has no length in its head.
-    Reply::SizedStream(
-        head,
-        bytes,
-        Box::new(move |out| {
-            for start in (0..bytes).step_by(piece_size) {
-                if start > 0 {
-                    thread::sleep(pause);
-                }
-                let end = (start + piece_size).min(bytes);
-                let piece: Vec<u8> = (start..end).map(|i| LINE[i % LINE.len()]).collect();
-                out.send(&piece)?; // fails once the page has aborted: the stream ends there
+    Reply::sized_stream(head, bytes, move |out| {
+        for start in (0..bytes).step_by(piece_size) {
+            if start > 0 {
+                thread::sleep(pause);
             }
-            Ok(())
-        }),
-    )
+            let end = (start + piece_size).min(bytes);
+            let piece: Vec<u8> = (start..end).map(|i| LINE[i % LINE.len()]).collect();
+            out.send(&piece)?; // fails once the page has aborted: the stream ends there
+        }
+        Ok(())
+    })
 }
 // ANCHOR_END: large
 

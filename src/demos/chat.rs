@@ -30,15 +30,17 @@
 //! gap signal) and `stats.rs` the counters.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::demos::Demo;
+use crate::handler::{Context, Reply, with_state};
+use crate::held::{Place, Places};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::hub::Hub;
 use crate::limits::{CHAT_ROOM_CAPACITY, MAX_CHAT_HELD, RETRY_AFTER_SECS};
 use crate::origins::origin_allowed;
-use crate::router::{Context, Reply};
+use crate::router::Route;
 
 mod events;
 mod jsonp;
@@ -54,18 +56,25 @@ pub const DEMO: Demo = Demo {
     summary: "one chat room that every technique joins, side by side; /stats and a live comparison",
     chapter: "13-chat.md",
     page: include_str!("../../demos/chat.html"),
-    routes: &[
-        ("POST", "/chat/send", room::send),
-        ("GET", "/chat/poll", poll::poll),
-        ("GET", "/chat/longpoll", poll::long_poll),
-        ("GET", "/chat/stream", stream::xhr_stream),
-        ("GET", "/chat/iframe", stream::iframe),
-        ("GET", "/chat/events", events::events),
-        ("GET", "/chat/jsonp", jsonp::jsonp),
-        ("GET", "/chat/ws", socket::ws),
-        ("GET", "/stats", stats::stats),
-    ],
+    extra_pages: &[("/compare.html", include_str!("../../demos/compare.html"))],
+    routes,
 };
+
+/// The routes, read like a table.
+fn routes() -> Vec<Route> {
+    let chat = Arc::new(State::default());
+    vec![
+        Route::post("/chat/send", with_state(&chat, room::send)),
+        Route::get("/chat/poll", with_state(&chat, poll::poll)),
+        Route::get("/chat/longpoll", with_state(&chat, poll::long_poll)),
+        Route::get("/chat/stream", with_state(&chat, stream::xhr_stream)),
+        Route::get("/chat/iframe", with_state(&chat, stream::iframe)),
+        Route::get("/chat/events", with_state(&chat, events::events)),
+        Route::get("/chat/jsonp", with_state(&chat, jsonp::jsonp)),
+        Route::get("/chat/ws", with_state(&chat, socket::ws)),
+        Route::get("/stats", with_state(&chat, stats::stats)),
+    ]
+}
 
 // ANCHOR: transports
 /// The ways a client can receive, each with its own path and its own counters.
@@ -119,22 +128,37 @@ impl Transport {
 // ANCHOR_END: transports
 
 /// One transport's own counters (the server counts requests and bytes per path itself).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Tally {
-    /// Connections held open right now: long polls waiting, streams, sockets.
-    held: AtomicUsize,
+    /// Connections held open right now (long polls waiting, streams, sockets), at most
+    /// `MAX_CHAT_HELD`.
+    places: Arc<Places>,
     /// Messages handed to clients (a gap signal is not a message).
     delivered: AtomicU64,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            places: Places::new(MAX_CHAT_HELD),
+            delivered: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Tally {
     fn delivered(&self, messages: usize) {
         self.delivered.fetch_add(messages as u64, Ordering::Relaxed);
     }
+
+    /// A place for one more held connection, or `None` when the transport is full.
+    fn take_place(&self) -> Option<Place> {
+        self.places.take()
+    }
 }
 
 // ANCHOR: state
-/// The room and its counters: one per server, `App.chat`.
+/// The room and its counters: one per server, captured by the chat's handlers.
 pub struct State {
     /// Every message, numbered; the newest `CHAT_ROOM_CAPACITY` are kept. An `Arc`, because
     /// a stream's body runs after its handler has returned and must still reach it.
@@ -157,30 +181,6 @@ impl State {
     }
 }
 // ANCHOR_END: state
-
-// ANCHOR: place
-/// One held connection's place among its transport's `MAX_CHAT_HELD`. Dropping it gives the
-/// place back, so every way out — an answer, a failed write, a panic unwinding — frees it.
-/// It owns an `Arc`, so it can travel into a stream's body or a socket's thread.
-struct Place(Arc<Tally>);
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        self.0.held.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// A place, or `None` when the transport is full. Check and increment are one atomic step,
-/// so two requests cannot both take the last place.
-fn take_place(tally: &Arc<Tally>) -> Option<Place> {
-    tally
-        .held
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-            (n < MAX_CHAT_HELD).then_some(n + 1)
-        })
-        .ok()
-        .map(|_| Place(Arc::clone(tally)))
-}
 
 fn full(request: &Request, context: &Context) -> Reply {
     refusal(
@@ -239,27 +239,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn places_are_capped_and_given_back() {
-        let tally = Arc::new(Tally::default());
-        let places: Vec<Place> = (0..MAX_CHAT_HELD)
-            .map(|_| take_place(&tally).unwrap())
-            .collect();
-        assert!(take_place(&tally).is_none(), "one past the cap");
-        drop(places);
-        assert_eq!(tally.held.load(Ordering::SeqCst), 0);
-        assert!(take_place(&tally).is_some());
-    }
-
-    #[test]
     fn every_transport_has_its_own_path_and_tally() {
         let state = State::default();
         for (i, transport) in Transport::ALL.iter().enumerate() {
             assert_eq!(*transport as usize, i);
-            assert!(
-                DEMO.routes
-                    .iter()
-                    .any(|(_, path, _)| *path == transport.path())
-            );
+            assert!((DEMO.routes)().iter().any(|r| r.path == transport.path()));
         }
         state.tally(Transport::Socket).delivered(2);
         assert_eq!(

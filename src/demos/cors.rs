@@ -37,11 +37,13 @@
 //! and devtools (the page cannot read it), and the same line goes to the log.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use crate::demos::Demo;
+use crate::handler::{Context, Reply, with_state};
+use crate::http::method::Method;
 use crate::http::request::{Request, comma_list, is_token_byte};
 use crate::http::response::{Response, http_date};
 use crate::json;
@@ -49,7 +51,7 @@ use crate::limits::{
     CORS_COOKIE_MAX_AGE_SECS, CORS_RECENT, MAX_CORS_FIELD_BYTES, PREFLIGHT_MAX_AGE_SECS,
 };
 use crate::origins::{demo_origins, origin_allowed, port_of_host};
-use crate::router::{Context, Reply};
+use crate::router::Route;
 
 pub const DEMO: Demo = Demo {
     name: "cors",
@@ -58,17 +60,24 @@ pub const DEMO: Demo = Demo {
               exposed headers, and what the browser hides",
     chapter: "08-cors.md",
     page: include_str!("../../demos/cors.html"),
-    routes: &[
-        ("GET", "/cors", time),
-        ("OPTIONS", "/cors", preflight),
-        ("POST", "/cors", echo),
-        ("PUT", "/cors", echo),
-        ("GET", "/cors/cookie", read_cookie),
-        ("POST", "/cors/cookie", set_cookie),
-        ("GET", "/cors/headers", headers),
-        ("GET", "/cors/log", log),
-    ],
+    extra_pages: &[],
+    routes,
 };
+
+/// The routes, read like a table.
+fn routes() -> Vec<Route> {
+    let state = Arc::new(State::default());
+    vec![
+        Route::get("/cors", with_state(&state, time)),
+        Route::new(Method::Options, "/cors", with_state(&state, preflight)),
+        Route::post("/cors", with_state(&state, echo)),
+        Route::new(Method::Put, "/cors", with_state(&state, echo)),
+        Route::get("/cors/cookie", with_state(&state, read_cookie)),
+        Route::post("/cors/cookie", with_state(&state, set_cookie)),
+        Route::get("/cors/headers", with_state(&state, headers)),
+        Route::get("/cors/log", with_state(&state, log)),
+    ]
+}
 
 /// What a preflight may ask for. GET, HEAD and POST need no permission (they are
 /// CORS-safelisted methods), but listing them costs nothing and reads plainly.
@@ -111,21 +120,27 @@ fn judge<'a>(request: &'a Request, context: &Context) -> Result<Option<&'a str>,
 }
 
 /// Names the origin in the answer when it is allowed; sends no CORS header at all when not.
-fn share(request: &Request, context: &Context, response: Response) -> Reply {
+fn share(state: &State, request: &Request, context: &Context, response: Response) -> Reply {
     match judge(request, context) {
         Ok(Some(origin)) => {
             let response = response.with_header("Access-Control-Allow-Origin", origin);
-            finish(request, context, response, ALLOWED)
+            finish(state, request, context, response, ALLOWED)
         }
-        Ok(None) => finish(request, context, response, NOT_CORS),
-        Err(verdict) => finish(request, context, response, verdict),
+        Ok(None) => finish(state, request, context, response, NOT_CORS),
+        Err(verdict) => finish(state, request, context, response, verdict),
     }
 }
 
 /// Every `/cors` answer ends here: logged with its verdict, and marked `Vary: Origin`, since
 /// it depends on that header (a cache must not hand one origin's answer to another).
-fn finish(request: &Request, context: &Context, response: Response, verdict: &str) -> Reply {
-    context.app.cors.record(request, response.status, verdict);
+fn finish(
+    state: &State,
+    request: &Request,
+    context: &Context,
+    response: Response,
+    verdict: &str,
+) -> Reply {
+    state.record(request, response.status, verdict);
     let (method, target) = (&request.method, &request.target);
     let origin = request.header("origin").unwrap_or("none");
     context.app.log(&format!(
@@ -137,26 +152,26 @@ fn finish(request: &Request, context: &Context, response: Response, verdict: &st
 // ANCHOR_END: share
 
 /// `GET /cors`: the article's endpoint, the time as text. A simple request: no preflight.
-fn time(request: &Request, context: &Context) -> Reply {
+fn time(state: &State, request: &Request, context: &Context) -> Reply {
     let now = http_date(SystemTime::now());
     let response = Response::text(200, format!("{now}\n")).with_header("Cache-Control", "no-store");
-    share(request, context, response)
+    share(state, request, context, response)
 }
 
 // ANCHOR: preflight
 /// `OPTIONS /cors` with `Access-Control-Request-Method`: may the real request follow? Our
 /// lists are fixed, so one answer can be cached for every method and header it names; the
 /// browser compares them with what it wants to send, and the verdict predicts its answer.
-fn preflight(request: &Request, context: &Context) -> Reply {
+fn preflight(state: &State, request: &Request, context: &Context) -> Reply {
     // CORS ignores `Allow` (Fetch §3.3.3), but it is the answer to a plain OPTIONS.
     let response = Response::new(204).with_header("Allow", "GET, HEAD, OPTIONS, POST, PUT");
     let Some(method) = request.header("access-control-request-method") else {
-        return share(request, context, response); // not a preflight
+        return share(state, request, context, response); // not a preflight
     };
     let origin = match judge(request, context) {
         Ok(Some(origin)) => origin,
-        Ok(None) => return finish(request, context, response, NOT_CORS),
-        Err(verdict) => return finish(request, context, response, verdict),
+        Ok(None) => return finish(state, request, context, response, NOT_CORS),
+        Err(verdict) => return finish(state, request, context, response, verdict),
     };
     let names = request.header_values("access-control-request-headers");
     let verdict = preflight_verdict(method, comma_list(names).collect());
@@ -165,7 +180,7 @@ fn preflight(request: &Request, context: &Context) -> Reply {
         .with_header("Access-Control-Allow-Methods", ALLOWED_METHODS)
         .with_header("Access-Control-Allow-Headers", ALLOWED_HEADERS.join(", "))
         .with_header("Access-Control-Max-Age", PREFLIGHT_MAX_AGE_SECS.to_string());
-    finish(request, context, response, &verdict)
+    finish(state, request, context, response, &verdict)
 }
 
 /// What the browser will conclude from our lists (the Fetch standard's "CORS-preflight
@@ -194,7 +209,7 @@ fn preflight_verdict(method: &str, names: Vec<&str>) -> String {
 
 /// `POST` or `PUT /cors`: what arrived. A `PUT`, a JSON body or `X-Custom-Header` reach this
 /// only after a preflight; a `POST` of `text/plain` does not need one.
-fn echo(request: &Request, context: &Context) -> Reply {
+fn echo(state: &State, request: &Request, context: &Context) -> Reply {
     if request.media_type().as_deref() == Some("application/json") {
         // JSON is UTF-8 (RFC 8259 §8.1), so a bad byte is an error, not a U+FFFD.
         let error = match std::str::from_utf8(&request.body) {
@@ -204,13 +219,13 @@ fn echo(request: &Request, context: &Context) -> Reply {
         if let Some(error) = error {
             // An error the page should read needs the CORS headers too, or it is status 0.
             let reason = format!("the body is labelled application/json but is {error}\n");
-            return share(request, context, Response::text(400, reason));
+            return share(state, request, context, Response::text(400, reason));
         }
     }
     let body = String::from_utf8_lossy(&request.body);
     let custom_header = request.header("x-custom-header");
     let report = json::Object::new()
-        .string("method", &request.method)
+        .string("method", request.method.as_str())
         .raw(
             "contentType",
             &string_or_null(request.header("content-type")),
@@ -222,22 +237,22 @@ fn echo(request: &Request, context: &Context) -> Reply {
         .with_header("Content-Type", "application/json")
         .with_header("Cache-Control", "no-store")
         .with_body(report.into_bytes());
-    share(request, context, response)
+    share(state, request, context, response)
 }
 
 // ANCHOR: set_cookie
 /// `POST /cors/cookie`: sets the demo cookie, sent back only on credentialed requests.
-fn set_cookie(request: &Request, context: &Context) -> Reply {
+fn set_cookie(state: &State, request: &Request, context: &Context) -> Reply {
     let origin = match judge(request, context) {
         Ok(origin) => origin,
         // CORS would only hide our answer: the browser stores the cookie all the same. A
         // server that must not act for strangers checks Origin itself (CORS is no CSRF guard).
         Err(verdict) => {
             let refusal = Response::text(403, "only the demo origins may set the demo cookie\n");
-            return finish(request, context, refusal, verdict);
+            return finish(state, request, context, refusal, verdict);
         }
     };
-    let value = context.app.cors.cookies_set.fetch_add(1, Ordering::Relaxed) + 1;
+    let value = state.cookies_set.fetch_add(1, Ordering::Relaxed) + 1;
     // Cross-site (localhost and 127.0.0.1 are two sites), a cookie travels only with
     // SameSite=None, which needs Secure: allowed over plain http on loopback, a potentially
     // trustworthy origin. Partitioned (CHIPS) keeps it when third-party cookies are blocked.
@@ -251,9 +266,9 @@ fn set_cookie(request: &Request, context: &Context) -> Reply {
     match origin {
         Some(origin) => {
             let response = credentialed(response, origin);
-            finish(request, context, response, CREDENTIALED)
+            finish(state, request, context, response, CREDENTIALED)
         }
-        None => finish(request, context, response, NOT_CORS),
+        None => finish(state, request, context, response, NOT_CORS),
     }
 }
 
@@ -268,12 +283,12 @@ fn credentialed(response: Response, origin: &str) -> Response {
 // ANCHOR: read_cookie
 /// `GET /cors/cookie?variant=…`: reports the demo cookie that arrived, shared the right way
 /// (`correct`, the default) or one of the two wrong ways a browser refuses with credentials.
-fn read_cookie(request: &Request, context: &Context) -> Reply {
+fn read_cookie(state: &State, request: &Request, context: &Context) -> Reply {
     let variant = request.query_param("variant");
     let variant = variant.as_deref().unwrap_or("correct");
     if !["correct", "wildcard", "no-allow-credentials"].contains(&variant) {
         let reason = "variant must be correct, wildcard or no-allow-credentials\n";
-        return share(request, context, Response::text(400, reason));
+        return share(state, request, context, Response::text(400, reason));
     }
     let report = json::Object::new().raw("cookie", &string_or_null(demo_cookie(request)));
     let response = Response::new(200)
@@ -290,7 +305,7 @@ fn read_cookie(request: &Request, context: &Context) -> Reply {
             NO_ALLOW_CREDENTIALS,
         ),
     };
-    finish(request, context, response, verdict)
+    finish(state, request, context, response, verdict)
 }
 // ANCHOR_END: read_cookie
 
@@ -305,8 +320,8 @@ fn demo_cookie(request: &Request) -> Option<&str> {
 // ANCHOR: headers
 /// `GET /cors/headers`: the seven CORS-safelisted response headers, which a page may always
 /// read, one exposed header, and two that stay hidden.
-fn headers(request: &Request, context: &Context) -> Reply {
-    let served = &context.app.cors.headers_served;
+fn headers(state: &State, request: &Request, context: &Context) -> Reply {
+    let served = &state.headers_served;
     let count = served.fetch_add(1, Ordering::Relaxed) + 1;
     let response = Response::text(200, "Which of my headers may you read?\n")
         .with_header("Cache-Control", "no-store")
@@ -322,13 +337,13 @@ fn headers(request: &Request, context: &Context) -> Reply {
         Ok(Some(_)) => response.with_header("Access-Control-Expose-Headers", "X-Request-Count"),
         _ => response,
     };
-    share(request, context, response)
+    share(state, request, context, response)
 }
 // ANCHOR_END: headers
 
 /// `GET /cors/log`: what the server saw, as JSON. Public and read without credentials, so
 /// `*` is right here: a page on any origin may read it, also one whose calls were refused.
-fn log(request: &Request, context: &Context) -> Reply {
+fn log(state: &State, request: &Request, context: &Context) -> Reply {
     let host = request.header("host").unwrap_or("");
     let mut allowed: Vec<String> = port_of_host(host).map_or(vec![], |p| demo_origins(p).into());
     allowed.extend(context.app.config.extra_origins.iter().cloned());
@@ -336,7 +351,7 @@ fn log(request: &Request, context: &Context) -> Reply {
         .with_header("Content-Type", "application/json")
         .with_header("Cache-Control", "no-store")
         .with_header("Access-Control-Allow-Origin", "*")
-        .with_body(context.app.cors.to_json(&allowed).into_bytes())
+        .with_body(state.to_json(&allowed).into_bytes())
         .into()
 }
 
@@ -363,7 +378,7 @@ impl State {
         let cookie = string_or_null(demo_cookie(request).map(|v| cut(v, MAX_CORS_FIELD_BYTES)));
         // A poisoned lock only means another thread panicked; the counts are still whole.
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        let preflight = request.method == "OPTIONS"
+        let preflight = request.method == Method::Options
             && request.header("access-control-request-method").is_some();
         match preflight {
             true => log.preflights += 1,
@@ -371,7 +386,7 @@ impl State {
         }
         let entry = json::Object::new()
             .number("n", (log.preflights + log.requests) as f64)
-            .string("method", &request.method)
+            .string("method", request.method.as_str())
             .string("target", cut(&request.target, MAX_CORS_FIELD_BYTES))
             .raw("origin", &field("origin"))
             .raw("requestMethod", &field("access-control-request-method"))

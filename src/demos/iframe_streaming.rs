@@ -40,6 +40,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::demos::Demo;
+use crate::handler::{Context, Reply};
 use crate::http::body::BodyWriter;
 use crate::http::query::whole_number;
 use crate::http::request::Request;
@@ -48,7 +49,7 @@ use crate::json;
 use crate::limits::MAX_HTMLFILE_COUNT;
 use crate::origins::{demo_origins, port_of_host};
 use crate::random::Xorshift;
-use crate::router::{Context, Reply};
+use crate::router::Route;
 
 pub const DEMO: Demo = Demo {
     name: "iframe-streaming",
@@ -56,8 +57,14 @@ pub const DEMO: Demo = Demo {
     summary: "a hidden iframe loads GET /htmlfile, a document that arrives one <script> at a time",
     chapter: "06-iframe-streaming.md",
     page: include_str!("../../demos/iframe-streaming.html"),
-    routes: &[("GET", "/htmlfile", htmlfile)],
+    extra_pages: &[],
+    routes,
 };
+
+/// The routes, read like a table.
+fn routes() -> Vec<Route> {
+    vec![Route::get("/htmlfile", htmlfile)]
+}
 
 /// Values a stream sends when `?count=` does not say: the article's ten.
 const DEFAULT_COUNT: u32 = 10;
@@ -106,10 +113,7 @@ fn htmlfile(request: &Request, context: &Context) -> Reply {
         .with_header("Content-Type", "text/html; charset=utf-8")
         // A stream is news as it happens: no cache may keep it and replay it later.
         .with_header("Cache-Control", "no-store");
-    Reply::Stream(
-        head,
-        Box::new(move |out| send_values(out, &deliver, count, tick)),
-    )
+    Reply::stream(head, move |out| send_values(out, &deliver, count, tick))
 }
 // ANCHOR_END: htmlfile
 

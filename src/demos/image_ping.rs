@@ -27,15 +27,17 @@
 //! `GET /ping/stats` reports, as JSON read with an ordinary XHR, what the server counted.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use crate::clock::now_millis;
 use crate::demos::Demo;
+use crate::handler::{Context, Reply, with_state};
+use crate::http::method::Method;
 use crate::http::request::Request;
 use crate::http::response::Response;
-use crate::hub::now_millis;
 use crate::json;
 use crate::limits::{MAX_PING_QUERY_BYTES, MAX_PING_REFERER_BYTES, PING_RECENT};
-use crate::router::{Context, Reply};
+use crate::router::Route;
 
 pub const DEMO: Demo = Demo {
     name: "image-ping",
@@ -43,8 +45,18 @@ pub const DEMO: Demo = Demo {
     summary: "new Image() sends GET /ping?…: a one-way message, even to another origin",
     chapter: "10-image-ping.md",
     page: include_str!("../../demos/image-ping.html"),
-    routes: &[("GET", "/ping", ping), ("GET", "/ping/stats", stats)],
+    extra_pages: &[],
+    routes,
 };
+
+/// The routes, read like a table.
+fn routes() -> Vec<Route> {
+    let tally = Arc::new(State::default());
+    vec![
+        Route::get("/ping", with_state(&tally, ping)),
+        Route::get("/ping/stats", with_state(&tally, stats)),
+    ]
+}
 
 // ANCHOR: gif
 /// The classic transparent 1×1 GIF: 43 bytes (the GIF89a specification, sections 17–27).
@@ -90,7 +102,7 @@ struct Tally {
 
 // ANCHOR: ping
 /// `GET /ping?anything`: count it, remember it, and answer with no content (or a GIF).
-fn ping(request: &Request, context: &Context) -> Reply {
+fn ping(tally: &State, request: &Request, _: &Context) -> Reply {
     if request.query.len() > MAX_PING_QUERY_BYTES {
         let reason = format!("a ping's query may be at most {MAX_PING_QUERY_BYTES} bytes\n");
         return Response::text(414, reason).into();
@@ -101,10 +113,9 @@ fn ping(request: &Request, context: &Context) -> Reply {
         Some(_) => return Response::text(400, "gif must be 1 (a GIF) or 0 (204)\n").into(),
     };
     // HEAD asks what a GET would answer; it is not a ping (curl -I should not count).
-    if request.method == "GET" {
+    if request.method == Method::Get {
         let referer = request.header("referer").unwrap_or("");
         let status = if gif { 200 } else { 204 };
-        let tally = &context.app.image_ping;
         tally.record(&request.query, status, referer);
     }
     // `no-store`: every ping must reach us, none may be answered from a cache. The page still
@@ -124,11 +135,11 @@ fn ping(request: &Request, context: &Context) -> Reply {
 
 /// `GET /ping/stats`: `{"count":2,"kept":20,"recent":[{"n":1,"at":…,"status":204,
 /// "query":"event=click","referer":"http://localhost:8088/"},…]}`, oldest first.
-fn stats(_request: &Request, context: &Context) -> Reply {
+fn stats(tally: &State, _: &Request, _: &Context) -> Reply {
     Response::new(200)
         .with_header("Content-Type", "application/json")
         .with_header("Cache-Control", "no-store")
-        .with_body(context.app.image_ping.to_json().into_bytes())
+        .with_body(tally.to_json().into_bytes())
         .into()
 }
 

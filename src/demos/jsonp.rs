@@ -32,13 +32,14 @@
 
 use std::time::Instant;
 
+use crate::clock::now_millis;
 use crate::demos::Demo;
+use crate::handler::{Context, Reply};
 use crate::http::request::Request;
 use crate::http::response::Response;
-use crate::hub::now_millis;
 use crate::json;
 use crate::limits::MAX_CALLBACK_LEN;
-use crate::router::{Context, Reply};
+use crate::router::Route;
 
 pub const DEMO: Demo = Demo {
     name: "jsonp",
@@ -46,8 +47,17 @@ pub const DEMO: Demo = Demo {
     summary: "a <script> from the other origin calls the page back: GET /jsonp?cb=NAME",
     chapter: "09-jsonp.md",
     page: include_str!("../../demos/jsonp.html"),
-    routes: &[("GET", "/jsonp", jsonp), ("GET", "/jsonp/never", never)],
+    extra_pages: &[],
+    routes,
 };
+
+/// The routes, read like a table.
+fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/jsonp", jsonp),
+        Route::get("/jsonp/never", never),
+    ]
+}
 
 // ANCHOR: jsonp
 /// `GET /jsonp?cb=NAME&…`: a script calling `NAME` with the time and the other parameters.

@@ -31,23 +31,25 @@
 //! pins a thread, so they are counted and capped, and one whose client left is let go within
 //! `GONE_CHECK_INTERVAL` instead of at the end of the hold.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::clock::now_millis;
 use crate::demos::Demo;
+use crate::handler::{Context, Reply, with_state};
+use crate::held::Places;
 use crate::http::query::parse_form;
 use crate::http::query::whole_number;
 use crate::http::request::Request;
 use crate::http::response::Response;
-use crate::hub::{Event, Hub, now_millis};
+use crate::hub::{Event, Hub};
 use crate::json::{self, Object};
 use crate::limits::{
     LONG_POLL_LOG_CAPACITY, MAX_EVENT_TEXT_BYTES, MAX_LONG_POLL_WAITERS, RETRY_AFTER_SECS,
 };
 use crate::random::Xorshift;
-use crate::router::{Context, Reply};
+use crate::router::Route;
 
 pub const DEMO: Demo = Demo {
     name: "long-polling",
@@ -55,25 +57,32 @@ pub const DEMO: Demo = Demo {
     summary: "a request the server holds until there is news; ids so that nothing is lost",
     chapter: "04-long-polling.md",
     page: include_str!("../../demos/long-polling.html"),
-    routes: &[
-        ("GET", "/longpoll", poll),
-        ("POST", "/longpoll/publish", publish),
-        ("GET", "/longpoll/random", random),
-        ("GET", "/longpoll/stats", stats),
-    ],
+    extra_pages: &[],
+    routes,
 };
+
+/// The routes, read like a table.
+fn routes() -> Vec<Route> {
+    let state = Arc::new(State::default());
+    vec![
+        Route::get("/longpoll", with_state(&state, poll)),
+        Route::post("/longpoll/publish", with_state(&state, publish)),
+        Route::get("/longpoll/random", with_state(&state, random)),
+        Route::get("/longpoll/stats", with_state(&state, stats)),
+    ]
+}
 
 /// The ticker publishes `tick 5`, `tick 10`, … : one event every this many ticks (10 s at the
 /// default 2 s tick), rare enough that a held request is visibly held.
 const TICKS_PER_EVENT: u64 = 5;
 
 // ANCHOR: state
-/// What the demo keeps between requests: one per server, inside `App`.
+/// What the demo keeps between requests: one per server, captured by its handlers.
 pub struct State {
     /// The numbered events. The ticker thread holds it weakly, so it stops with the server.
     pub hub: Arc<Hub>,
-    /// Requests being held right now, both variants (see `Place`).
-    waiting: AtomicUsize,
+    /// Requests being held right now, both variants, at most `MAX_LONG_POLL_WAITERS`.
+    waiting: Arc<Places>,
     /// The ticker starts with the first long poll, once.
     ticker: Once,
 }
@@ -83,36 +92,11 @@ impl Default for State {
     fn default() -> Self {
         State {
             hub: Arc::new(Hub::new(LONG_POLL_LOG_CAPACITY)),
-            waiting: AtomicUsize::new(0),
+            waiting: Places::new(MAX_LONG_POLL_WAITERS),
             ticker: Once::new(),
         }
     }
 }
-
-// ANCHOR: place
-/// One held request's place among the waiters. Dropping it gives the place back, so every way
-/// out of a handler — an answer, an early return, a panic unwinding — frees it.
-struct Place<'a>(&'a AtomicUsize);
-
-impl Drop for Place<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl State {
-    /// A place among the waiters, or `None` when all `MAX_LONG_POLL_WAITERS` are taken. Check
-    /// and increment are one atomic step, so two requests cannot both take the last place.
-    fn take_place(&self) -> Option<Place<'_>> {
-        self.waiting
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < MAX_LONG_POLL_WAITERS).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Place(&self.waiting))
-    }
-}
-// ANCHOR_END: place
 
 impl State {
     /// Starts the thread that publishes `tick N` every few ticks, the first time it is called.
@@ -143,8 +127,7 @@ fn ticker(hub: Weak<Hub>, tick: Duration) {
 // ANCHOR: poll
 /// `GET /longpoll?since=N`: the events after N at once (one batch: a reader far behind asks
 /// again from its new cursor), or wait for the next one.
-fn poll(request: &Request, context: &Context) -> Reply {
-    let state = &context.app.long_polling;
+fn poll(state: &State, request: &Request, context: &Context) -> Reply {
     state.start_ticker(context.app.config.tick);
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
@@ -158,7 +141,7 @@ fn poll(request: &Request, context: &Context) -> Reply {
     if !news.is_empty() {
         return events_reply(&news); // no wait, so no place taken
     }
-    let Some(_place) = state.take_place() else {
+    let Some(_place) = state.waiting.take() else {
         return too_many_waiting();
     };
     let deadline = Instant::now() + context.app.config.hold;
@@ -187,7 +170,7 @@ fn events_reply(events: &[Event]) -> Reply {
 /// `POST /longpoll/publish` with a form body `text=...`: appends an event and answers it.
 /// 200, not 201: an event has no URL of its own, and 201 would promise one (RFC 9110
 /// §15.3.2: the new resource is named by `Location`, or else is the request's own target).
-fn publish(request: &Request, context: &Context) -> Reply {
+fn publish(state: &State, request: &Request, _: &Context) -> Reply {
     let form = "application/x-www-form-urlencoded";
     // No Content-Type at all is taken as a form, as curl -d sends.
     if request
@@ -211,7 +194,7 @@ fn publish(request: &Request, context: &Context) -> Reply {
         let reason = format!("text is longer than {MAX_EVENT_TEXT_BYTES} bytes");
         return refuse(400, &reason);
     }
-    let event = context.app.long_polling.hub.publish(&text);
+    let event = state.hub.publish(&text);
     json_reply(200, event.to_json())
 }
 // ANCHOR_END: publish
@@ -221,9 +204,8 @@ fn publish(request: &Request, context: &Context) -> Reply {
 /// digit; 0 to 5 (six chances in ten) stand for "the data changed" and end the wait. The
 /// first draw comes one tick in, as with the article's `setInterval`: right after an answer,
 /// nothing has changed yet.
-fn random(_: &Request, context: &Context) -> Reply {
-    let state = &context.app.long_polling;
-    let Some(_place) = state.take_place() else {
+fn random(state: &State, _: &Request, context: &Context) -> Reply {
+    let Some(_place) = state.waiting.take() else {
         return too_many_waiting();
     };
     let (tick, hold) = (context.app.config.tick, context.app.config.hold);
@@ -256,10 +238,9 @@ fn random(_: &Request, context: &Context) -> Reply {
 // ANCHOR_END: random
 
 /// `GET /longpoll/stats`: how many requests are held now, the cap, and the newest id.
-fn stats(_: &Request, context: &Context) -> Reply {
-    let state = &context.app.long_polling;
+fn stats(state: &State, _: &Request, _: &Context) -> Reply {
     let body = Object::new()
-        .number("waiting", state.waiting.load(Ordering::SeqCst) as f64)
+        .number("waiting", state.waiting.taken() as f64)
         .number("max_waiting", MAX_LONG_POLL_WAITERS as f64)
         .number("last_id", state.hub.last_id() as f64)
         .finish();
@@ -301,7 +282,6 @@ fn too_many_waiting() -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::panic::{AssertUnwindSafe, catch_unwind};
 
     #[test]
     fn since_is_digits_only() {
@@ -328,28 +308,5 @@ mod tests {
                 "{bad:?}"
             );
         }
-    }
-
-    #[test]
-    fn places_are_capped_and_given_back_on_every_way_out() {
-        let state = State::default();
-        let places: Vec<Place> = (0..MAX_LONG_POLL_WAITERS)
-            .map(|_| state.take_place().expect("a free place"))
-            .collect();
-        assert!(state.take_place().is_none(), "past the cap");
-        drop(places);
-        assert_eq!(state.waiting.load(Ordering::SeqCst), 0);
-
-        let unwound = catch_unwind(AssertUnwindSafe(|| {
-            let _place = state.take_place();
-            assert_eq!(state.waiting.load(Ordering::SeqCst), 1);
-            panic!("a handler bug (this panic is expected by the test)");
-        }));
-        assert!(unwound.is_err());
-        assert_eq!(
-            state.waiting.load(Ordering::SeqCst),
-            0,
-            "freed by the panic"
-        );
     }
 }

@@ -1,8 +1,8 @@
 //! The techniques, one module each. Every module exports a `DEMO` that says what it is
-//! called, which page and chapter belong to it, and which routes it answers — so adding a
-//! technique is one new module and one line in `ALL`.
+//! called, which pages and chapter belong to it, and how to build its routes — so adding a
+//! technique is one new module and one line in `ALL`, and nothing in the core changes.
 
-use crate::router::Handler;
+use crate::router::Route;
 
 pub mod ajax;
 pub mod chat;
@@ -17,6 +17,7 @@ pub mod sse;
 pub mod websocket;
 pub mod xhr_streaming;
 
+// ANCHOR: demo
 pub struct Demo {
     /// The name on the command line (`cargo run -- polling`) and of the page (`/polling.html`).
     pub name: &'static str,
@@ -27,9 +28,13 @@ pub struct Demo {
     pub chapter: &'static str,
     /// The browser page, `demos/<name>.html`, compiled in.
     pub page: &'static str,
-    /// (method, path, handler), read like a table.
-    pub routes: &'static [(&'static str, &'static str, Handler)],
+    /// Pages besides `/<name>.html`, as (path, HTML): a child frame, a second view.
+    pub extra_pages: &'static [(&'static str, &'static str)],
+    /// Builds the demo's routes, once, at start. Each handler captures whatever state the
+    /// demo keeps, so the state lives and dies with the demo, not in the core.
+    pub routes: fn() -> Vec<Route>,
 }
+// ANCHOR_END: demo
 
 /// Every demo that works, in the articles' teaching order.
 pub const ALL: &[&Demo] = &[

@@ -32,9 +32,10 @@
 use std::time::{Duration, SystemTime};
 
 use crate::demos::Demo;
+use crate::handler::{Context, Reply};
 use crate::http::request::Request;
 use crate::http::response::{Response, http_date};
-use crate::router::{Context, Reply};
+use crate::router::Route;
 
 pub const DEMO: Demo = Demo {
     name: "polling",
@@ -42,8 +43,14 @@ pub const DEMO: Demo = Demo {
     summary: "the page asks GET /time every two seconds; count what each answer costs",
     chapter: "03-polling.md",
     page: include_str!("../../demos/polling.html"),
-    routes: &[("GET", "/time", time)],
+    extra_pages: &[],
+    routes,
 };
+
+/// The routes, read like a table.
+fn routes() -> Vec<Route> {
+    vec![Route::get("/time", time)]
+}
 
 /// `GET /time`: the server's clock, now. Any query string is ignored, so the cache-busting
 /// `?_=1700000000000` that old jQuery (`cache: false`) appended still works.

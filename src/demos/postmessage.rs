@@ -56,24 +56,24 @@ pub const DEMO: Demo = Demo {
     summary: "a page and a frame on another origin talk with postMessage, checking event.origin",
     chapter: "11-postmessage.md",
     page: include_str!("../../demos/postmessage.html"),
-    // Pages only: the parent is `page`; the child is in `pages::EXTRA_PAGES`.
-    routes: &[],
+    // Pages only: the parent is `page`; the child it frames from the other origin needs a
+    // path of its own.
+    extra_pages: &[(
+        CHILD_PATH,
+        include_str!("../../demos/postmessage-child.html"),
+    )],
+    routes: Vec::new,
 };
+
+/// Where the parent finds its child frame.
+const CHILD_PATH: &str = "/postmessage-child.html";
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pages::EXTRA_PAGES;
-
-    const CHILD_PATH: &str = "/postmessage-child.html";
 
     fn child_page() -> &'static str {
-        let found = EXTRA_PAGES
-            .iter()
-            .find(|(demo, path, _)| *demo == DEMO.name && *path == CHILD_PATH);
-        found
-            .expect("the child page is an extra page of this demo")
-            .2
+        DEMO.extra_pages[0].1
     }
 
     /// The text of `function name() { … }` in a page, up to the first line that is `}`.

@@ -43,12 +43,13 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::demos::Demo;
+use crate::handler::{Context, Reply};
 use crate::http::body::BodyWriter;
 use crate::http::query::whole_number;
 use crate::http::request::Request;
 use crate::http::response::{Response, http_date};
 use crate::limits::{SSE_DEFAULT_COUNT, SSE_MAX_COUNT, SSE_MAX_ID};
-use crate::router::{Context, Reply};
+use crate::router::Route;
 
 pub const DEMO: Demo = Demo {
     name: "sse",
@@ -56,8 +57,14 @@ pub const DEMO: Demo = Demo {
     summary: "EventSource on GET /evt: ids, a named event, retry, and Last-Event-ID resumption",
     chapter: "07-sse.md",
     page: include_str!("../../demos/sse.html"),
-    routes: &[("GET", "/evt", evt)],
+    extra_pages: &[],
+    routes,
 };
+
+/// The routes, read like a table.
+fn routes() -> Vec<Route> {
+    vec![Route::get("/evt", evt)]
+}
 
 /// The events one response carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +89,7 @@ fn evt(request: &Request, context: &Context) -> Reply {
     };
     let (tick, hold) = (context.app.config.tick, context.app.config.hold);
     let head = for_any_origin(Response::new(200).with_header("Content-Type", "text/event-stream"));
-    Reply::Stream(head, Box::new(move |out| send(out, plan, tick, hold)))
+    Reply::stream(head, move |out| send(out, plan, tick, hold))
 }
 
 /// Headers every answer from `/evt` carries. `no-cache`: no cache may answer with a copy it

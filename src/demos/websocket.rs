@@ -35,11 +35,12 @@
 //! route and what the demo does with each message.
 
 use crate::demos::Demo;
+use crate::handler::{Context, Reply, Upgraded};
 use crate::http::query::whole_number;
 use crate::http::request::Request;
 use crate::http::response::Response;
-use crate::router::{Context, Reply, Upgraded};
-use crate::ws::connection::{Connection, Next};
+use crate::router::Route;
+use crate::ws::connection::Next;
 use crate::ws::handshake;
 
 pub const DEMO: Demo = Demo {
@@ -48,8 +49,14 @@ pub const DEMO: Demo = Demo {
     summary: "GET /ws → 101 Switching Protocols, then an echo in frames both ways (RFC 6455 by hand)",
     chapter: "12-websocket.md",
     page: include_str!("../../demos/websocket.html"),
-    routes: &[("GET", "/ws", ws)],
+    extra_pages: &[],
+    routes,
 };
+
+/// The routes, read like a table.
+fn routes() -> Vec<Route> {
+    vec![Route::get("/ws", ws)]
+}
 
 /// The subprotocols `/ws` agrees to, if the client offers one of them.
 pub const PROTOCOLS: &[&str] = &["echo", "chat"];
@@ -70,10 +77,11 @@ fn ws(request: &Request, context: &Context) -> Reply {
     };
     match handshake::check(request, &context.app.config.extra_origins, PROTOCOLS) {
         Err(refusal) => refusal.into(),
-        Ok(accepted) => Reply::Upgrade(
-            handshake::switching_protocols(&accepted),
-            Box::new(move |upgraded| echo(upgraded, drop_after)),
-        ),
+        Ok(accepted) => {
+            Reply::upgrade(handshake::switching_protocols(&accepted), move |upgraded| {
+                echo(upgraded, drop_after)
+            })
+        }
     }
 }
 // ANCHOR_END: ws
@@ -81,7 +89,7 @@ fn ws(request: &Request, context: &Context) -> Reply {
 // ANCHOR: echo
 /// Sends every message back as it came: text as text, binary as binary.
 fn echo(upgraded: Upgraded, drop_after: Option<u64>) {
-    let Ok(connection) = Connection::new(upgraded) else {
+    let Ok(connection) = upgraded.websocket() else {
         return; // the socket failed before the first frame
     };
     let mut echoed = 0;

@@ -39,12 +39,13 @@
 use std::thread;
 
 use crate::demos::Demo;
+use crate::handler::{Context, Reply};
 use crate::http::query::{parse_form, whole_number};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::limits::{MAX_STREAM_COUNT, MAX_STREAM_PAD_BYTES};
 use crate::random::Xorshift;
-use crate::router::{Context, Reply};
+use crate::router::Route;
 
 pub const DEMO: Demo = Demo {
     name: "xhr-streaming",
@@ -52,8 +53,14 @@ pub const DEMO: Demo = Demo {
     summary: "one GET /stream, ten random numbers two seconds apart, read at readyState 3 as they land",
     chapter: "05-xhr-streaming.md",
     page: include_str!("../../demos/xhr-streaming.html"),
-    routes: &[("GET", "/stream", stream)],
+    extra_pages: &[],
+    routes,
 };
+
+/// The routes, read like a table.
+fn routes() -> Vec<Route> {
+    vec![Route::get("/stream", stream)]
+}
 
 /// How many numbers a stream sends when the request does not say: the article's ten.
 const ARTICLE_COUNT: usize = 10;
@@ -88,26 +95,23 @@ fn stream(request: &Request, context: &Context) -> Reply {
     }
     let tick = context.app.config.tick;
     let mut random = Xorshift::seeded();
-    Reply::Stream(
-        head,
-        Box::new(move |out| {
-            if options.pad > 0 {
-                out.send(&padding(options.pad))?;
+    Reply::stream(head, move |out| {
+        if options.pad > 0 {
+            out.send(&padding(options.pad))?;
+        }
+        for n in 0..options.count {
+            // The first number goes at once, so the page shows something straight away;
+            // the article's server waited one tick first.
+            if n > 0 {
+                thread::sleep(tick);
             }
-            for n in 0..options.count {
-                // The first number goes at once, so the page shows something straight away;
-                // the article's server waited one tick first.
-                if n > 0 {
-                    thread::sleep(tick);
-                }
-                // Each `send` is one chunk, on the wire before we sleep again. A client that
-                // has gone makes it fail, and `?` ends the stream there.
-                let line = format!("{}\n", random.below(NUMBER_BOUND));
-                out.send(line.as_bytes())?;
-            }
-            Ok(())
-        }),
-    )
+            // Each `send` is one chunk, on the wire before we sleep again. A client that
+            // has gone makes it fail, and `?` ends the stream there.
+            let line = format!("{}\n", random.below(NUMBER_BOUND));
+            out.send(line.as_bytes())?;
+        }
+        Ok(())
+    })
 }
 // ANCHOR_END: stream
 

@@ -2,6 +2,7 @@
 //! `docs/01-http-by-hand.md` walks through all of it.
 
 pub mod body;
+pub mod method;
 pub mod multipart;
 pub mod query;
 pub mod request;

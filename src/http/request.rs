@@ -19,6 +19,7 @@
 //! root of request smuggling: no bare LF, no space before a colon, no folded lines, no
 //! Content-Length beside Transfer-Encoding.
 
+use crate::http::method::Method;
 use crate::http::query;
 use crate::limits::{
     MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_HEADERS, MAX_REQUEST_LINE, MAX_TRAILER_BYTES, size_in_words,
@@ -54,8 +55,8 @@ pub enum BodyFraming {
 /// A parsed request. The body is filled in by the server after the head (see `body.rs`).
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// The method token as sent, case-sensitive (RFC 9110 §9.1): `get` is not `GET`.
-    pub method: String,
+    /// The method, case-sensitive (RFC 9110 §9.1): `get` is not `GET`.
+    pub method: Method,
     /// The request target exactly as sent, for logs and traces.
     pub target: String,
     /// The target's path, percent-decoded. Empty for a CONNECT target, `*` for `OPTIONS *`.
@@ -344,7 +345,7 @@ fn next_line(buf: &[u8], from: usize) -> Result<Option<(&[u8], usize)>, RequestE
 // ANCHOR_END: next_line
 
 /// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3), one space each.
-fn parse_request_line(line: &[u8]) -> Result<(String, &str, Version), RequestError> {
+fn parse_request_line(line: &[u8]) -> Result<(Method, &str, Version), RequestError> {
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -371,7 +372,7 @@ fn parse_request_line(line: &[u8]) -> Result<(String, &str, Version), RequestErr
         _ => return Err(RequestError::MalformedVersion),
     };
     // Both were checked to be ASCII above, so these conversions cannot fail.
-    let method = String::from_utf8_lossy(method).into_owned();
+    let method = Method::from_token(&String::from_utf8_lossy(method));
     let target = std::str::from_utf8(target).map_err(|_| RequestError::InvalidTarget)?;
     Ok((method, target, version))
 }
@@ -414,10 +415,10 @@ fn split_target(request: &mut Request) -> Result<(), RequestError> {
     let target = request.target.as_str();
     let path_and_query = if target.starts_with('/') {
         target
-    } else if target == "*" && request.method == "OPTIONS" {
+    } else if target == "*" && request.method == Method::Options {
         request.path = "*".to_string();
         return Ok(());
-    } else if request.method == "CONNECT" {
+    } else if request.method == Method::Connect {
         return Ok(()); // authority-form: the router refuses CONNECT anyway
     } else if let Some(rest) = strip_prefix_ignore_case(target, "http://")
         .or_else(|| strip_prefix_ignore_case(target, "https://"))
@@ -580,7 +581,7 @@ mod tests {
     fn a_simple_get() {
         let r = parse("GET /time?since=3 HTTP/1.1\r\nHost: localhost:8088\r\nAccept: */*\r\n\r\n")
             .unwrap();
-        assert_eq!(r.method, "GET");
+        assert_eq!(r.method, Method::Get);
         assert_eq!(r.path, "/time");
         assert_eq!(r.query, "since=3");
         assert_eq!(r.version, Version::Http11);

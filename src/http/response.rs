@@ -49,6 +49,14 @@ impl Response {
             .with_body(body.into().into_bytes())
     }
 
+    // ANCHOR: refusal
+    /// A refusal: the status and one line saying why, as plain text. Every 4xx and 5xx the
+    /// server or a demo writes itself is made here, so they all look alike on the wire.
+    pub fn refusal(status: u16, reason: &str) -> Self {
+        Response::text(status, format!("{reason}\n"))
+    }
+    // ANCHOR_END: refusal
+
     /// An HTML document.
     pub fn html(status: u16, body: impl Into<String>) -> Self {
         Response::new(status)
@@ -157,35 +165,59 @@ pub fn status_has_no_body(status: u16) -> bool {
     (100..200).contains(&status) || status == 204 || status == 304
 }
 
-/// The reason phrase of each status this server sends (RFC 9110 §15).
+/// The reason phrase of every status RFC 9110 §15 defines, and of 426, 428, 429 and 431
+/// (RFC 6585). A code outside them gets none: the status line then ends `299 ` with its
+/// space, which RFC 9112 §4 allows ("a client SHOULD ignore the reason-phrase content").
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         101 => "Switching Protocols",
         200 => "OK",
         201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
         204 => "No Content",
+        205 => "Reset Content",
         206 => "Partial Content",
+        300 => "Multiple Choices",
         301 => "Moved Permanently",
         302 => "Found",
+        303 => "See Other",
         304 => "Not Modified",
+        305 => "Use Proxy",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
         408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
         413 => "Content Too Large",
         414 => "URI Too Long",
         415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
         417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
         426 => "Upgrade Required",
+        428 => "Precondition Required",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",
-        _ => "Unknown",
+        _ => "",
     }
 }
 

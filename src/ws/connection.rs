@@ -10,14 +10,13 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::App;
+use crate::budget::Budget;
 use crate::limits::{
     MAX_MESSAGE_BYTES, WS_CLOSE_DRAIN_BYTES, WS_CLOSE_TIMEOUT, WS_PING_INTERVAL,
     WS_READ_CHUNK_BYTES,
 };
 use crate::log::Log;
 use crate::net::{is_timeout, linger, write_all_within};
-use crate::router::Upgraded;
 use crate::traffic::Counters;
 use crate::ws::close::{self, Violation};
 use crate::ws::frame::{self, Opcode};
@@ -144,44 +143,62 @@ enum Ending {
     Vanished(String),
 }
 
-pub struct Connection<'a> {
+// ANCHOR: options
+/// What a connection needs from whoever hands it over, as plain values: the WebSocket code
+/// knows nothing of the server around it.
+pub struct Options {
+    /// "#7 127.0.0.1:50312": starts the log line that says how the connection ended.
+    pub peer: String,
+    /// `#7`: starts each `--trace` line.
+    pub trace_id: String,
+    /// Where the end of the connection is logged (`None`: not logged).
+    pub log: Option<Log>,
+    /// Where every frame is traced (`None`: no `--trace`).
+    pub trace: Option<Log>,
+    /// The path's traffic counters, for every byte read and written.
+    pub counters: Option<Arc<Counters>>,
+    /// How long one frame may take to leave, as a whole (`WRITE_TIMEOUT`). The socket's own
+    /// write timeout must already be this.
+    pub write_timeout: Duration,
+    /// The memory budget messages take their bytes from, if any.
+    pub budget: Option<Arc<Budget>>,
+}
+// ANCHOR_END: options
+
+pub struct Connection {
     stream: Arc<TcpStream>,
     buffer: Vec<u8>,
-    app: &'a App,
-    peer: &'a str,
-    /// `#7`, to start this connection's `--trace` lines with.
-    id: String,
+    options: Options,
     sender: Sender,
-    counters: Option<Arc<Counters>>,
 }
 
-impl<'a> Connection<'a> {
-    pub fn new(upgraded: Upgraded<'a>) -> io::Result<Connection<'a>> {
-        let id = format!("#{}", upgraded.id);
-        upgraded.stream.set_nodelay(true)?;
-        let app = upgraded.app;
-        let trace = match (app.config.trace, app.log_handle()) {
-            (true, Some(log)) => Some((id.clone(), log)),
-            _ => None,
-        };
+impl Connection {
+    /// A WebSocket on `stream`, after the 101; `buffered` holds bytes the client sent right
+    /// after its handshake (already read off the socket).
+    pub fn new(
+        stream: Arc<TcpStream>,
+        buffered: Vec<u8>,
+        options: Options,
+    ) -> io::Result<Connection> {
+        stream.set_nodelay(true)?;
         let out = Outgoing {
-            stream: Arc::clone(&upgraded.stream),
+            stream: Arc::clone(&stream),
             close_sent: false,
             broken: false,
-            limit: app.config.timeouts.write,
-            trace,
-            counters: upgraded.counters.clone(),
+            limit: options.write_timeout,
+            trace: options
+                .trace
+                .clone()
+                .map(|log| (options.trace_id.clone(), log)),
+            counters: options.counters.clone(),
         };
         Ok(Connection {
-            stream: upgraded.stream,
-            buffer: upgraded.buffered,
-            app: upgraded.app,
-            peer: upgraded.peer,
-            id,
+            stream,
+            buffer: buffered,
+            options,
             sender: Sender {
                 out: Arc::new(Mutex::new(out)),
             },
-            counters: upgraded.counters,
         })
     }
 
@@ -193,8 +210,10 @@ impl<'a> Connection<'a> {
     /// Reads until the connection ends, giving each message to `on_message`.
     pub fn run(mut self, mut on_message: impl FnMut(&Sender, Message) -> io::Result<Next>) {
         let started = Instant::now();
-        let mut reader = Reader::new(MAX_MESSAGE_BYTES, self.app.config.trace)
-            .with_budget(self.app.budget.claim());
+        let mut reader = Reader::new(MAX_MESSAGE_BYTES, self.options.trace.is_some());
+        if let Some(budget) = &self.options.budget {
+            reader = reader.with_budget(budget.claim());
+        }
         let mut chunk = vec![0u8; WS_READ_CHUNK_BYTES];
         let mut ping_sent = false;
         let ending = loop {
@@ -213,7 +232,7 @@ impl<'a> Connection<'a> {
                 Ok(0) => break Ending::Vanished("the client closed TCP".to_string()),
                 Ok(n) => {
                     self.buffer.extend_from_slice(&chunk[..n]);
-                    if let Some(counters) = &self.counters {
+                    if let Some(counters) = &self.options.counters {
                         counters.received(n);
                     }
                     ping_sent = false;
@@ -303,10 +322,12 @@ impl<'a> Connection<'a> {
             Ending::Vanished(why) => format!("gone without a close frame ({why})"),
         };
         let lived = started.elapsed();
-        self.app.log(&format!(
-            "{} websocket {what}, after {lived:.1?}",
-            self.peer
-        ));
+        if let Some(log) = &self.options.log {
+            log.write(format!(
+                "{} websocket {what}, after {lived:.1?}\n",
+                self.options.peer
+            ));
+        }
         match ending {
             // §7.1.1: after the close frames the server closes TCP first, lingering so the
             // last frame is not lost to a reset; a client that never closes gets a timeout.
@@ -321,13 +342,16 @@ impl<'a> Connection<'a> {
     // ANCHOR_END: end
 
     fn print_trace(&self, lines: Vec<String>) {
-        if lines.is_empty() {
-            return;
+        if let Some(log) = &self.options.trace
+            && !lines.is_empty()
+        {
+            let id = &self.options.trace_id;
+            log.write(
+                lines
+                    .iter()
+                    .map(|line| format!("{id} > {line}\n"))
+                    .collect(),
+            );
         }
-        let text: String = lines
-            .iter()
-            .map(|line| format!("{} > {line}\n", self.id))
-            .collect();
-        self.app.trace(text);
     }
 }

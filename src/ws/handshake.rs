@@ -19,6 +19,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::http::method::Method;
 use crate::http::request::{Request, Version, comma_list};
 use crate::http::response::Response;
 use crate::origins::origin_allowed;
@@ -56,7 +57,7 @@ pub fn check(
     // 1.1." The router already sent other methods a 405. HEAD reaches us as a GET would, and
     // the path does answer HEAD (as `OPTIONS /ws` says), but a HEAD cannot switch protocols:
     // §4.2.1's "appropriate HTTP error code (such as 400 Bad Request)".
-    if request.method != "GET" {
+    if request.method != Method::Get {
         return Err(bad(
             "a HEAD cannot open a WebSocket: send the handshake as a GET",
         ));

@@ -9,7 +9,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use webwire::config::Config;
-use webwire::router::Handler;
+use webwire::router::Route;
 use webwire::{Running, start_with};
 
 /// A test configuration: a free port on 127.0.0.1, no log, and timeouts short enough that
@@ -31,10 +31,10 @@ pub fn test_config() -> Config {
 }
 
 pub fn start() -> Running {
-    start_custom(test_config(), &[])
+    start_custom(test_config(), Vec::new())
 }
 
-pub fn start_custom(config: Config, routes: &[(&'static str, &'static str, Handler)]) -> Running {
+pub fn start_custom(config: Config, routes: Vec<Route>) -> Running {
     start_with(config, routes).expect("the server starts")
 }
 

@@ -10,19 +10,19 @@
 //! never ends by itself; idle for `--hold-ms`, it sends a `: keepalive` comment.
 
 use crate::demos::sse::event;
+use crate::handler::{Context, Reply};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::limits::RETRY_AFTER_SECS;
 use crate::random::Xorshift;
-use crate::router::{Context, Reply};
 
 use super::room::{Batch, message_json, parse_since};
 use super::stream::Follower;
-use super::{Transport, for_origin, refuse};
+use super::{State, Transport, for_origin, refuse};
 
 // ANCHOR: events
 /// `GET /chat/events[?since=N]`, resuming from `Last-Event-ID` when the browser sends one.
-pub fn events(request: &Request, context: &Context) -> Reply {
+pub fn events(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match (last_event_id(request), request.query_param("since")) {
         (Some(id), _) => id,
         (None, None) => 0,
@@ -33,17 +33,14 @@ pub fn events(request: &Request, context: &Context) -> Reply {
     };
     let head = Response::new(200).with_header("Content-Type", "text/event-stream");
     let head = for_origin(head, request, context);
-    let Some(follower) = Follower::start(context, Transport::Events, since) else {
+    let Some(follower) = Follower::start(chat, context, Transport::Events, since) else {
         return come_back_later(head);
     };
     let retry_ms = context.app.config.tick.as_millis();
-    Reply::Stream(
-        head,
-        Box::new(move |out| {
-            out.send(format!("retry: {retry_ms}\n\n").as_bytes())?;
-            follower.run(out, None, ": keepalive\n", sse_events)
-        }),
-    )
+    Reply::stream(head, move |out| {
+        out.send(format!("retry: {retry_ms}\n\n").as_bytes())?;
+        follower.run(out, None, ": keepalive\n", sse_events)
+    })
 }
 
 // ANCHOR: come_back_later

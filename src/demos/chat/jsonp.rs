@@ -6,18 +6,18 @@
 //! by the JSONP demo's own rule.
 
 use crate::demos::jsonp::{check_callback, script};
+use crate::handler::{Context, Reply};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
 use crate::limits::MAX_CALLBACK_LEN;
-use crate::router::{Context, Reply};
 
 use super::room::{parse_since, read};
-use super::{Transport, refuse};
+use super::{State, Transport, refuse};
 
 // ANCHOR: jsonp
 /// `GET /chat/jsonp?since=N&cb=NAME`: the messages after N (one batch), as a script calling NAME.
-pub fn jsonp(request: &Request, context: &Context) -> Reply {
+pub fn jsonp(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
         Err(reason) => return refuse(request, context, 400, reason),
@@ -36,8 +36,8 @@ pub fn jsonp(request: &Request, context: &Context) -> Reply {
         );
         return refuse(request, context, 400, &reason);
     }
-    let batch = read(&context.app.chat.room, since);
-    let tally = context.app.chat.tally(Transport::Jsonp);
+    let batch = read(&chat.room, since);
+    let tally = chat.tally(Transport::Jsonp);
     tally.delivered(batch.messages.len());
     let body = script(&callback, &json::array(batch.records()));
     Response::new(200)

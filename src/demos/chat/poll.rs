@@ -8,50 +8,51 @@
 
 use std::time::Instant;
 
+use crate::handler::{Context, Reply};
 use crate::http::request::Request;
 use crate::json;
-use crate::router::{Context, Reply};
 
 use super::room::{Batch, parse_since, read, wait};
-use super::{Transport, full, json_reply, refuse, take_place};
+use super::{State, Transport, full, json_reply, refuse};
 
 // ANCHOR: poll
 /// `GET /chat/poll?since=N`: the messages after N, now: at most one batch (`hub.rs`); the
 /// client asks again at once from its new cursor when the answer had any.
-pub fn poll(request: &Request, context: &Context) -> Reply {
+pub fn poll(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
         Err(reason) => return refuse(request, context, 400, reason),
     };
-    let batch = read(&context.app.chat.room, since);
-    answer(request, context, Transport::Poll, &batch)
+    let batch = read(&chat.room, since);
+    answer(chat, request, context, Transport::Poll, &batch)
 }
 
 /// `GET /chat/longpoll?since=N`: the same, but an empty answer waits for the next message.
-pub fn long_poll(request: &Request, context: &Context) -> Reply {
+pub fn long_poll(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
         Err(reason) => return refuse(request, context, 400, reason),
     };
-    let chat = &context.app.chat;
     let batch = read(&chat.room, since);
     if !batch.is_empty() {
-        return answer(request, context, Transport::LongPoll, &batch); // no wait, no place
+        return answer(chat, request, context, Transport::LongPoll, &batch); // no wait, no place
     }
-    let Some(_place) = take_place(chat.tally(Transport::LongPoll)) else {
+    let Some(_place) = chat.tally(Transport::LongPoll).take_place() else {
         return full(request, context);
     };
     let deadline = Instant::now() + context.app.config.hold;
     let batch = wait(&chat.room, since, deadline, || context.client_gone());
-    answer(request, context, Transport::LongPoll, &batch) // `[]` after the hold
+    answer(chat, request, context, Transport::LongPoll, &batch) // `[]` after the hold
 }
 // ANCHOR_END: poll
 
-fn answer(request: &Request, context: &Context, transport: Transport, batch: &Batch) -> Reply {
-    context
-        .app
-        .chat
-        .tally(transport)
-        .delivered(batch.messages.len());
+fn answer(
+    chat: &State,
+    request: &Request,
+    context: &Context,
+    transport: Transport,
+    batch: &Batch,
+) -> Reply {
+    chat.tally(transport).delivered(batch.messages.len());
     json_reply(request, context, json::array(batch.records()))
 }

@@ -8,15 +8,15 @@
 
 use std::time::Instant;
 
+use crate::handler::{Context, Reply};
 use crate::http::query::parse_form;
 use crate::http::request::Request;
 use crate::hub::{Event, Hub};
 use crate::json::{self, Object};
 use crate::limits::{MAX_CHAT_NAME_CHARS, MAX_CHAT_TEXT_BYTES};
 use crate::origins::origin_allowed;
-use crate::router::{Context, Reply};
 
-use super::{json_reply, refuse};
+use super::{State, json_reply, refuse};
 
 /// The name a message gets when its sender gave none.
 pub const ANONYMOUS: &str = "anonymous";
@@ -172,7 +172,7 @@ pub fn check_text(text: &str) -> Result<(), String> {
 // ANCHOR: send
 /// `POST /chat/send`: a form body `text=...&from=...`, or a `text/plain` body that is the
 /// text itself (`?from=` names the sender). Answers `{"id":N}`.
-pub fn send(request: &Request, context: &Context) -> Reply {
+pub fn send(chat: &State, request: &Request, context: &Context) -> Reply {
     // A form can be posted here from any site, no CORS asked (a "simple" request). Only the
     // demo origins may speak in the room: a browser always says where a POST comes from.
     let host = request.header("host").unwrap_or("");
@@ -193,7 +193,7 @@ pub fn send(request: &Request, context: &Context) -> Reply {
     if let Err(reason) = check_text(&text) {
         return refuse(request, context, 400, &reason);
     }
-    let id = publish(&context.app.chat.room, &from, &text);
+    let id = publish(&chat.room, &from, &text);
     json_reply(
         request,
         context,

@@ -9,23 +9,26 @@
 //! a flag tells the writer, which is waiting on the room and notices within
 //! `GONE_CHECK_INTERVAL`; the scope joins it before the connection's thread moves on.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use crate::handler::{Context, Reply, Upgraded};
 use crate::http::request::Request;
 use crate::json::Object;
 use crate::limits::THREAD_STACK_BYTES;
-use crate::router::{Context, Reply, Upgraded};
-use crate::ws::connection::{Connection, Message, Next, Sender};
+use crate::ws::connection::{Message, Next, Sender};
 use crate::ws::handshake;
 
 use super::room::{check_name, check_text, parse_since, publish, wait};
-use super::{Place, Transport, full, refuse, take_place};
+use super::{State, Tally, Transport, full, refuse};
+use crate::held::Place;
+use crate::hub::Hub;
 
 // ANCHOR: ws
 /// `GET /chat/ws?since=N&from=NAME`: the handshake, then the room both ways.
-pub fn ws(request: &Request, context: &Context) -> Reply {
+pub fn ws(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
         Err(reason) => return refuse(request, context, 400, reason),
@@ -38,18 +41,19 @@ pub fn ws(request: &Request, context: &Context) -> Reply {
         Ok(accepted) => accepted,
         Err(refusal) => return refusal.into(),
     };
-    let Some(place) = take_place(context.app.chat.tally(Transport::Socket)) else {
+    let tally = Arc::clone(chat.tally(Transport::Socket));
+    let Some(place) = tally.take_place() else {
         return full(request, context);
     };
-    Reply::Upgrade(
-        handshake::switching_protocols(&accepted),
-        Box::new(move |upgraded| talk(upgraded, since, &from, place)),
-    )
+    let room = Arc::clone(&chat.room);
+    Reply::upgrade(handshake::switching_protocols(&accepted), move |upgraded| {
+        talk(upgraded, &room, &tally, since, &from, place)
+    })
 }
 
-fn talk(upgraded: Upgraded, since: u64, from: &str, place: Place) {
-    let app = upgraded.app;
-    let Ok(connection) = Connection::new(upgraded) else {
+fn talk(upgraded: Upgraded, room: &Hub, tally: &Tally, since: u64, from: &str, _place: Place) {
+    let hold = upgraded.app.config.hold;
+    let Ok(connection) = upgraded.websocket() else {
         return; // the socket failed before the first frame
     };
     let sender = connection.sender();
@@ -58,7 +62,7 @@ fn talk(upgraded: Upgraded, since: u64, from: &str, place: Place) {
         let writer = thread::Builder::new()
             .name("chat-ws-writer".to_string())
             .stack_size(THREAD_STACK_BYTES)
-            .spawn_scoped(scope, || push(app, since, &sender, &ended, &place));
+            .spawn_scoped(scope, || push(room, tally, hold, since, &sender, &ended));
         if writer.is_err() {
             let _ = sender.close(Some(1011), "the server could not start a writer");
         }
@@ -66,7 +70,7 @@ fn talk(upgraded: Upgraded, since: u64, from: &str, place: Place) {
             let reply = match message {
                 Message::Text(text) => match check_text(&text) {
                     Ok(()) => {
-                        publish(&app.chat.room, from, &text);
+                        publish(room, from, &text);
                         return Ok(Next::Continue); // it comes back like any other message
                     }
                     Err(reason) => reason,
@@ -81,19 +85,24 @@ fn talk(upgraded: Upgraded, since: u64, from: &str, place: Place) {
 }
 
 /// The writer: every record after the cursor, as a text frame, until the connection ends.
-fn push(app: &crate::App, since: u64, sender: &Sender, ended: &AtomicBool, place: &Place) {
+fn push(
+    room: &Hub,
+    tally: &Tally,
+    hold: Duration,
+    since: u64,
+    sender: &Sender,
+    ended: &AtomicBool,
+) {
     let mut cursor = since;
     while !ended.load(Ordering::SeqCst) {
-        let deadline = Instant::now() + app.config.hold;
-        let batch = wait(&app.chat.room, cursor, deadline, || {
-            ended.load(Ordering::SeqCst)
-        });
+        let deadline = Instant::now() + hold;
+        let batch = wait(room, cursor, deadline, || ended.load(Ordering::SeqCst));
         for record in batch.records() {
             if sender.text(&record).is_err() {
                 return; // gone, or closing: the reader ends the connection
             }
         }
-        place.0.delivered(batch.messages.len());
+        tally.delivered(batch.messages.len());
         cursor = batch.cursor(cursor);
     }
 }

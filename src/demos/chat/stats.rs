@@ -5,19 +5,19 @@
 //! how many connections it holds now. Divide by the messages and you have requests per
 //! message and bytes per message: what `/compare.html` shows live.
 
+use crate::handler::{Context, Reply};
 use crate::http::request::Request;
 use crate::json::{self, Object};
-use crate::router::{Context, Reply};
 
-use super::{Transport, json_reply};
+use super::{State, Transport, json_reply};
 
 // ANCHOR: stats
 /// `GET /stats`: the room, the pace, and one object per transport.
-pub fn stats(request: &Request, context: &Context) -> Reply {
+pub fn stats(chat: &State, request: &Request, context: &Context) -> Reply {
     let app = context.app;
     let transports = Transport::ALL.iter().map(|&transport| {
         let wire = app.traffic.snapshot(transport.path());
-        let tally = app.chat.tally(transport);
+        let tally = chat.tally(transport);
         Object::new()
             .string("name", transport.name())
             .string("path", transport.path())
@@ -34,7 +34,7 @@ pub fn stats(request: &Request, context: &Context) -> Reply {
     });
     let send = app.traffic.snapshot("/chat/send");
     let body = Object::new()
-        .number("last_id", app.chat.room.last_id() as f64)
+        .number("last_id", chat.room.last_id() as f64)
         .number("tick_ms", app.config.tick.as_millis() as f64)
         .number("hold_ms", app.config.hold.as_millis() as f64)
         .raw(

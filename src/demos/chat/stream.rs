@@ -14,6 +14,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::handler::{Context, Reply};
 use crate::http::body::BodyWriter;
 use crate::http::request::Request;
 use crate::http::response::Response;
@@ -21,10 +22,10 @@ use crate::hub::Hub;
 use crate::limits::CHAT_STREAM_MAX_BYTES;
 use crate::net::ClientWatch;
 use crate::origins::origin_allowed;
-use crate::router::{Context, Reply};
 
 use super::room::{Batch, parse_since, wait};
-use super::{Place, Transport, for_origin, full, refuse, take_place};
+use super::{State, Tally, Transport, for_origin, full, refuse};
+use crate::held::Place;
 
 // ANCHOR: follower
 /// A stream's reader in the room: where it is, and how to tell it has gone.
@@ -34,20 +35,29 @@ pub(super) struct Follower {
     /// A watch on the connection's socket, to notice the client leaving while we wait.
     client: ClientWatch,
     hold: Duration,
-    place: Place,
+    tally: Arc<Tally>,
+    /// Held for as long as the stream runs.
+    _place: Place,
 }
 
 impl Follower {
     /// A follower starting after `since`, or `None` when the transport is full.
-    pub(super) fn start(context: &Context, transport: Transport, since: u64) -> Option<Follower> {
-        let place = take_place(context.app.chat.tally(transport))?;
+    pub(super) fn start(
+        chat: &State,
+        context: &Context,
+        transport: Transport,
+        since: u64,
+    ) -> Option<Follower> {
+        let tally = Arc::clone(chat.tally(transport));
+        let place = tally.take_place()?;
         let client = context.watch();
         Some(Follower {
-            room: Arc::clone(&context.app.chat.room),
+            room: Arc::clone(&chat.room),
             cursor: since,
             client,
             hold: context.app.config.hold,
-            place,
+            tally,
+            _place: place,
         })
     }
 
@@ -75,7 +85,7 @@ impl Follower {
                 continue;
             }
             out.send(render(&batch).as_bytes())?;
-            self.place.0.delivered(batch.messages.len());
+            self.tally.delivered(batch.messages.len());
             self.cursor = batch.cursor(self.cursor);
             if limit.is_some_and(|limit| out.bytes >= limit) {
                 return Ok(());
@@ -87,12 +97,12 @@ impl Follower {
 
 // ANCHOR: xhr_stream
 /// `GET /chat/stream?since=N`: one JSON record per line, for as long as the client stays.
-pub fn xhr_stream(request: &Request, context: &Context) -> Reply {
+pub fn xhr_stream(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
         Err(reason) => return refuse(request, context, 400, reason),
     };
-    let Some(follower) = Follower::start(context, Transport::Stream, since) else {
+    let Some(follower) = Follower::start(chat, context, Transport::Stream, since) else {
         return full(request, context);
     };
     // NDJSON has no registered media type; `nosniff` (on every answer) lets Chromium hand
@@ -100,16 +110,15 @@ pub fn xhr_stream(request: &Request, context: &Context) -> Reply {
     let head = Response::new(200).with_header("Content-Type", "application/x-ndjson");
     let head = for_origin(head, request, context);
     let lines = |batch: &Batch| batch.records().iter().map(|r| format!("{r}\n")).collect();
-    Reply::Stream(
-        head,
-        Box::new(move |out| follower.run(out, Some(CHAT_STREAM_MAX_BYTES), "\n", lines)),
-    )
+    Reply::stream(head, move |out| {
+        follower.run(out, Some(CHAT_STREAM_MAX_BYTES), "\n", lines)
+    })
 }
 // ANCHOR_END: xhr_stream
 
 // ANCHOR: iframe
 /// `GET /chat/iframe?since=N[&target=ORIGIN]`: a document sent one script block per record.
-pub fn iframe(request: &Request, context: &Context) -> Reply {
+pub fn iframe(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
         Err(reason) => return refuse(request, context, 400, reason),
@@ -125,26 +134,23 @@ pub fn iframe(request: &Request, context: &Context) -> Reply {
         let reason = "target must be one of this server's origins, e.g. http://localhost:PORT";
         return refuse(request, context, 400, reason);
     }
-    let Some(follower) = Follower::start(context, Transport::Iframe, since) else {
+    let Some(follower) = Follower::start(chat, context, Transport::Iframe, since) else {
         return full(request, context);
     };
     let head = Response::new(200).with_header("Content-Type", "text/html; charset=utf-8");
     let head = for_origin(head, request, context);
-    Reply::Stream(
-        head,
-        Box::new(move |out| {
-            out.send(b"<!doctype html>\n<meta charset=\"utf-8\"><title>/chat/iframe</title>\n")?;
-            let scripts = |batch: &Batch| {
-                let records = batch.records();
-                records
-                    .iter()
-                    .map(|r| script_block(r, target.as_deref()))
-                    .collect()
-            };
-            follower.run(out, Some(CHAT_STREAM_MAX_BYTES), "\n", scripts)?;
-            out.send(b"</html>\n") // the iframe fires `load`: the page reconnects
-        }),
-    )
+    Reply::stream(head, move |out| {
+        out.send(b"<!doctype html>\n<meta charset=\"utf-8\"><title>/chat/iframe</title>\n")?;
+        let scripts = |batch: &Batch| {
+            let records = batch.records();
+            records
+                .iter()
+                .map(|r| script_block(r, target.as_deref()))
+                .collect()
+        };
+        follower.run(out, Some(CHAT_STREAM_MAX_BYTES), "\n", scripts)?;
+        out.send(b"</html>\n") // the iframe fires `load`: the page reconnects
+    })
 }
 
 /// One record as one script block. The record is JSON built by `json::Object`, whose strings

@@ -1,0 +1,334 @@
+//! One connection's life: the keep-alive loop, reading heads and bodies, and the close.
+
+use std::io::{self, Read};
+use std::net::{Shutdown, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::Shared;
+use super::lines::trace;
+use crate::App;
+use crate::budget::{Claim, make_room};
+use crate::handler::{Context, Reply};
+use crate::http::body::ChunkedDecoder;
+use crate::http::request::{BodyFraming, Parsed, Request, RequestError, parse_head};
+use crate::http::response::Response;
+use crate::limits::{LINGER_BYTES, MAX_HEAD_BYTES, READ_CHUNK_BYTES};
+use crate::net::{ClientWatch, is_timeout, linger};
+
+/// Everything one connection's thread does, start to end.
+pub(super) fn run(stream: TcpStream, id: u64, shared: &Shared) {
+    // "#7 127.0.0.1:50312": the number matches the connection's lines in --trace.
+    let peer = match stream.peer_addr() {
+        Ok(addr) => format!("#{id} {addr}"),
+        Err(_) => format!("#{id}"),
+    };
+    let mut conn = Connection {
+        watch: ClientWatch::new(stream),
+        buf: Vec::with_capacity(READ_CHUNK_BYTES),
+        id,
+        peer,
+        started: Instant::now(),
+        received: 0,
+    };
+    // A panic is a bug, but it must cost one connection, never the server: the handler's own
+    // panics become a 500 inside `serve`; this catches anything else.
+    let ending = catch_unwind(AssertUnwindSafe(|| conn.serve(shared))).unwrap_or(Next::Close);
+    // Free the slot before the client can see the connection close, so a client that saw
+    // the close may count on the slot being free.
+    shared.open.fetch_sub(1, Ordering::SeqCst);
+    conn.close(ending, shared.app.config.timeouts.linger);
+}
+
+// ANCHOR: next
+/// What a connection does after a reply, and how it ends: one type for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Next {
+    /// Keep-alive: read the next request.
+    Request,
+    /// Close while the client may still be sending (after an error, or a `Connection: close`
+    /// with requests behind it): stop writing, then read and discard what arrives for a
+    /// moment, so that our last response is not wiped out by a TCP reset (RFC 9112 §9.6).
+    Linger,
+    /// Close now: the client has gone or sends nothing more, a write failed, or another
+    /// protocol had the connection and is done with it.
+    Close,
+}
+
+impl Next {
+    /// After a response that was sent whole (or not), on a connection meant to stay open (or
+    /// not).
+    pub(super) fn after(sent: bool, keep_alive: bool) -> Next {
+        match (sent, keep_alive) {
+            (false, _) => Next::Close,
+            (true, true) => Next::Request,
+            (true, false) => Next::Linger,
+        }
+    }
+}
+// ANCHOR_END: next
+
+/// Why reading a request stopped.
+pub(super) enum ReadError {
+    /// The request is malformed or too large: answer with its status and close.
+    Bad(RequestError),
+    /// The client closed, or the socket failed, or an idle keep-alive timed out: no answer.
+    Gone,
+}
+
+impl From<RequestError> for ReadError {
+    fn from(e: RequestError) -> Self {
+        ReadError::Bad(e)
+    }
+}
+
+pub(super) struct Connection {
+    /// The socket, and what a held request's handler read from it while watching it.
+    pub(super) watch: ClientWatch,
+    /// Bytes received and not yet used: a partial head, or pipelined requests.
+    pub(super) buf: Vec<u8>,
+    pub(super) id: u64,
+    /// "#7 127.0.0.1:50312", the prefix of every log line about this connection.
+    pub(super) peer: String,
+    /// When the current request's head was complete: the start of its log line's time.
+    pub(super) started: Instant,
+    /// The current request's size on the wire, head and body with their framing.
+    pub(super) received: usize,
+}
+
+impl Connection {
+    // ANCHOR: serve
+    /// The keep-alive loop: one request after another until one side closes.
+    fn serve(&mut self, shared: &Shared) -> Next {
+        let app = &shared.app;
+        // Nagle's algorithm would hold small writes back for up to 40 ms waiting for more:
+        // wrong for a server that flushes every event the moment it happens.
+        let _ = self.stream().set_nodelay(true);
+        // Every write below may wait this long at most, as a whole (`write_all_within`).
+        let _ = self
+            .stream()
+            .set_write_timeout(Some(app.config.timeouts.write));
+        let mut first = true;
+        loop {
+            let mut request = match self.read_request(app, first) {
+                Ok(request) => request,
+                Err(ReadError::Gone) => return Next::Close,
+                Err(ReadError::Bad(error)) => return self.refuse(app, error),
+            };
+            first = false;
+            self.started = Instant::now();
+            // A client waiting for `100 Continue` that no handler would take (404, 405, 501) is
+            // refused now, before it sends a body nobody would read (RFC 9110 §10.1.1).
+            let refuse_early = request.expects_continue && !shared.router.accepts(&request);
+            // The body's bytes are held against the shared budget until the reply is done.
+            let mut body_claim = app.budget.claim();
+            if !refuse_early {
+                match self.read_body(app, &mut request, &mut body_claim) {
+                    Ok(()) => {}
+                    Err(ReadError::Gone) => return Next::Close,
+                    Err(ReadError::Bad(error)) => return self.refuse(app, error),
+                }
+            }
+            // Counted only on paths some route serves (see traffic.rs), and open from here
+            // on: a long poll held inside its handler counts as open while it waits.
+            let counters = app.traffic.get(&request.path).map(|c| &**c);
+            if let Some(counters) = counters {
+                counters.started(self.received);
+            }
+            let context = Context {
+                app,
+                watch: &self.watch,
+            };
+            let reply = catch_unwind(AssertUnwindSafe(|| {
+                shared.router.dispatch(&request, &context)
+            }))
+            .unwrap_or_else(|_| {
+                Response::refusal(500, "the handler failed; the server log has the details").into()
+            });
+            let keep_alive = request.keep_alive() && !refuse_early;
+            let next = match reply {
+                Reply::Full(response) => self.send(app, &request, &response, keep_alive, counters),
+                Reply::Stream { head, length, body } => {
+                    self.stream_body(app, &request, head, length, body, counters)
+                }
+                Reply::Upgrade { head, protocol } => {
+                    self.upgrade(app, &request, head, protocol, counters)
+                }
+            };
+            if let Some(counters) = counters {
+                counters.finished();
+            }
+            drop((request, body_claim));
+            // A held request's handler may have read the client's next request while it
+            // watched for a close; it goes after what was already buffered. A big body
+            // leaves the buffer large: give that memory back before the next request.
+            self.buf.extend(self.watch.take_unread());
+            self.buf.shrink_to(MAX_HEAD_BYTES + READ_CHUNK_BYTES);
+            if next != Next::Request {
+                return next;
+            }
+        }
+    }
+    // ANCHOR_END: serve
+
+    // ANCHOR: read_request
+    /// Reads until a whole head has arrived. The first request's head must arrive within the
+    /// header timeout of the connection's start; later ones may idle first (keep-alive), and
+    /// their header timeout starts with their first byte. One deadline per head: it is never
+    /// pushed back by a read, so a client trickling a byte at a time still runs out of time.
+    /// Running out of time with part of a head is a 408; with nothing at all (a browser's
+    /// spare pre-opened connection, an idle keep-alive) we just close.
+    fn read_request(&mut self, app: &App, first: bool) -> Result<Request, ReadError> {
+        let timeouts = &app.config.timeouts;
+        let mut deadline =
+            (first || !self.buf.is_empty()).then(|| Instant::now() + timeouts.header);
+        loop {
+            if !self.buf.is_empty()
+                && let Parsed::Complete(request, used) = parse_head(&self.buf)?
+            {
+                trace(app, self.id, ">", &self.buf[..used]);
+                self.buf.drain(..used);
+                self.received = used;
+                return Ok(request);
+            }
+            let wait = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => timeouts.idle,
+            };
+            match self.fill(wait) {
+                Ok(0) => return Err(ReadError::Gone),
+                Ok(_) => deadline = deadline.or_else(|| Some(Instant::now() + timeouts.header)),
+                Err(e) if is_timeout(&e) && !self.buf.is_empty() => {
+                    return Err(RequestError::HeaderTimeout.into());
+                }
+                Err(_) => return Err(ReadError::Gone), // idle keep-alive timed out, or reset
+            }
+        }
+    }
+    // ANCHOR_END: read_request
+
+    /// Reads the body the head announced into `request.body`, within the body timeout. Its
+    /// bytes are taken from the shared memory budget as they arrive, not as the head
+    /// announces them: a `Content-Length` alone reserves nothing.
+    fn read_body(
+        &mut self,
+        app: &App,
+        request: &mut Request,
+        claim: &mut Claim,
+    ) -> Result<(), ReadError> {
+        if request.framing == BodyFraming::Empty {
+            return Ok(());
+        }
+        // RFC 9110 §10.1.1: the client waits (curl: one second) for this before sending the
+        // body. The limits were already checked on the head, so saying yes is safe.
+        if request.expects_continue && self.buf.is_empty() {
+            self.send_head(app, b"HTTP/1.1 100 Continue\r\n\r\n", &[], None)
+                .map_err(|_| ReadError::Gone)?;
+        }
+        let deadline = Instant::now() + app.config.timeouts.body;
+        match request.framing {
+            BodyFraming::Empty => {} // (returned above; here only to name every case)
+            BodyFraming::Length(length) => {
+                // What already arrived with the head, then straight from the socket into
+                // the body: the bytes are never held twice.
+                let mut body: Vec<u8> = Vec::new();
+                let early = length.min(self.buf.len());
+                if !make_room(&mut body, early, length, claim) {
+                    return Err(RequestError::OverMemoryBudget.into());
+                }
+                body.extend(self.buf.drain(..early));
+                while body.len() < length {
+                    let want = (length - body.len()).min(READ_CHUNK_BYTES);
+                    if !make_room(&mut body, want, length, claim) {
+                        return Err(RequestError::OverMemoryBudget.into());
+                    }
+                    self.read_into_before(&mut body, want, deadline)?;
+                }
+                request.body = body;
+                self.received += length;
+            }
+            BodyFraming::Chunked => {
+                let mut decoder = ChunkedDecoder::default();
+                loop {
+                    let used = decoder.feed(&self.buf)?;
+                    self.buf.drain(..used);
+                    self.received += used;
+                    if !claim.grow_to(decoder.held_bytes()) {
+                        return Err(RequestError::OverMemoryBudget.into());
+                    }
+                    if decoder.is_done() {
+                        break;
+                    }
+                    self.fill_before(deadline)?;
+                }
+                request.body = decoder.into_body();
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads more bytes into the buffer, waiting at most `wait`. Buffered: one system call
+    /// brings up to `READ_CHUNK_BYTES`, however the client split its writes.
+    fn fill(&mut self, wait: Duration) -> io::Result<usize> {
+        if wait.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        read_more(self.watch.stream(), &mut self.buf, READ_CHUNK_BYTES, wait)
+    }
+
+    /// Reads up to `want` more bytes onto the end of `body`, before `deadline`.
+    fn read_into_before(
+        &mut self,
+        body: &mut Vec<u8>,
+        want: usize,
+        deadline: Instant,
+    ) -> Result<(), ReadError> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        if wait.is_zero() {
+            return Err(RequestError::BodyTimeout.into());
+        }
+        match read_more(self.watch.stream(), body, want, wait) {
+            Ok(0) => Err(ReadError::Gone),
+            Ok(_) => Ok(()),
+            Err(e) if is_timeout(&e) => Err(RequestError::BodyTimeout.into()),
+            Err(_) => Err(ReadError::Gone),
+        }
+    }
+
+    pub(super) fn stream(&self) -> &TcpStream {
+        self.watch.stream()
+    }
+
+    fn close(self, next: Next, linger_for: Duration) {
+        if next == Next::Linger {
+            linger(self.stream(), linger_for, LINGER_BYTES);
+        }
+        let _ = self.stream().shutdown(Shutdown::Both);
+    }
+
+    /// `fill` for a body: the deadline passing is a 408, the client leaving ends quietly.
+    fn fill_before(&mut self, deadline: Instant) -> Result<(), ReadError> {
+        match self.fill(deadline.saturating_duration_since(Instant::now())) {
+            Ok(0) => Err(ReadError::Gone),
+            Ok(_) => Ok(()),
+            Err(e) if is_timeout(&e) => Err(RequestError::BodyTimeout.into()),
+            Err(_) => Err(ReadError::Gone),
+        }
+    }
+}
+
+/// Reads once, at most `want` bytes onto the end of `into`, waiting at most `wait`.
+fn read_more(
+    mut stream: &TcpStream,
+    into: &mut Vec<u8>,
+    want: usize,
+    wait: Duration,
+) -> io::Result<usize> {
+    stream.set_read_timeout(Some(wait))?;
+    let start = into.len();
+    into.resize(start + want, 0);
+    let result = stream.read(&mut into[start..]);
+    into.truncate(start + *result.as_ref().unwrap_or(&0));
+    result
+}
