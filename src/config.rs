@@ -4,6 +4,12 @@ use std::time::Duration;
 
 use crate::limits;
 
+/// Default for `--tick-ms`: the articles' two seconds between pushes and polls.
+pub const DEFAULT_TICK: Duration = Duration::from_secs(2);
+/// Default for `--hold-ms`: how long a long poll is held before it answers "nothing new".
+/// Below the 30–60 s after which proxies and load balancers commonly cut idle requests.
+pub const DEFAULT_HOLD: Duration = Duration::from_secs(25);
+
 pub const DEFAULT_PORT: u16 = 8088;
 pub const DEFAULT_BIND: &str = "localhost";
 
@@ -90,8 +96,8 @@ impl Default for Config {
             max_conns: limits::MAX_CONNECTIONS,
             memory_budget: limits::MEMORY_BUDGET_BYTES,
             timeouts: Timeouts::default(),
-            tick: limits::DEFAULT_TICK,
-            hold: limits::DEFAULT_HOLD,
+            tick: DEFAULT_TICK,
+            hold: DEFAULT_HOLD,
             extra_origins: Vec::new(),
         }
     }

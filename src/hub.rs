@@ -17,7 +17,18 @@ use std::time::Instant;
 use crate::clock::now_millis;
 
 use crate::json;
-use crate::limits::{GONE_CHECK_INTERVAL, MAX_BATCH_EVENTS, MAX_BATCH_TEXT_BYTES};
+use crate::limits::GONE_CHECK_INTERVAL;
+
+// ANCHOR: batch_limits
+/// Most events one answer carries from an event log: a poll, a long poll, one piece of a
+/// stream, one burst of WebSocket frames. A reader further behind gets the oldest ones and
+/// asks again from its new cursor, so no answer is built bigger than this.
+pub const MAX_BATCH_EVENTS: usize = 256;
+/// Most text (UTF-8 bytes) one answer carries from an event log, unless a single event is
+/// larger. JSON escaping can make text at most six times larger (`<` is `\u003c`), so with
+/// `MAX_BATCH_EVENTS` this bounds every catch-up answer to about 112 KiB.
+pub const MAX_BATCH_TEXT_BYTES: usize = 16 * 1024;
+// ANCHOR_END: batch_limits
 
 /// One event: its id (1, 2, 3, … with no gaps), its text, and when it was published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +79,7 @@ impl Hub {
     fn lock(&self) -> MutexGuard<'_, Log> {
         self.log
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Appends an event, wakes every waiting reader, and returns the event.

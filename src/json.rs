@@ -7,7 +7,9 @@
 
 use std::fmt::Write;
 
-use crate::limits::MAX_JSON_DEPTH;
+/// Deepest nesting accepted in a JSON body (`[[[…]]]`); deeper is 400, not a stack overflow:
+/// the checker recurses, and connection threads have small stacks.
+pub const MAX_JSON_DEPTH: usize = 64;
 
 /// `text` as a quoted JSON string.
 pub fn string(text: &str) -> String {
@@ -211,7 +213,7 @@ impl Checker<'_> {
                     self.pos += 1;
                     match self.peek() {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                            self.pos += 1
+                            self.pos += 1;
                         }
                         Some(b'u') => {
                             let hex = self.bytes.get(self.pos + 1..self.pos + 5);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use support::{Client, Reply, get, start_custom, test_config};
 use webwire::Running;
-use webwire::limits::{MAX_PART_BYTES, MAX_PARTS};
+use webwire::http::multipart::{MAX_PART_BYTES, MAX_PARTS};
 
 /// The ajax demo alone, with a 20 ms tick so the default waits are short.
 fn server() -> Running {

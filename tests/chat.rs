@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use support::{Client, Reply, address, get, start_custom, test_config};
 use webwire::Running;
-use webwire::limits::{CHAT_ROOM_CAPACITY, MAX_BATCH_EVENTS, MAX_CHAT_HELD, MAX_CHAT_TEXT_BYTES};
+use webwire::demos::chat::{CHAT_ROOM_CAPACITY, MAX_CHAT_HELD, MAX_CHAT_TEXT_BYTES};
+use webwire::hub::MAX_BATCH_EVENTS;
 
 const ORIGIN: &str = "http://localhost:8088";
 

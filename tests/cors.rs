@@ -748,7 +748,7 @@ fn the_log_shows_what_the_server_saw_even_when_the_page_cannot() {
 fn the_log_keeps_only_the_newest_requests() {
     let server = start();
     let mut client = Client::connect(&server);
-    let kept = webwire::limits::CORS_RECENT;
+    let kept = webwire::demos::cors::CORS_RECENT;
     for n in 0..kept + 3 {
         client.exchange(format!("GET /cors?n={n} HTTP/1.1\r\nHost: h\r\n\r\n"));
     }

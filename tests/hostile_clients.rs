@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use support::{Client, address, get, start_custom, test_config};
 use webwire::Running;
 use webwire::config::Config;
-use webwire::limits::{
-    MAX_BATCH_EVENTS, MAX_BATCH_TEXT_BYTES, MAX_CHAT_HELD, MAX_CHAT_TEXT_BYTES, MAX_ECHO_BODY_BYTES,
-};
+use webwire::demos::ajax::MAX_ECHO_BODY_BYTES;
+use webwire::demos::chat::{MAX_CHAT_HELD, MAX_CHAT_TEXT_BYTES};
+use webwire::hub::{MAX_BATCH_EVENTS, MAX_BATCH_TEXT_BYTES};
 
 /// The largest catch-up answer (chapter 01): every text byte escaped to six (`<` is
 /// `\u003c`), plus each record's own JSON around it.

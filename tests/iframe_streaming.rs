@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use support::{Client, start_custom, test_config};
-use webwire::limits::MAX_HTMLFILE_COUNT;
+use webwire::demos::iframe_streaming::MAX_HTMLFILE_COUNT;
 
 const DOCUMENT_START: &str = "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
     <title>/htmlfile</title></head><body>\n<p>A stream of script blocks for a parent page.</p>\n";

@@ -6,7 +6,7 @@ mod support;
 use webwire::clock::now_millis;
 
 use support::{Client, get, start};
-use webwire::limits::{MAX_PING_QUERY_BYTES, PING_RECENT};
+use webwire::demos::image_ping::{MAX_PING_QUERY_BYTES, PING_RECENT};
 
 const PING_204_HEAD: &str = "HTTP/1.1 204 No Content\r\n\
     Server: webwire\r\n\

@@ -124,7 +124,7 @@ fn the_echo_is_json_with_line_separators_and_angle_brackets_escaped() {
 #[test]
 fn the_page_is_told_to_poll_every_second_by_default() {
     let mut config = test_config();
-    config.tick = webwire::limits::DEFAULT_TICK;
+    config.tick = webwire::config::DEFAULT_TICK;
     let server = start_custom(config, Vec::new());
     let (body, _) = without_time(&get(&server, "/jsonp?cb=x").text());
     assert_eq!(body, r#"/**/x({"time":0,"poll_ms":1000,"query":{}});"#);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use support::{Client, Reply, get, start_custom, test_config};
 use webwire::Running;
-use webwire::limits::{MAX_EVENT_TEXT_BYTES, MAX_LONG_POLL_WAITERS};
+use webwire::demos::long_polling::{MAX_EVENT_TEXT_BYTES, MAX_LONG_POLL_WAITERS};
 
 const AN_HOUR: Duration = Duration::from_secs(3600);
 

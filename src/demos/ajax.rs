@@ -48,10 +48,22 @@ use crate::http::query::{parse_form, whole_number};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
-use crate::limits::{
-    LARGE_PIECES, MAX_ECHO_BODY_BYTES, MAX_LARGE_BYTES, MAX_LARGE_MS, MAX_SLOW_MS,
-};
+
 use crate::router::Route;
+
+// ANCHOR: ajax_limits
+/// Longest wait `/ajax/slow?ms=` accepts; more is 400. Longer than any `xhr.timeout` worth showing.
+pub const MAX_SLOW_MS: u64 = 30_000;
+/// Largest body `/ajax/large?bytes=` sends; more is 400. Enough for a progress bar to crawl.
+pub const MAX_LARGE_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest time `/ajax/large?ms=` may spread its body over; more is 400.
+pub const MAX_LARGE_MS: u64 = 30_000;
+/// How many evenly paced pieces `/ajax/large` cuts its body into.
+pub const LARGE_PIECES: u64 = 20;
+/// Largest body `/ajax/echo` shows in its report; a larger one is reported by its size and
+/// kind only (and its parts, for multipart). Escaped as JSON, text can grow six times.
+pub const MAX_ECHO_BODY_BYTES: usize = 16 * 1024;
+// ANCHOR_END: ajax_limits
 
 pub const DEMO: Demo = Demo {
     name: "ajax",
@@ -143,8 +155,8 @@ fn body_report(request: &Request) -> Result<String, String> {
             say_cut(report.string("kind", "json").raw("json", json), !shown)
         }
         "multipart/form-data" => {
-            let boundary = multipart::boundary(content_type).map_err(|e| e.reason())?;
-            let parts = multipart::parse(bytes, &boundary).map_err(|e| e.reason())?;
+            let boundary = multipart::boundary(content_type).map_err(super::super::http::multipart::MultipartError::reason)?;
+            let parts = multipart::parse(bytes, &boundary).map_err(super::super::http::multipart::MultipartError::reason)?;
             let mut cut = false;
             let mut shown = Vec::new();
             for part in &parts {

@@ -38,7 +38,7 @@ use crate::held::{Place, Places};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::hub::Hub;
-use crate::limits::{CHAT_ROOM_CAPACITY, MAX_CHAT_HELD, RETRY_AFTER_SECS};
+use crate::limits::RETRY_AFTER_SECS;
 use crate::origins::origin_allowed;
 use crate::router::Route;
 
@@ -49,6 +49,23 @@ pub mod room;
 mod socket;
 mod stats;
 mod stream;
+
+// ANCHOR: chat_limits
+/// Messages the chat room keeps; a reader further behind gets a gap signal, then the newest.
+pub const CHAT_ROOM_CAPACITY: usize = 1000;
+/// Longest message text, in UTF-8 bytes (4 KiB); longer is 400 (or an error record on a socket).
+pub const MAX_CHAT_TEXT_BYTES: usize = 4 * 1024;
+/// Longest sender name, in characters; longer is 400.
+pub const MAX_CHAT_NAME_CHARS: usize = 32;
+/// Connections held at once per chat transport (long polls, streams, sockets); one more is
+/// 503, except on the event stream, which answers `retry:` so that `EventSource` comes back.
+/// Five held transports times this stays well under `MAX_CONNECTIONS`.
+pub const MAX_CHAT_HELD: usize = 64;
+/// Body bytes after which an XHR or iframe stream ends and its client reconnects from its
+/// cursor: the browser keeps a whole response (`responseText`, the iframe's document) in
+/// memory, so a stream that never ended would grow without bound. sockjs uses 128 KiB too.
+pub const CHAT_STREAM_MAX_BYTES: u64 = 128 * 1024;
+// ANCHOR_END: chat_limits
 
 pub const DEMO: Demo = Demo {
     name: "chat",

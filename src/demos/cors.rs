@@ -47,11 +47,21 @@ use crate::http::method::Method;
 use crate::http::request::{Request, comma_list, is_token_byte};
 use crate::http::response::{Response, http_date};
 use crate::json;
-use crate::limits::{
-    CORS_COOKIE_MAX_AGE_SECS, CORS_RECENT, MAX_CORS_FIELD_BYTES, PREFLIGHT_MAX_AGE_SECS,
-};
+
 use crate::origins::{demo_origins, origin_allowed, port_of_host};
 use crate::router::Route;
+
+// ANCHOR: cors_limits
+/// `Access-Control-Max-Age` on a preflight answer: how long the browser may skip asking again.
+/// Ten minutes. Chromium caps any value at 7200 s and Firefox at 86400 s; with no header, 5 s.
+pub const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
+/// `Max-Age` of the demo cookie that `POST /cors/cookie` sets: one hour.
+pub const CORS_COOKIE_MAX_AGE_SECS: u32 = 3600;
+/// Requests whose details `/cors/log` keeps, newest last; older ones are dropped (the counts go on).
+pub const CORS_RECENT: usize = 20;
+/// Longest text kept of each logged field (origin, target, …) and of an echoed body; longer is cut.
+pub const MAX_CORS_FIELD_BYTES: usize = 256;
+// ANCHOR_END: cors_limits
 
 pub const DEMO: Demo = Demo {
     name: "cors",
@@ -377,7 +387,7 @@ impl State {
             |name: &str| string_or_null(request.header(name).map(|v| cut(v, MAX_CORS_FIELD_BYTES)));
         let cookie = string_or_null(demo_cookie(request).map(|v| cut(v, MAX_CORS_FIELD_BYTES)));
         // A poisoned lock only means another thread panicked; the counts are still whole.
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let mut log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let preflight = request.method == Method::Options
             && request.header("access-control-request-method").is_some();
         match preflight {
@@ -403,7 +413,7 @@ impl State {
 
     /// `{"preflights":1,"requests":2,"allowList":[…],"recent":[…]}`, oldest first.
     fn to_json(&self, allow_list: &[String]) -> String {
-        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let allowed = allow_list.iter().map(|origin| json::string(origin));
         json::Object::new()
             .number("preflights", log.preflights as f64)

@@ -46,10 +46,16 @@ use crate::http::query::whole_number;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
-use crate::limits::MAX_HTMLFILE_COUNT;
+
 use crate::origins::{demo_origins, port_of_host};
 use crate::random::Xorshift;
 use crate::router::Route;
+
+// ANCHOR: iframe_streaming_limits
+/// Most values one `/htmlfile?count=N` stream may ask for (more is 400): at the default tick
+/// of 2 s, 100 values hold a thread and a connection for 200 s, and no longer.
+pub const MAX_HTMLFILE_COUNT: u32 = 100;
+// ANCHOR_END: iframe_streaming_limits
 
 pub const DEMO: Demo = Demo {
     name: "iframe-streaming",

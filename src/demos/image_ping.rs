@@ -36,8 +36,18 @@ use crate::http::method::Method;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
-use crate::limits::{MAX_PING_QUERY_BYTES, MAX_PING_REFERER_BYTES, PING_RECENT};
+
 use crate::router::Route;
+
+// ANCHOR: image_ping_limits
+/// Pings whose details `/ping/stats` keeps, newest last; older ones are dropped (the count
+/// goes on). The tally's memory is bounded by this times the two caps below.
+pub const PING_RECENT: usize = 20;
+/// Longest query string a ping may carry: past it, 414 and the ping is not recorded.
+pub const MAX_PING_QUERY_BYTES: usize = 512;
+/// Longest `Referer` kept with a ping; a longer one is cut to this many bytes.
+pub const MAX_PING_REFERER_BYTES: usize = 256;
+// ANCHOR_END: image_ping_limits
 
 pub const DEMO: Demo = Demo {
     name: "image-ping",
@@ -148,7 +158,7 @@ impl State {
     pub fn record(&self, query: &str, status: u16, referer: &str) -> u64 {
         // A panic elsewhere while holding the lock cannot leave the tally half-updated
         // (each field is written in one step), so a poisoned lock is still safe to use.
-        let mut tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tally = self.tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         tally.count += 1;
         let ping = Ping {
             number: tally.count,
@@ -166,7 +176,7 @@ impl State {
 
     /// The tally as `/ping/stats` sends it.
     pub fn to_json(&self) -> String {
-        let tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        let tally = self.tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let recent = tally.recent.iter().map(|ping| {
             json::Object::new()
                 .number("n", ping.number as f64)

@@ -38,8 +38,15 @@ use crate::handler::{Context, Reply};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
-use crate::limits::MAX_CALLBACK_LEN;
+
 use crate::router::Route;
+
+// ANCHOR: jsonp_limits
+/// Longest JSONP callback name, dots included; longer is 400. jQuery's generated names are
+/// about 40 characters; the cap also keeps any payload spelt as a name short (Rosetta Flash's
+/// callbacks were far longer).
+pub const MAX_CALLBACK_LEN: usize = 64;
+// ANCHOR_END: jsonp_limits
 
 pub const DEMO: Demo = Demo {
     name: "jsonp",

@@ -45,11 +45,19 @@ use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::hub::{Event, Hub};
 use crate::json::{self, Object};
-use crate::limits::{
-    LONG_POLL_LOG_CAPACITY, MAX_EVENT_TEXT_BYTES, MAX_LONG_POLL_WAITERS, RETRY_AFTER_SECS,
-};
+use crate::limits::RETRY_AFTER_SECS;
 use crate::random::Xorshift;
 use crate::router::Route;
+
+// ANCHOR: long_polling_limits
+/// Long polls held at once, both variants together; one more gets 503 with Retry-After. Each
+/// held poll pins a thread and a connection, so this keeps most of `MAX_CONNECTIONS` free.
+pub const MAX_LONG_POLL_WAITERS: usize = 100;
+/// Events the long-poll log keeps. A client further behind than this misses the oldest.
+pub const LONG_POLL_LOG_CAPACITY: usize = 256;
+/// Longest event text `POST /longpoll/publish` accepts, in UTF-8 bytes. Past it: 400.
+pub const MAX_EVENT_TEXT_BYTES: usize = 1024;
+// ANCHOR_END: long_polling_limits
 
 pub const DEMO: Demo = Demo {
     name: "long-polling",

@@ -48,8 +48,19 @@ use crate::http::body::BodyWriter;
 use crate::http::query::whole_number;
 use crate::http::request::Request;
 use crate::http::response::{Response, http_date};
-use crate::limits::{SSE_DEFAULT_COUNT, SSE_MAX_COUNT, SSE_MAX_ID};
+
 use crate::router::Route;
+
+// ANCHOR: sse_limits
+/// Events in one `/evt` response unless `?count=` says otherwise: the article's ten.
+pub const SSE_DEFAULT_COUNT: u64 = 10;
+/// Most events one `/evt` response may be asked for (`?count=`); more is 400.
+pub const SSE_MAX_COUNT: u64 = 1000;
+/// Highest event id. A `Last-Event-ID` above it is ignored (the stream starts over), a query
+/// id above it is 400, and a client that has it gets 204: the stream is over. Far below 2^53,
+/// so every id is exact as a JavaScript number.
+pub const SSE_MAX_ID: u64 = 1_000_000_000_000;
+// ANCHOR_END: sse_limits
 
 pub const DEMO: Demo = Demo {
     name: "sse",

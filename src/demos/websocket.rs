@@ -79,7 +79,7 @@ fn ws(request: &Request, context: &Context) -> Reply {
         Err(refusal) => refusal.into(),
         Ok(accepted) => {
             Reply::upgrade(handshake::switching_protocols(&accepted), move |upgraded| {
-                echo(upgraded, drop_after)
+                echo(upgraded, drop_after);
             })
         }
     }

@@ -43,9 +43,18 @@ use crate::handler::{Context, Reply};
 use crate::http::query::{parse_form, whole_number};
 use crate::http::request::Request;
 use crate::http::response::Response;
-use crate::limits::{MAX_STREAM_COUNT, MAX_STREAM_PAD_BYTES};
+
 use crate::random::Xorshift;
 use crate::router::Route;
+
+// ANCHOR: xhr_streaming_limits
+/// Most numbers one `GET /stream?count=N` may ask for; more is 400. With the pace it bounds how
+/// long one request can hold its thread: 1000 × the default 2 s is about half an hour.
+pub const MAX_STREAM_COUNT: usize = 1000;
+/// Most bytes of padding `GET /stream?pad=N` may ask for before the numbers; more is 400. Twice
+/// the largest prelude streaming libraries sent (sockjs: 2 KiB + 1 for old Internet Explorer).
+pub const MAX_STREAM_PAD_BYTES: usize = 4096;
+// ANCHOR_END: xhr_streaming_limits
 
 pub const DEMO: Demo = Demo {
     name: "xhr-streaming",

@@ -28,7 +28,14 @@
 //! parser below is a pure function over the body the server already read (at most
 //! `MAX_BODY_BYTES`); it borrows each part's content from that body and copies nothing big.
 
-use crate::limits::{MAX_PART_BYTES, MAX_PART_HEAD_BYTES, MAX_PARTS, size_in_words};
+use crate::limits::size_in_words;
+
+/// Most parts in one `multipart/form-data` body; more is 400.
+pub const MAX_PARTS: usize = 64;
+/// Largest header section of one multipart part, blank line included; more is 400.
+pub const MAX_PART_HEAD_BYTES: usize = 1024;
+/// Largest content of one multipart part (a field's value or a file); more is 400.
+pub const MAX_PART_BYTES: usize = 512 * 1024;
 
 /// One part: a form field, or a file when it has a filename.
 #[derive(Debug, Clone, PartialEq, Eq)]

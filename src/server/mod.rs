@@ -80,7 +80,7 @@ pub struct Running {
 
 impl Running {
     pub fn port(&self) -> u16 {
-        self.addrs.first().map_or(0, |a| a.port())
+        self.addrs.first().map_or(0, std::net::SocketAddr::port)
     }
 
     /// Blocks for as long as the server runs (for ever, unless every listener fails).

@@ -11,16 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::budget::Budget;
-use crate::limits::{
-    MAX_MESSAGE_BYTES, WS_CLOSE_DRAIN_BYTES, WS_CLOSE_TIMEOUT, WS_PING_INTERVAL,
-    WS_READ_CHUNK_BYTES,
-};
 use crate::log::Log;
 use crate::net::{is_timeout, linger, write_all_within};
 use crate::traffic::Counters;
 use crate::ws::close::{self, Violation};
 use crate::ws::frame::{self, Opcode};
 use crate::ws::reader::{Event, Reader};
+use crate::ws::{
+    MAX_MESSAGE_BYTES, WS_CLOSE_DRAIN_BYTES, WS_CLOSE_TIMEOUT, WS_PING_INTERVAL,
+    WS_READ_CHUNK_BYTES,
+};
 
 /// A whole message, as the application sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl Sender {
     pub fn send(&self, opcode: Opcode, payload: &[u8]) -> io::Result<()> {
         // A panic elsewhere while holding the lock leaves nothing half-written that a retry
         // could make worse: `broken` is set before any write that could fail part-way.
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if out.broken {
             return Err(io::Error::new(ErrorKind::NotConnected, "connection cut"));
         }
@@ -332,7 +332,7 @@ impl Connection {
             // §7.1.1: after the close frames the server closes TCP first, lingering so the
             // last frame is not lost to a reset; a client that never closes gets a timeout.
             Ending::ClientClosed(_) | Ending::Failed(_) => {
-                linger(&self.stream, WS_CLOSE_TIMEOUT, WS_CLOSE_DRAIN_BYTES)
+                linger(&self.stream, WS_CLOSE_TIMEOUT, WS_CLOSE_DRAIN_BYTES);
             }
             Ending::Dropped | Ending::Vanished(_) => {
                 let _ = self.stream.shutdown(Shutdown::Both);

@@ -25,3 +25,18 @@ pub mod frame;
 pub mod handshake;
 pub mod reader;
 pub mod utf8;
+
+use std::time::Duration;
+
+// ANCHOR: websocket_limits
+/// Largest WebSocket message, all its fragments together; past it the server closes with 1009.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// How much one `read` on a WebSocket asks for: big messages arrive in fewer system calls.
+pub const WS_READ_CHUNK_BYTES: usize = 64 * 1024;
+/// A WebSocket silent this long gets a ping; silent as long again, it is dropped as dead.
+pub const WS_PING_INTERVAL: Duration = Duration::from_secs(30);
+/// After the close frames, how long the server waits for the client to close its side of TCP.
+pub const WS_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Most bytes read and discarded while waiting for that.
+pub const WS_CLOSE_DRAIN_BYTES: usize = 1024 * 1024;
+// ANCHOR_END: websocket_limits

@@ -117,7 +117,7 @@ impl Reader {
                     is_text: header.opcode == Opcode::Text,
                     data: Vec::new(),
                     utf8: Utf8Stream::default(),
-                })
+                });
             }
             _ => self.control.clear(),
         }

@@ -5,12 +5,12 @@
 //! which is the whole trick (and the whole risk: chapter 09). The callback name is checked
 //! by the JSONP demo's own rule.
 
+use crate::demos::jsonp::MAX_CALLBACK_LEN;
 use crate::demos::jsonp::{check_callback, script};
 use crate::handler::{Context, Reply};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
-use crate::limits::MAX_CALLBACK_LEN;
 
 use super::room::{parse_since, read};
 use super::{State, Transport, refuse};

@@ -8,12 +8,12 @@
 
 use std::time::Instant;
 
+use crate::demos::chat::{MAX_CHAT_NAME_CHARS, MAX_CHAT_TEXT_BYTES};
 use crate::handler::{Context, Reply};
 use crate::http::query::parse_form;
 use crate::http::request::Request;
 use crate::hub::{Event, Hub};
 use crate::json::{self, Object};
-use crate::limits::{MAX_CHAT_NAME_CHARS, MAX_CHAT_TEXT_BYTES};
 use crate::origins::origin_allowed;
 
 use super::{State, json_reply, refuse};

@@ -47,7 +47,7 @@ pub fn ws(chat: &State, request: &Request, context: &Context) -> Reply {
     };
     let room = Arc::clone(&chat.room);
     Reply::upgrade(handshake::switching_protocols(&accepted), move |upgraded| {
-        talk(upgraded, &room, &tally, since, &from, place)
+        talk(upgraded, &room, &tally, since, &from, place);
     })
 }
 

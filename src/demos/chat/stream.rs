@@ -14,12 +14,12 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::demos::chat::CHAT_STREAM_MAX_BYTES;
 use crate::handler::{Context, Reply};
 use crate::http::body::BodyWriter;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::hub::Hub;
-use crate::limits::CHAT_STREAM_MAX_BYTES;
 use crate::net::ClientWatch;
 use crate::origins::origin_allowed;
 
