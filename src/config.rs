@@ -199,7 +199,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Command, String> {
-        parse_args(args.iter().map(|s| s.to_string()))
+        parse_args(args.iter().map(ToString::to_string))
     }
 
     #[test]

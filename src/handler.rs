@@ -18,6 +18,7 @@ use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::limits::GONE_CHECK_INTERVAL;
 use crate::net::ClientWatch;
+use crate::origins;
 use crate::traffic::Counters;
 use crate::ws::connection::{Connection, Options};
 
@@ -131,6 +132,12 @@ impl Context<'_> {
             }
             thread::sleep(left.min(GONE_CHECK_INTERVAL));
         }
+    }
+
+    /// Whether a page from `origin` may talk to this server: the one rule (`origins.rs`), with
+    /// `--allow-origin` honoured.
+    pub fn origin_allowed(&self, request: &Request, origin: &str) -> bool {
+        origins::allowed_for(request, origin, &self.app.config.extra_origins)
     }
 
     /// The watch on the client, for a stream's body (which runs after the handler has

@@ -43,9 +43,9 @@ impl Event {
     /// `{"id":1,"text":"hello","ts":1795478399000}`
     pub fn to_json(&self) -> String {
         json::Object::new()
-            .number("id", self.id as f64)
+            .number("id", self.id)
             .string("text", &self.text)
-            .number("ts", self.ts as f64)
+            .number("ts", self.ts)
             .finish()
     }
 }

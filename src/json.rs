@@ -59,15 +59,11 @@ impl Object {
         self.raw(name, &string(value))
     }
 
-    pub fn number(self, name: &str, value: impl Into<f64>) -> Object {
-        let value = value.into();
-        // Whole numbers print without ".0"; JSON has no NaN or infinity, so those become null.
-        let text = match value {
-            v if !v.is_finite() => "null".to_string(),
-            v if v.fract() == 0.0 && v.abs() < 9.0e15 => format!("{}", v as i64),
-            v => format!("{v}"),
-        };
-        self.raw(name, &text)
+    /// A whole number, written exactly. Every number the server sends is a count, an id, a
+    /// size or a time in milliseconds: never negative, never a fraction. (A JavaScript reader
+    /// holds it exactly up to 2^53; the ids that could grow that far are capped below it.)
+    pub fn number(self, name: &str, value: u64) -> Object {
+        self.raw(name, &value.to_string())
     }
 
     pub fn bool(self, name: &str, value: bool) -> Object {
@@ -300,11 +296,11 @@ mod tests {
             .string("text", "hi")
             .bool("ok", true)
             .raw("list", &array(["1".to_string(), "2".to_string()]))
-            .number("half", 0.5)
+            .number("big", u64::MAX)
             .finish();
         assert_eq!(
             json,
-            r#"{"id":3,"text":"hi","ok":true,"list":[1,2],"half":0.5}"#
+            r#"{"id":3,"text":"hi","ok":true,"list":[1,2],"big":18446744073709551615}"#
         );
         assert_eq!(Object::new().finish(), "{}");
     }

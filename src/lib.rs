@@ -12,7 +12,7 @@
 //! - `hub` — the numbered event log that held requests wait on
 //! - `ws` — WebSocket by hand: handshake, frames, UTF-8, close, a connection's loop
 //! - `http` — requests parsed from bytes, methods, bodies, queries, responses written as bytes
-//! - `net`, `budget`, `log`, `traffic`, `limits`, `json`, `origins`, `html`, `clock`, `random`,
+//! - `net`, `budget`, `log`, `traffic`, `limits`, `json`, `origins`, `html`, `text`, `clock`, `random`,
 //!   `config` — sockets written against a deadline and watched for a client leaving, the
 //!   memory budget, the log's bounded queue, the wire counters, the core's caps, JSON by hand,
 //!   the one origin rule, HTML escaping, time, a small random generator, the command line
@@ -39,6 +39,7 @@ pub mod pages;
 pub mod random;
 pub mod router;
 pub mod server;
+pub mod text;
 pub mod traffic;
 pub mod ws;
 

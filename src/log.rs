@@ -40,7 +40,9 @@ struct Queue {
 
 impl Queue {
     fn lock(&self) -> MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -99,7 +101,10 @@ fn write_lines(queue: &Queue, mut out: Box<dyn Write + Send>) {
             let mut pending = queue.lock();
             while pending.entries.is_empty() && pending.dropped == 0 {
                 pending.writer_waiting = true;
-                pending = queue.ready.wait(pending).unwrap_or_else(std::sync::PoisonError::into_inner);
+                pending = queue
+                    .ready
+                    .wait(pending)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
             }
             pending.bytes = 0;
             let dropped_after = match pending.entries.is_empty() {

@@ -102,13 +102,21 @@ impl ClientWatch {
 
     /// True once the client has closed its side or the connection has failed. Never blocks.
     pub fn client_gone(&self) -> bool {
-        let mut unread = self.unread.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut unread = self
+            .unread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         client_gone(&self.stream, &mut unread)
     }
 
     /// The bytes read while watching (the start of the next request), emptied.
     pub fn take_unread(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.unread.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+        std::mem::take(
+            &mut *self
+                .unread
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     pub fn stream(&self) -> &TcpStream {

@@ -7,6 +7,17 @@
 //! cross-origin demo gets a real second origin without a second server. `--allow-origin`
 //! adds more.
 
+use crate::http::request::Request;
+
+// ANCHOR: allowed_for
+/// The one origin check every cross-origin place makes — CORS, the WebSocket handshake, the
+/// chat room, a `postMessage` target: may a page from `origin` talk to this server, as this
+/// request reached it (its `Host` names the port)?
+pub fn allowed_for(request: &Request, origin: &str, extra_origins: &[String]) -> bool {
+    origin_allowed(origin, request.header("host").unwrap_or(""), extra_origins)
+}
+// ANCHOR_END: allowed_for
+
 // ANCHOR: allow_list
 /// Whether a page from `origin` may read this server's answers: the two demo origins on the
 /// port the request was sent to (from `Host`), or one given with `--allow-origin`. Compared

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use crate::demos::Demo;
 use crate::handler::{Context, Reply};
 use crate::http::multipart;
-use crate::http::query::{parse_form, whole_number};
+use crate::http::query::parse_form;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
@@ -130,7 +130,7 @@ fn body_report(request: &Request) -> Result<String, String> {
     let mut room = Room(MAX_ECHO_BODY_BYTES);
     let report = json::Object::new()
         .string("type", content_type)
-        .number("bytes", bytes.len() as f64);
+        .number("bytes", bytes.len() as u64);
     let report = match media_type.as_str() {
         _ if bytes.is_empty() && content_type.is_empty() => report.string("kind", "none"),
         "application/x-www-form-urlencoded" => {
@@ -155,8 +155,10 @@ fn body_report(request: &Request) -> Result<String, String> {
             say_cut(report.string("kind", "json").raw("json", json), !shown)
         }
         "multipart/form-data" => {
-            let boundary = multipart::boundary(content_type).map_err(super::super::http::multipart::MultipartError::reason)?;
-            let parts = multipart::parse(bytes, &boundary).map_err(super::super::http::multipart::MultipartError::reason)?;
+            let boundary = multipart::boundary(content_type)
+                .map_err(super::super::http::multipart::MultipartError::reason)?;
+            let parts = multipart::parse(bytes, &boundary)
+                .map_err(super::super::http::multipart::MultipartError::reason)?;
             let mut cut = false;
             let mut shown = Vec::new();
             for part in &parts {
@@ -170,7 +172,7 @@ fn body_report(request: &Request) -> Result<String, String> {
                     .string("name", &part.name)
                     .raw("filename", &string_or_null(&part.filename))
                     .raw("type", &string_or_null(&part.content_type))
-                    .number("size", part.content.len() as f64);
+                    .number("size", part.content.len() as u64);
                 // A file is reported by its size; a field's value is shown if it fits.
                 if part.filename.is_none() {
                     let value = String::from_utf8_lossy(part.content);
@@ -320,19 +322,13 @@ fn cached(request: &Request, _: &Context) -> Reply {
 
 /// A query parameter that must be a whole number from 0 to `max`; `Ok(None)` if absent.
 fn number_param(request: &Request, name: &str, max: u64) -> Result<Option<u64>, Reply> {
-    let Some(text) = request.query_param(name) else {
-        return Ok(None);
-    };
-    match whole_number(&text) {
-        Some(n) if n <= max => Ok(Some(n)),
-        _ => Err(bad_request(&format!(
-            "{name} must be a whole number from 0 to {max}"
-        ))),
-    }
+    request
+        .number_param(name, 0..=max)
+        .map_err(|reason| bad_request(&reason))
 }
 
 fn bad_request(reason: &str) -> Reply {
-    Response::text(400, format!("{reason}\n")).into()
+    Response::refusal(400, reason).into()
 }
 
 /// `[["name","value"],...]`, in order, repeats kept.

@@ -39,7 +39,6 @@ use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::hub::Hub;
 use crate::limits::RETRY_AFTER_SECS;
-use crate::origins::origin_allowed;
 use crate::router::Route;
 
 mod events;
@@ -217,12 +216,11 @@ fn full(request: &Request, context: &Context) -> Reply {
 /// across origins. The origin is echoed rather than `*`, and `Vary: Origin` tells caches the
 /// answer depends on it (Fetch spec, "CORS protocol and HTTP caches").
 fn for_origin(response: Response, request: &Request, context: &Context) -> Response {
-    let host = request.header("host").unwrap_or("");
     let response = response
         .with_header("Cache-Control", "no-store")
         .with_header("Vary", "Origin");
     match request.header("origin") {
-        Some(origin) if origin_allowed(origin, host, &context.app.config.extra_origins) => {
+        Some(origin) if context.origin_allowed(request, origin) => {
             response.with_header("Access-Control-Allow-Origin", origin)
         }
         _ => response,
@@ -240,11 +238,7 @@ fn json_reply(request: &Request, context: &Context, body: String) -> Reply {
 
 /// A one-line reason, readable from the other origin too.
 fn refusal(request: &Request, context: &Context, status: u16, reason: &str) -> Response {
-    for_origin(
-        Response::text(status, format!("{reason}\n")),
-        request,
-        context,
-    )
+    for_origin(Response::refusal(status, reason), request, context)
 }
 
 fn refuse(request: &Request, context: &Context, status: u16, reason: &str) -> Reply {

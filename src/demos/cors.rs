@@ -47,8 +47,9 @@ use crate::http::method::Method;
 use crate::http::request::{Request, comma_list, is_token_byte};
 use crate::http::response::{Response, http_date};
 use crate::json;
+use crate::text::cut;
 
-use crate::origins::{demo_origins, origin_allowed, port_of_host};
+use crate::origins::{demo_origins, port_of_host};
 use crate::router::Route;
 
 // ANCHOR: cors_limits
@@ -121,9 +122,8 @@ fn judge<'a>(request: &'a Request, context: &Context) -> Result<Option<&'a str>,
         (Some(_), Some(_)) => return Err(BLOCKED_TWO),
         (Some(origin), None) => origin,
     };
-    let host = request.header("host").unwrap_or("");
     match origin {
-        _ if origin_allowed(origin, host, &context.app.config.extra_origins) => Ok(Some(origin)),
+        _ if context.origin_allowed(request, origin) => Ok(Some(origin)),
         "null" => Err(BLOCKED_NULL),
         _ => Err(BLOCKED),
     }
@@ -228,8 +228,8 @@ fn echo(state: &State, request: &Request, context: &Context) -> Reply {
         };
         if let Some(error) = error {
             // An error the page should read needs the CORS headers too, or it is status 0.
-            let reason = format!("the body is labelled application/json but is {error}\n");
-            return share(state, request, context, Response::text(400, reason));
+            let reason = format!("the body is labelled application/json but is {error}");
+            return share(state, request, context, Response::refusal(400, &reason));
         }
     }
     let body = String::from_utf8_lossy(&request.body);
@@ -258,7 +258,7 @@ fn set_cookie(state: &State, request: &Request, context: &Context) -> Reply {
         // CORS would only hide our answer: the browser stores the cookie all the same. A
         // server that must not act for strangers checks Origin itself (CORS is no CSRF guard).
         Err(verdict) => {
-            let refusal = Response::text(403, "only the demo origins may set the demo cookie\n");
+            let refusal = Response::refusal(403, "only the demo origins may set the demo cookie");
             return finish(state, request, context, refusal, verdict);
         }
     };
@@ -297,8 +297,8 @@ fn read_cookie(state: &State, request: &Request, context: &Context) -> Reply {
     let variant = request.query_param("variant");
     let variant = variant.as_deref().unwrap_or("correct");
     if !["correct", "wildcard", "no-allow-credentials"].contains(&variant) {
-        let reason = "variant must be correct, wildcard or no-allow-credentials\n";
-        return share(state, request, context, Response::text(400, reason));
+        let reason = "variant must be correct, wildcard or no-allow-credentials";
+        return share(state, request, context, Response::refusal(400, reason));
     }
     let report = json::Object::new().raw("cookie", &string_or_null(demo_cookie(request)));
     let response = Response::new(200)
@@ -387,7 +387,10 @@ impl State {
             |name: &str| string_or_null(request.header(name).map(|v| cut(v, MAX_CORS_FIELD_BYTES)));
         let cookie = string_or_null(demo_cookie(request).map(|v| cut(v, MAX_CORS_FIELD_BYTES)));
         // A poisoned lock only means another thread panicked; the counts are still whole.
-        let mut log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut log = self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let preflight = request.method == Method::Options
             && request.header("access-control-request-method").is_some();
         match preflight {
@@ -395,14 +398,14 @@ impl State {
             false => log.requests += 1,
         }
         let entry = json::Object::new()
-            .number("n", (log.preflights + log.requests) as f64)
+            .number("n", log.preflights + log.requests)
             .string("method", request.method.as_str())
             .string("target", cut(&request.target, MAX_CORS_FIELD_BYTES))
             .raw("origin", &field("origin"))
             .raw("requestMethod", &field("access-control-request-method"))
             .raw("requestHeaders", &field("access-control-request-headers"))
             .raw("cookie", &cookie)
-            .number("status", status)
+            .number("status", u64::from(status))
             .string("verdict", verdict)
             .finish();
         if log.recent.len() == CORS_RECENT {
@@ -413,11 +416,14 @@ impl State {
 
     /// `{"preflights":1,"requests":2,"allowList":[…],"recent":[…]}`, oldest first.
     fn to_json(&self, allow_list: &[String]) -> String {
-        let log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let log = self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let allowed = allow_list.iter().map(|origin| json::string(origin));
         json::Object::new()
-            .number("preflights", log.preflights as f64)
-            .number("requests", log.requests as f64)
+            .number("preflights", log.preflights)
+            .number("requests", log.requests)
             .raw("allowList", &json::array(allowed))
             .raw("recent", &json::array(log.recent.iter().cloned()))
             .finish()
@@ -426,11 +432,6 @@ impl State {
 
 fn string_or_null(text: Option<&str>) -> String {
     text.map_or("null".to_string(), json::string)
-}
-
-/// The first `max` bytes of `text`, shortened to a whole character.
-fn cut(text: &str, max: usize) -> &str {
-    &text[..text.floor_char_boundary(max)]
 }
 
 #[cfg(test)]

@@ -42,19 +42,17 @@ use std::time::Duration;
 use crate::demos::Demo;
 use crate::handler::{Context, Reply};
 use crate::http::body::BodyWriter;
-use crate::http::query::whole_number;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
 
-use crate::origins::{demo_origins, port_of_host};
 use crate::random::Xorshift;
 use crate::router::Route;
 
 // ANCHOR: iframe_streaming_limits
 /// Most values one `/htmlfile?count=N` stream may ask for (more is 400): at the default tick
 /// of 2 s, 100 values hold a thread and a connection for 200 s, and no longer.
-pub const MAX_HTMLFILE_COUNT: u32 = 100;
+pub const MAX_HTMLFILE_COUNT: u64 = 100;
 // ANCHOR_END: iframe_streaming_limits
 
 pub const DEMO: Demo = Demo {
@@ -73,7 +71,7 @@ fn routes() -> Vec<Route> {
 }
 
 /// Values a stream sends when `?count=` does not say: the article's ten.
-const DEFAULT_COUNT: u32 = 10;
+const DEFAULT_COUNT: u64 = 10;
 
 // ANCHOR: document
 /// The start of the streamed document: enough to make it a document, sent at once. The text
@@ -96,23 +94,14 @@ enum Deliver {
 // ANCHOR: htmlfile
 /// `GET /htmlfile[?count=N][&target=ORIGIN]`: a document sent one script block at a time.
 fn htmlfile(request: &Request, context: &Context) -> Reply {
-    let count = match request.query_param("count") {
-        None => DEFAULT_COUNT,
-        Some(text) => match whole_number(&text) {
-            Some(n) if (1..=MAX_HTMLFILE_COUNT).contains(&n) => n,
-            _ => {
-                let reason =
-                    format!("count must be a whole number from 1 to {MAX_HTMLFILE_COUNT}\n");
-                return Response::text(400, reason).into();
-            }
-        },
+    let count = match request.number_param("count", 1..=MAX_HTMLFILE_COUNT) {
+        Ok(count) => count.unwrap_or(DEFAULT_COUNT),
+        Err(reason) => return Response::refusal(400, &reason).into(),
     };
     let deliver = match request.query_param("target") {
         None => Deliver::Call,
-        Some(origin) => match check_target(&origin, request.header("host")) {
-            Ok(()) => Deliver::PostMessage(origin),
-            Err(reason) => return Response::text(400, format!("{reason}\n")).into(),
-        },
+        Some(origin) if context.origin_allowed(request, &origin) => Deliver::PostMessage(origin),
+        Some(_) => return Response::refusal(400, TARGET_REFUSED).into(),
     };
     let tick = context.app.config.tick;
     let head = Response::new(200)
@@ -131,7 +120,7 @@ fn htmlfile(request: &Request, context: &Context) -> Reply {
 fn send_values(
     out: &mut BodyWriter,
     deliver: &Deliver,
-    count: u32,
+    count: u64,
     tick: Duration,
 ) -> io::Result<()> {
     out.send(DOCUMENT_START.as_bytes())?;
@@ -166,26 +155,20 @@ fn script_block(deliver: &Deliver, data: &str) -> String {
 // ANCHOR_END: script_block
 
 // ANCHOR: check_target
-/// A `postMessage` target must be one of this demo's two origins, `http://localhost:PORT` and
-/// `http://127.0.0.1:PORT`, on the port the request came to. Accepting any origin would let
+/// A `postMessage` target must be an origin this server talks to: one of the two demo
+/// origins on the port the request came to, or one given with `--allow-origin` — the same
+/// rule as CORS and the WebSocket handshake (`origins.rs`). Accepting any origin would let
 /// any site frame `/htmlfile` and have the stream posted to itself: the target is an access
 /// decision, like CORS's `Access-Control-Allow-Origin`. (And never `"*"`: it posts to
 /// whatever document the parent happens to be, even after it navigated elsewhere.)
-fn check_target(origin: &str, host: Option<&str>) -> Result<(), &'static str> {
-    let Some(host) = host else {
-        return Err("a target origin needs a Host header to be checked against");
-    };
-    let port = port_of_host(host).ok_or("the Host header's port is out of range")?;
-    match demo_origins(port).iter().any(|demo| demo == origin) {
-        true => Ok(()),
-        false => Err("target must be http://localhost:PORT or http://127.0.0.1:PORT, this port"),
-    }
-}
+const TARGET_REFUSED: &str =
+    "target must be http://localhost:PORT or http://127.0.0.1:PORT, this port";
 // ANCHOR_END: check_target
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::query::whole_number;
     use std::io::Write;
 
     #[test]
@@ -231,44 +214,6 @@ mod tests {
         assert_eq!(
             script_block(&odd, "1"),
             "<script>parent.postMessage(\"1\", \"\\u003c/script>\\\"\")</script>\n"
-        );
-    }
-
-    #[test]
-    fn targets_are_the_two_demo_origins_on_the_request_port() {
-        let ok = |origin, host| check_target(origin, Some(host)).is_ok();
-        assert!(ok("http://localhost:8088", "127.0.0.1:8088"));
-        assert!(ok("http://127.0.0.1:8088", "localhost:8088"));
-        assert!(
-            ok("http://localhost:8088", "localhost:8088"),
-            "same origin is fine"
-        );
-        assert!(ok("http://127.0.0.1:9000", "[::1]:9000"));
-        assert!(ok("http://localhost", "127.0.0.1"), "no port: 80, left out");
-        assert!(ok("http://localhost", "127.0.0.1:"), "empty port: 80");
-        assert!(ok("http://localhost", "127.0.0.1:80"));
-        assert!(ok("http://localhost", "[::1]"));
-        for bad in [
-            "http://localhost:9999",
-            "http://localhost:8088/",
-            "https://localhost:8088",
-            "http://LOCALHOST:8088",
-            "http://evil.example:8088",
-            "http://localhost:8088.evil.example",
-            "*",
-            "",
-            "null",
-        ] {
-            assert!(!ok(bad, "127.0.0.1:8088"), "{bad}");
-        }
-        assert!(
-            !ok("http://localhost:80", "127.0.0.1"),
-            "80 is never written"
-        );
-        assert!(check_target("http://localhost:8088", None).is_err());
-        assert!(
-            !ok("http://localhost:99999", "localhost:99999"),
-            "no such port"
         );
     }
 
@@ -323,7 +268,7 @@ mod tests {
                 .and_then(|rest| rest.strip_suffix("\")</script>"))
                 .expect(line);
             assert!(
-                whole_number::<u32>(number).is_some_and(|n| n < 10_000),
+                whole_number::<u64>(number).is_some_and(|n| n < 10_000),
                 "{line}"
             );
         }

@@ -36,6 +36,7 @@ use crate::http::method::Method;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::json;
+use crate::text::cut;
 
 use crate::router::Route;
 
@@ -114,13 +115,13 @@ struct Tally {
 /// `GET /ping?anything`: count it, remember it, and answer with no content (or a GIF).
 fn ping(tally: &State, request: &Request, _: &Context) -> Reply {
     if request.query.len() > MAX_PING_QUERY_BYTES {
-        let reason = format!("a ping's query may be at most {MAX_PING_QUERY_BYTES} bytes\n");
-        return Response::text(414, reason).into();
+        let reason = format!("a ping's query may be at most {MAX_PING_QUERY_BYTES} bytes");
+        return Response::refusal(414, &reason).into();
     }
     let gif = match request.query_param("gif").as_deref() {
         None | Some("0") => false,
         Some("1") => true,
-        Some(_) => return Response::text(400, "gif must be 1 (a GIF) or 0 (204)\n").into(),
+        Some(_) => return Response::refusal(400, "gif must be 1 (a GIF) or 0 (204)").into(),
     };
     // HEAD asks what a GET would answer; it is not a ping (curl -I should not count).
     if request.method == Method::Get {
@@ -158,7 +159,10 @@ impl State {
     pub fn record(&self, query: &str, status: u16, referer: &str) -> u64 {
         // A panic elsewhere while holding the lock cannot leave the tally half-updated
         // (each field is written in one step), so a poisoned lock is still safe to use.
-        let mut tally = self.tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut tally = self
+            .tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         tally.count += 1;
         let ping = Ping {
             number: tally.count,
@@ -176,27 +180,25 @@ impl State {
 
     /// The tally as `/ping/stats` sends it.
     pub fn to_json(&self) -> String {
-        let tally = self.tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let tally = self
+            .tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let recent = tally.recent.iter().map(|ping| {
             json::Object::new()
-                .number("n", ping.number as f64)
-                .number("at", ping.at as f64)
-                .number("status", ping.status)
+                .number("n", ping.number)
+                .number("at", ping.at)
+                .number("status", u64::from(ping.status))
                 .string("query", &ping.query)
                 .string("referer", &ping.referer)
                 .finish()
         });
         json::Object::new()
-            .number("count", tally.count as f64)
-            .number("kept", PING_RECENT as f64)
+            .number("count", tally.count)
+            .number("kept", PING_RECENT as u64)
             .raw("recent", &json::array(recent))
             .finish()
     }
-}
-
-/// The first `max` bytes of `text`, shortened to a whole character.
-fn cut(text: &str, max: usize) -> &str {
-    &text[..text.floor_char_boundary(max)]
 }
 
 #[cfg(test)]

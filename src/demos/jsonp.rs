@@ -86,8 +86,8 @@ fn jsonp(request: &Request, context: &Context) -> Reply {
     // The articles' page polls every second, twice the pace of their other demos: half a tick.
     let poll_ms = context.app.config.tick.as_millis() / 2;
     let data = json::Object::new()
-        .number("time", now_millis() as f64)
-        .number("poll_ms", poll_ms as f64)
+        .number("time", now_millis())
+        .number("poll_ms", poll_ms as u64)
         .raw("query", &query.finish())
         .finish();
     Response::new(200)
@@ -192,7 +192,7 @@ fn bad_callback(error: CallbackError) -> Reply {
     // Plain text, and the server adds nosniff, so no browser runs it as a script; the 400
     // alone already stops it (a script must come with an ok status), and cross-origin,
     // Chromium does not even hand it over (Opaque Response Blocking).
-    Response::text(400, reason + "\n").into()
+    Response::refusal(400, &reason).into()
 }
 
 // ANCHOR: never

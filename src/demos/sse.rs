@@ -96,7 +96,7 @@ fn evt(request: &Request, context: &Context) -> Reply {
         // Any status but 200 "fails the connection": readyState CLOSED, no reconnection
         // (WHATWG HTML §9.2.3). 204 says it without claiming that anything went wrong.
         Ok(None) => return for_any_origin(Response::new(204)).into(),
-        Err(reason) => return for_any_origin(Response::text(400, reason)).into(),
+        Err(reason) => return for_any_origin(Response::refusal(400, &reason)).into(),
     };
     let (tick, hold) = (context.app.config.tick, context.app.config.hold);
     let head = for_any_origin(Response::new(200).with_header("Content-Type", "text/event-stream"));
@@ -117,14 +117,18 @@ fn for_any_origin(response: Response) -> Response {
 // ANCHOR: plan
 /// What one request asks for, or `None` to stop, or the reason it is refused.
 fn plan(request: &Request) -> Result<Option<Plan>, String> {
-    let count = number(request, "count", 1, SSE_MAX_COUNT)?.unwrap_or(SSE_DEFAULT_COUNT);
-    let total = number(request, "total", 1, SSE_MAX_ID)?.unwrap_or(SSE_MAX_ID);
-    let last_id = number(request, "last_id", 0, SSE_MAX_ID)?;
-    let drop_at = number(request, "drop_at", 1, SSE_MAX_ID)?;
+    let count = request
+        .number_param("count", 1..=SSE_MAX_COUNT)?
+        .unwrap_or(SSE_DEFAULT_COUNT);
+    let total = request
+        .number_param("total", 1..=SSE_MAX_ID)?
+        .unwrap_or(SSE_MAX_ID);
+    let last_id = request.number_param("last_id", 0..=SSE_MAX_ID)?;
+    let drop_at = request.number_param("drop_at", 1..=SSE_MAX_ID)?;
     let stop = match request.query_param("stop").as_deref() {
         None | Some("0") => false,
         Some("1") => true,
-        Some(_) => return Err("stop must be 1 (stop for good) or 0\n".to_string()),
+        Some(_) => return Err("stop must be 1 (stop for good) or 0".to_string()),
     };
     // The browser's own header wins over `?last_id=`: the page puts the id in the URL only
     // when it opens a new EventSource (which cannot send the header), and the browser's
@@ -149,18 +153,6 @@ fn last_event_id(request: &Request) -> Option<u64> {
     whole_number(value).filter(|&id| id <= SSE_MAX_ID)
 }
 
-/// A query parameter that must be a whole number from `min` to `max`; absent is `None`.
-fn number(request: &Request, name: &str, min: u64, max: u64) -> Result<Option<u64>, String> {
-    let Some(text) = request.query_param(name) else {
-        return Ok(None);
-    };
-    match whole_number(&text) {
-        Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(format!(
-            "{name} must be a whole number from {min} to {max}\n"
-        )),
-    }
-}
 // ANCHOR_END: plan
 
 // ANCHOR: send
@@ -439,33 +431,30 @@ mod tests {
         let cases = [
             (
                 "/evt?count=0",
-                "count must be a whole number from 1 to 1000\n",
+                "count must be a whole number from 1 to 1000",
             ),
             (
                 "/evt?count=1001",
-                "count must be a whole number from 1 to 1000\n",
+                "count must be a whole number from 1 to 1000",
             ),
             (
                 "/evt?count=%2B5",
-                "count must be a whole number from 1 to 1000\n",
+                "count must be a whole number from 1 to 1000",
             ),
-            (
-                "/evt?count=",
-                "count must be a whole number from 1 to 1000\n",
-            ),
+            ("/evt?count=", "count must be a whole number from 1 to 1000"),
             (
                 "/evt?total=0",
-                "total must be a whole number from 1 to 1000000000000\n",
+                "total must be a whole number from 1 to 1000000000000",
             ),
             (
                 "/evt?last_id=x",
-                "last_id must be a whole number from 0 to 1000000000000\n",
+                "last_id must be a whole number from 0 to 1000000000000",
             ),
             (
                 "/evt?drop_at=-3",
-                "drop_at must be a whole number from 1 to 1000000000000\n",
+                "drop_at must be a whole number from 1 to 1000000000000",
             ),
-            ("/evt?stop=yes", "stop must be 1 (stop for good) or 0\n"),
+            ("/evt?stop=yes", "stop must be 1 (stop for good) or 0"),
         ];
         for (target, reason) in cases {
             assert_eq!(plan_for(target, None), Err(reason.to_string()), "{target}");

@@ -36,7 +36,6 @@
 
 use crate::demos::Demo;
 use crate::handler::{Context, Reply, Upgraded};
-use crate::http::query::whole_number;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::router::Route;
@@ -65,15 +64,9 @@ pub const PROTOCOLS: &[&str] = &["echo", "chat"];
 /// `GET /ws`: the handshake, then an echo. `?drop_after=N` cuts the TCP connection, with no
 /// close frame, right after the N-th echo — a crash, as the client sees it.
 fn ws(request: &Request, context: &Context) -> Reply {
-    let drop_after = match request.query_param("drop_after") {
-        None => None,
-        Some(n) => match whole_number::<u64>(&n) {
-            Some(n) if n > 0 => Some(n),
-            _ => {
-                return Response::text(400, "drop_after must be a whole number, 1 or more\n")
-                    .into();
-            }
-        },
+    let drop_after = match request.number_param("drop_after", 1..=u64::MAX) {
+        Ok(drop_after) => drop_after,
+        Err(reason) => return Response::refusal(400, &reason).into(),
     };
     match handshake::check(request, &context.app.config.extra_origins, PROTOCOLS) {
         Err(refusal) => refusal.into(),

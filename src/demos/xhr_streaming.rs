@@ -40,7 +40,7 @@ use std::thread;
 
 use crate::demos::Demo;
 use crate::handler::{Context, Reply};
-use crate::http::query::{parse_form, whole_number};
+use crate::http::query::{number_in, parse_form};
 use crate::http::request::Request;
 use crate::http::response::Response;
 
@@ -92,7 +92,7 @@ pub struct Options {
 fn stream(request: &Request, context: &Context) -> Reply {
     let options = match parse_options(&request.query) {
         Ok(options) => options,
-        Err(reason) => return Response::text(400, format!("{reason}\n")).into(),
+        Err(reason) => return Response::refusal(400, &reason).into(),
     };
     let mut head = Response::new(200)
         .with_header("Content-Type", "text/plain; charset=utf-8")
@@ -135,27 +135,17 @@ pub fn parse_options(query: &str) -> Result<Options, String> {
     };
     for (name, value) in parse_form(query.as_bytes()) {
         match name.as_str() {
-            "count" => match whole_number(&value) {
-                Some(n) if (1..=MAX_STREAM_COUNT).contains(&n) => options.count = n,
-                _ => {
-                    return Err(format!(
-                        "count must be a whole number from 1 to {MAX_STREAM_COUNT}"
-                    ));
-                }
-            },
+            "count" => {
+                options.count = number_in("count", &value, 1..=MAX_STREAM_COUNT as u64)? as usize
+            }
             "sniff" => match value.as_str() {
                 "0" => options.sniff = false,
                 "1" => options.sniff = true,
                 _ => return Err("sniff must be 1 (let the browser sniff) or 0".to_string()),
             },
-            "pad" => match whole_number(&value) {
-                Some(n) if n <= MAX_STREAM_PAD_BYTES => options.pad = n,
-                _ => {
-                    return Err(format!(
-                        "pad must be a whole number from 0 to {MAX_STREAM_PAD_BYTES}"
-                    ));
-                }
-            },
+            "pad" => {
+                options.pad = number_in("pad", &value, 0..=MAX_STREAM_PAD_BYTES as u64)? as usize
+            }
             _ => {}
         }
     }

@@ -8,6 +8,8 @@
 //! `+` is a space, a broken escape is kept as it is, and bad UTF-8 becomes U+FFFD. That is what
 //! `encodeURIComponent` and `<form>` produce, and what every server framework accepts.
 
+use std::ops::RangeInclusive;
+
 /// Decodes `%XX` escapes in a request path. `None` for a malformed escape or non-UTF-8 result.
 pub fn decode_path(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
@@ -75,6 +77,42 @@ pub fn whole_number<T: std::str::FromStr>(text: &str) -> Option<T> {
     text.parse().ok()
 }
 
+// ANCHOR: number_in
+/// A query value that must be a whole number within `range`: digits only, no sign, no
+/// spaces. The error is the one-line reason for a 400, made from the name and the range, so
+/// it can never quote a range the code does not check.
+pub fn number_in(name: &str, text: &str, range: RangeInclusive<u64>) -> Result<u64, String> {
+    match whole_number(text) {
+        Some(n) if range.contains(&n) => Ok(n),
+        _ if *range.end() == u64::MAX => Err(format!(
+            "{name} must be a whole number, {} or more",
+            range.start()
+        )),
+        _ => Err(format!(
+            "{name} must be a whole number from {} to {}",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+// ANCHOR_END: number_in
+
+// ANCHOR: cursor
+/// A cursor: the last id a reader saw, as `?since=N`. Every transport that resumes from an
+/// id reads it here. `ids` names what the ids count (`message`, `event`), `first` how to ask
+/// the first time (`with since=0`).
+pub fn cursor(value: Option<&str>, ids: &str, first: &str) -> Result<u64, String> {
+    let value = value
+        .ok_or_else(|| format!("since is missing: ask {first}, then send the last id you saw"))?;
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "since must be a whole number: the last {ids} id you saw, or 0"
+        ));
+    }
+    whole_number(value).ok_or_else(|| format!("since is too large: {ids} ids fit in 64 bits"))
+}
+// ANCHOR_END: cursor
+
 fn hex_value(byte: u8) -> Option<u8> {
     match byte {
         b'0'..=b'9' => Some(byte - b'0'),
@@ -87,6 +125,37 @@ fn hex_value(byte: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_in_a_range_say_the_range() {
+        assert_eq!(number_in("count", "7", 1..=10), Ok(7));
+        let reason = Err("count must be a whole number from 1 to 10".to_string());
+        for bad in ["0", "11", "+5", "", "x", "99999999999999999999"] {
+            assert_eq!(number_in("count", bad, 1..=10), reason, "{bad:?}");
+        }
+        let open = number_in("n", "0", 1..=u64::MAX);
+        assert_eq!(open, Err("n must be a whole number, 1 or more".to_string()));
+    }
+
+    #[test]
+    fn cursors_are_digits_only() {
+        assert_eq!(cursor(Some("007"), "message", "with since=0"), Ok(7));
+        for bad in ["", "-1", "+1", "1.5", " 1", "x", "٣"] {
+            assert_eq!(
+                cursor(Some(bad), "event", "/x?since=0"),
+                Err("since must be a whole number: the last event id you saw, or 0".into()),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            cursor(Some("18446744073709551616"), "message", "with since=0"),
+            Err("since is too large: message ids fit in 64 bits".into())
+        );
+        assert_eq!(
+            cursor(None, "message", "with since=0"),
+            Err("since is missing: ask with since=0, then send the last id you saw".into())
+        );
+    }
 
     #[test]
     fn paths_decode_strictly() {

@@ -227,6 +227,18 @@ impl Request {
             .map(|(_, v)| v)
     }
 
+    /// A query parameter that must be a whole number within `range` (`query::number_in`);
+    /// `Ok(None)` when it is absent.
+    pub fn number_param(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<u64>, String> {
+        self.query_param(name)
+            .map(|text| query::number_in(name, &text, range))
+            .transpose()
+    }
+
     /// The body's media type from `Content-Type`, lower-cased and without its parameters
     /// (`Text/Plain; charset=utf-8` is `text/plain`): media type names are case-insensitive
     /// and end at the first `;` (RFC 9110 §8.3.1). `None` with no `Content-Type`.

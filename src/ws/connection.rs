@@ -92,7 +92,10 @@ impl Sender {
     pub fn send(&self, opcode: Opcode, payload: &[u8]) -> io::Result<()> {
         // A panic elsewhere while holding the lock leaves nothing half-written that a retry
         // could make worse: `broken` is set before any write that could fail part-way.
-        let mut out = self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if out.broken {
             return Err(io::Error::new(ErrorKind::NotConnected, "connection cut"));
         }

@@ -22,7 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::http::method::Method;
 use crate::http::request::{Request, Version, comma_list};
 use crate::http::response::Response;
-use crate::origins::origin_allowed;
+use crate::origins::allowed_for;
 
 /// §1.3: the fixed GUID appended to the key.
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -79,7 +79,7 @@ pub fn check(
         ["13"] => {}
         [] => return Err(bad("Sec-WebSocket-Version is missing")),
         _ => {
-            let refusal = Response::text(426, "this server speaks WebSocket version 13 only\n");
+            let refusal = Response::refusal(426, "this server speaks WebSocket version 13 only");
             return Err(refusal
                 .with_header("Upgrade", "websocket")
                 .with_header("Sec-WebSocket-Version", "13"));
@@ -100,14 +100,11 @@ pub fn check(
     // §10.2: a browser always sends Origin; a page from another site must not be able to
     // open a socket that carries this site's cookies (cross-site WebSocket hijacking).
     // A client that is not a browser sends none, and has no victim's cookies to abuse.
-    let host = request.header("host").unwrap_or("");
     if let Some(origin) = request.header("origin")
-        && !origin_allowed(origin, host, extra_origins)
+        && !allowed_for(request, origin, extra_origins)
     {
-        return Err(Response::text(
-            403,
-            format!("origin {origin} may not open this socket\n"),
-        ));
+        let reason = format!("origin {origin} may not open this socket");
+        return Err(Response::refusal(403, &reason));
     }
     Ok(Accepted {
         accept: accept_key(key),
@@ -142,7 +139,7 @@ pub fn switching_protocols(accepted: &Accepted) -> Response {
 // ANCHOR_END: response_101
 
 fn bad(reason: &str) -> Response {
-    Response::text(400, format!("{reason}\n"))
+    Response::refusal(400, reason)
 }
 
 #[cfg(test)]

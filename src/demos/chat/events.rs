@@ -28,7 +28,7 @@ pub fn events(chat: &State, request: &Request, context: &Context) -> Reply {
         (None, None) => 0,
         (None, Some(since)) => match parse_since(Some(&since)) {
             Ok(since) => since,
-            Err(reason) => return refuse(request, context, 400, reason),
+            Err(reason) => return refuse(request, context, 400, &reason),
         },
     };
     let head = Response::new(200).with_header("Content-Type", "text/event-stream");

@@ -20,7 +20,7 @@ use super::{State, Transport, refuse};
 pub fn jsonp(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
-        Err(reason) => return refuse(request, context, 400, reason),
+        Err(reason) => return refuse(request, context, 400, &reason),
     };
     let Some(callback) = request.query_param("cb") else {
         return refuse(

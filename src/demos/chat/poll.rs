@@ -21,7 +21,7 @@ use super::{State, Transport, full, json_reply, refuse};
 pub fn poll(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
-        Err(reason) => return refuse(request, context, 400, reason),
+        Err(reason) => return refuse(request, context, 400, &reason),
     };
     let batch = read(&chat.room, since);
     answer(chat, request, context, Transport::Poll, &batch)
@@ -31,7 +31,7 @@ pub fn poll(chat: &State, request: &Request, context: &Context) -> Reply {
 pub fn long_poll(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
-        Err(reason) => return refuse(request, context, 400, reason),
+        Err(reason) => return refuse(request, context, 400, &reason),
     };
     let batch = read(&chat.room, since);
     if !batch.is_empty() {

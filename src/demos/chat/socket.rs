@@ -31,7 +31,7 @@ use crate::hub::Hub;
 pub fn ws(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
-        Err(reason) => return refuse(request, context, 400, reason),
+        Err(reason) => return refuse(request, context, 400, &reason),
     };
     let from = match check_name(request.query_param("from").as_deref()) {
         Ok(from) => from,

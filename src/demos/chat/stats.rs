@@ -22,27 +22,27 @@ pub fn stats(chat: &State, request: &Request, context: &Context) -> Reply {
             .string("name", transport.name())
             .string("path", transport.path())
             // Counted by the server: a long poll while it waits, a stream, a socket.
-            .number("open", wire.open as f64)
-            .number("requests", wire.requests as f64)
-            .number("bytes_in", wire.bytes_in as f64)
-            .number("bytes_out", wire.bytes_out as f64)
+            .number("open", wire.open)
+            .number("requests", wire.requests)
+            .number("bytes_in", wire.bytes_in)
+            .number("bytes_out", wire.bytes_out)
             .number(
                 "delivered",
-                tally.delivered.load(std::sync::atomic::Ordering::Relaxed) as f64,
+                tally.delivered.load(std::sync::atomic::Ordering::Relaxed),
             )
             .finish()
     });
     let send = app.traffic.snapshot("/chat/send");
     let body = Object::new()
-        .number("last_id", chat.room.last_id() as f64)
-        .number("tick_ms", app.config.tick.as_millis() as f64)
-        .number("hold_ms", app.config.hold.as_millis() as f64)
+        .number("last_id", chat.room.last_id())
+        .number("tick_ms", app.config.tick.as_millis() as u64)
+        .number("hold_ms", app.config.hold.as_millis() as u64)
         .raw(
             "send",
             &Object::new()
-                .number("requests", send.requests as f64)
-                .number("bytes_in", send.bytes_in as f64)
-                .number("bytes_out", send.bytes_out as f64)
+                .number("requests", send.requests)
+                .number("bytes_in", send.bytes_in)
+                .number("bytes_out", send.bytes_out)
                 .finish(),
         )
         .raw("transports", &json::array(transports))

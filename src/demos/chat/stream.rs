@@ -21,7 +21,6 @@ use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::hub::Hub;
 use crate::net::ClientWatch;
-use crate::origins::origin_allowed;
 
 use super::room::{Batch, parse_since, wait};
 use super::{State, Tally, Transport, for_origin, full, refuse};
@@ -100,7 +99,7 @@ impl Follower {
 pub fn xhr_stream(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
-        Err(reason) => return refuse(request, context, 400, reason),
+        Err(reason) => return refuse(request, context, 400, &reason),
     };
     let Some(follower) = Follower::start(chat, context, Transport::Stream, since) else {
         return full(request, context);
@@ -121,15 +120,14 @@ pub fn xhr_stream(chat: &State, request: &Request, context: &Context) -> Reply {
 pub fn iframe(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
-        Err(reason) => return refuse(request, context, 400, reason),
+        Err(reason) => return refuse(request, context, 400, &reason),
     };
     // The scripts call into the parent page directly, which only works within one origin;
     // from the other origin they post each record to it instead. The target must be a demo
     // origin: any other would let any site frame this and have the room posted to itself.
     let target = request.query_param("target");
-    let host = request.header("host").unwrap_or("");
     if let Some(origin) = &target
-        && !origin_allowed(origin, host, &context.app.config.extra_origins)
+        && !context.origin_allowed(request, origin)
     {
         let reason = "target must be one of this server's origins, e.g. http://localhost:PORT";
         return refuse(request, context, 400, reason);
