@@ -136,7 +136,7 @@ pub fn parse_options(query: &str) -> Result<Options, String> {
     for (name, value) in parse_form(query.as_bytes()) {
         match name.as_str() {
             "count" => {
-                options.count = number_in("count", &value, 1..=MAX_STREAM_COUNT as u64)? as usize
+                options.count = number_in("count", &value, 1..=MAX_STREAM_COUNT as u64)? as usize;
             }
             "sniff" => match value.as_str() {
                 "0" => options.sniff = false,
@@ -144,7 +144,7 @@ pub fn parse_options(query: &str) -> Result<Options, String> {
                 _ => return Err("sniff must be 1 (let the browser sniff) or 0".to_string()),
             },
             "pad" => {
-                options.pad = number_in("pad", &value, 0..=MAX_STREAM_PAD_BYTES as u64)? as usize
+                options.pad = number_in("pad", &value, 0..=MAX_STREAM_PAD_BYTES as u64)? as usize;
             }
             _ => {}
         }

@@ -2,8 +2,10 @@
 //! `docs/01-http-by-hand.md` walks through all of it.
 
 pub mod body;
+pub mod error;
 pub mod method;
 pub mod multipart;
 pub mod query;
 pub mod request;
 pub mod response;
+pub mod target;

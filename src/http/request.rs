@@ -21,9 +21,8 @@
 
 use crate::http::method::Method;
 use crate::http::query;
-use crate::limits::{
-    MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_HEADERS, MAX_REQUEST_LINE, MAX_TRAILER_BYTES, size_in_words,
-};
+use crate::http::target::{check_host, split_target};
+use crate::limits::{MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_HEADERS, MAX_REQUEST_LINE};
 
 /// The two versions of HTTP/1 (RFC 9112 §2.3). Any `HTTP/1.x` above 1.1 is served as 1.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,115 +80,7 @@ pub enum Parsed {
     Incomplete,
 }
 
-// ANCHOR: request_error
-/// Everything that can be wrong with a request, each with its status code and a one-line
-/// reason for the response body. The only place statuses are chosen for bad input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestError {
-    BareLineFeed,
-    MalformedRequestLine,
-    InvalidMethod,
-    InvalidTarget,
-    MalformedVersion,
-    UnsupportedVersion,
-    RequestLineTooLong,
-    HeadTooLarge,
-    TooManyHeaders,
-    ObsoleteLineFolding,
-    MissingColon,
-    SpaceBeforeColon,
-    InvalidHeaderName,
-    InvalidHeaderValue,
-    MissingHost,
-    MultipleHosts,
-    InvalidHost,
-    LengthWithTransferEncoding,
-    TransferEncodingInHttp10,
-    UnsupportedTransferCoding,
-    ChunkedNotFinal,
-    InvalidContentLength,
-    ConflictingContentLengths,
-    BodyTooLarge,
-    InvalidChunk,
-    TrailersTooLarge,
-    UnsupportedExpectation,
-    HeaderTimeout,
-    BodyTimeout,
-    /// The shared memory budget for bodies (`MEMORY_BUDGET_BYTES`) is spent: 503, retry.
-    OverMemoryBudget,
-}
-
-impl RequestError {
-    pub fn status(self) -> u16 {
-        use RequestError::*;
-        match self {
-            RequestLineTooLong => 414,
-            HeadTooLarge | TooManyHeaders | TrailersTooLarge => 431,
-            BodyTooLarge => 413,
-            UnsupportedVersion => 505,
-            UnsupportedTransferCoding => 501,
-            UnsupportedExpectation => 417,
-            HeaderTimeout | BodyTimeout => 408,
-            OverMemoryBudget => 503,
-            _ => 400,
-        }
-    }
-
-    pub fn reason(self) -> String {
-        use RequestError::*;
-        let reason = match self {
-            BareLineFeed => "lines must end in CR LF, not a bare LF (with netcat, use nc -C)",
-            MalformedRequestLine => "the request line must be METHOD SP TARGET SP VERSION",
-            InvalidMethod => "the method is not a valid token",
-            InvalidTarget => "the request target is not a valid path, absolute URL or *",
-            MalformedVersion => "the version must look like HTTP/1.1",
-            UnsupportedVersion => "only HTTP/1.0 and HTTP/1.1 are served here",
-            RequestLineTooLong => {
-                return format!(
-                    "the request line is longer than {}",
-                    size_in_words(MAX_REQUEST_LINE)
-                );
-            }
-            HeadTooLarge => {
-                return format!(
-                    "the header section is larger than {}",
-                    size_in_words(MAX_HEAD_BYTES)
-                );
-            }
-            TooManyHeaders => return format!("more than {MAX_HEADERS} header lines"),
-            ObsoleteLineFolding => "a header line starts with whitespace (obsolete line folding)",
-            MissingColon => "a header line has no colon",
-            SpaceBeforeColon => "whitespace between a header name and its colon",
-            InvalidHeaderName => "a header name is not a valid token",
-            InvalidHeaderValue => "a header value contains a control character",
-            MissingHost => "an HTTP/1.1 request needs a Host header",
-            MultipleHosts => "more than one Host header",
-            InvalidHost => "the Host header is not a valid host[:port]",
-            LengthWithTransferEncoding => "Content-Length and Transfer-Encoding together",
-            TransferEncodingInHttp10 => "Transfer-Encoding is not allowed in HTTP/1.0",
-            UnsupportedTransferCoding => "only the chunked transfer coding is supported",
-            ChunkedNotFinal => "chunked must be applied exactly once, as the final coding",
-            InvalidContentLength => "Content-Length is not a decimal number",
-            ConflictingContentLengths => "several different Content-Length values",
-            BodyTooLarge => {
-                return format!("the body is larger than {}", size_in_words(MAX_BODY_BYTES));
-            }
-            InvalidChunk => "a chunk is malformed (size line, hex digits or CR LF)",
-            TrailersTooLarge => {
-                let limit = size_in_words(MAX_TRAILER_BYTES);
-                return format!("the trailer section is larger than {limit}");
-            }
-            UnsupportedExpectation => "the only expectation supported is 100-continue",
-            HeaderTimeout => "the request head did not arrive in time",
-            BodyTimeout => "the request body did not arrive in time",
-            OverMemoryBudget => {
-                "the server's memory for request bodies is all in use just now; try again shortly"
-            }
-        };
-        reason.to_string()
-    }
-}
-// ANCHOR_END: request_error
+pub use crate::http::error::RequestError;
 
 impl Request {
     /// The first header with this name, compared case-insensitively (RFC 9110 §5.1).
@@ -418,83 +309,6 @@ fn parse_header_line(line: &[u8]) -> Result<(String, String), RequestError> {
     }
     let name = String::from_utf8_lossy(name).into_owned();
     Ok((name, String::from_utf8_lossy(value).into_owned()))
-}
-
-/// Fills `path` and `query` from the target's four forms (RFC 9112 §3.2): origin-form
-/// `/p?q`, absolute-form `http://host/p?q` (sent to proxies; servers must accept it),
-/// authority-form `host:port` (CONNECT only) and asterisk-form `*` (OPTIONS only).
-fn split_target(request: &mut Request) -> Result<(), RequestError> {
-    let target = request.target.as_str();
-    let path_and_query = if target.starts_with('/') {
-        target
-    } else if target == "*" && request.method == Method::Options {
-        request.path = "*".to_string();
-        return Ok(());
-    } else if request.method == Method::Connect {
-        return Ok(()); // authority-form: the router refuses CONNECT anyway
-    } else if let Some(rest) = strip_prefix_ignore_case(target, "http://")
-        .or_else(|| strip_prefix_ignore_case(target, "https://"))
-    {
-        match rest.find('/') {
-            Some(slash) => &rest[slash..],
-            None => "/",
-        }
-    } else {
-        return Err(RequestError::InvalidTarget);
-    };
-    // A fragment (`#...`) belongs to the browser and is never part of a request target.
-    if path_and_query.contains('#') {
-        return Err(RequestError::InvalidTarget);
-    }
-    let (raw_path, query) = path_and_query
-        .split_once('?')
-        .unwrap_or((path_and_query, ""));
-    request.path = query::decode_path(raw_path).ok_or(RequestError::InvalidTarget)?;
-    request.query = query.to_string();
-    Ok(())
-}
-
-fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &text[prefix.len()..])
-}
-
-/// RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any
-/// HTTP/1.1 request message that lacks a Host header field and to any request message that
-/// contains more than one Host header field line or a Host header field with an invalid
-/// field value."
-fn check_host(request: &Request) -> Result<(), RequestError> {
-    let mut hosts = request.header_values("host");
-    match (hosts.next(), hosts.next()) {
-        (None, _) if request.version == Version::Http11 => Err(RequestError::MissingHost),
-        (None, _) => Ok(()),
-        (Some(_), Some(_)) => Err(RequestError::MultipleHosts),
-        (Some(host), None) if is_valid_host(host) => Ok(()),
-        (Some(_), None) => Err(RequestError::InvalidHost),
-    }
-}
-
-/// `Host = uri-host [ ":" port ]`: a name, an IPv4 address or a bracketed IPv6 literal, in the
-/// characters RFC 3986 allows there, and an optional decimal port.
-fn is_valid_host(host: &str) -> bool {
-    let (name, port) = match host.rfind(':') {
-        Some(colon) if !host[colon..].contains(']') => (&host[..colon], Some(&host[colon + 1..])),
-        _ => (host, None),
-    };
-    let name_ok = if let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
-        !inner.is_empty()
-            && inner
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-    } else {
-        !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b))
-    };
-    let port_ok = port.is_none_or(|p| p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
-    name_ok && port_ok
 }
 
 // ANCHOR: body_framing
