@@ -36,9 +36,8 @@
 //! `X-CORS-Verdict`, the server's forecast of what the browser will do with it, for `--trace`
 //! and devtools (the page cannot read it), and the same line goes to the log.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::demos::Demo;
@@ -49,7 +48,6 @@ use crate::http::response::{Response, http_date};
 use crate::json;
 use crate::text::cut;
 
-use crate::origins::{demo_origins, port_of_host};
 use crate::router::Route;
 
 // ANCHOR: cors_limits
@@ -63,6 +61,10 @@ pub const CORS_RECENT: usize = 20;
 /// Longest text kept of each logged field (origin, target, …) and of an echoed body; longer is cut.
 pub const MAX_CORS_FIELD_BYTES: usize = 256;
 // ANCHOR_END: cors_limits
+
+mod log;
+
+use log::{State, log};
 
 pub const DEMO: Demo = Demo {
     name: "cors",
@@ -350,85 +352,6 @@ fn headers(state: &State, request: &Request, context: &Context) -> Reply {
     share(state, request, context, response)
 }
 // ANCHOR_END: headers
-
-/// `GET /cors/log`: what the server saw, as JSON. Public and read without credentials, so
-/// `*` is right here: a page on any origin may read it, also one whose calls were refused.
-fn log(state: &State, request: &Request, context: &Context) -> Reply {
-    let host = request.header("host").unwrap_or("");
-    let mut allowed: Vec<String> = port_of_host(host).map_or(vec![], |p| demo_origins(p).into());
-    allowed.extend(context.app.config.extra_origins.iter().cloned());
-    Response::new(200)
-        .with_header("Content-Type", "application/json")
-        .with_header("Cache-Control", "no-store")
-        .with_header("Access-Control-Allow-Origin", "*")
-        .with_body(state.to_json(&allowed).into_bytes())
-        .into()
-}
-
-/// What the server remembers: counts, the last few requests, and two counters.
-#[derive(Default)]
-pub struct State {
-    log: Mutex<Log>,
-    cookies_set: AtomicU64,
-    headers_served: AtomicU64,
-}
-
-#[derive(Default)]
-struct Log {
-    preflights: u64,
-    requests: u64,
-    recent: VecDeque<String>,
-}
-
-impl State {
-    /// Counts a request and keeps it, as the JSON object `/cors/log` lists.
-    fn record(&self, request: &Request, status: u16, verdict: &str) {
-        let field =
-            |name: &str| string_or_null(request.header(name).map(|v| cut(v, MAX_CORS_FIELD_BYTES)));
-        let cookie = string_or_null(demo_cookie(request).map(|v| cut(v, MAX_CORS_FIELD_BYTES)));
-        // A poisoned lock only means another thread panicked; the counts are still whole.
-        let mut log = self
-            .log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let preflight = request.method == Method::Options
-            && request.header("access-control-request-method").is_some();
-        match preflight {
-            true => log.preflights += 1,
-            false => log.requests += 1,
-        }
-        let entry = json::Object::new()
-            .number("n", log.preflights + log.requests)
-            .string("method", request.method.as_str())
-            .string("target", cut(&request.target, MAX_CORS_FIELD_BYTES))
-            .raw("origin", &field("origin"))
-            .raw("requestMethod", &field("access-control-request-method"))
-            .raw("requestHeaders", &field("access-control-request-headers"))
-            .raw("cookie", &cookie)
-            .number("status", u64::from(status))
-            .string("verdict", verdict)
-            .finish();
-        if log.recent.len() == CORS_RECENT {
-            log.recent.pop_front();
-        }
-        log.recent.push_back(entry);
-    }
-
-    /// `{"preflights":1,"requests":2,"allowList":[…],"recent":[…]}`, oldest first.
-    fn to_json(&self, allow_list: &[String]) -> String {
-        let log = self
-            .log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let allowed = allow_list.iter().map(|origin| json::string(origin));
-        json::Object::new()
-            .number("preflights", log.preflights)
-            .number("requests", log.requests)
-            .raw("allowList", &json::array(allowed))
-            .raw("recent", &json::array(log.recent.iter().cloned()))
-            .finish()
-    }
-}
 
 fn string_or_null(text: Option<&str>) -> String {
     text.map_or("null".to_string(), json::string)
