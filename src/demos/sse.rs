@@ -266,14 +266,7 @@ fn lines(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::request::{Parsed, parse_head};
-
-    fn request(head: &str) -> Request {
-        match parse_head(head.as_bytes()) {
-            Ok(Parsed::Complete(request, _)) => request,
-            _ => panic!("not a complete head: {head:?}"),
-        }
-    }
+    use crate::http::request::parsed as request;
 
     fn plan_for(target: &str, last_event_id: Option<&str>) -> Result<Option<Plan>, String> {
         let header = last_event_id.map_or(String::new(), |v| format!("Last-Event-ID: {v}\r\n"));

@@ -162,6 +162,15 @@ impl Request {
 
 /// Splits header values on commas and trims the optional whitespace around each element,
 /// skipping empty ones (RFC 9110 §5.6.1).
+/// A whole request head, parsed: for unit tests that need a `Request`.
+#[cfg(test)]
+pub fn parsed(head: &str) -> Request {
+    match parse_head(head.as_bytes()) {
+        Ok(Parsed::Complete(request, _)) => request,
+        _ => panic!("not a complete head: {head:?}"),
+    }
+}
+
 pub fn comma_list<'a>(values: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
     values
         .flat_map(|v| v.split(','))

@@ -145,14 +145,7 @@ fn bad(reason: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::request::{Parsed, parse_head};
-
-    fn request(head: &str) -> Request {
-        match parse_head(head.as_bytes()) {
-            Ok(Parsed::Complete(request, _)) => request,
-            _ => panic!("not a complete head: {head:?}"),
-        }
-    }
+    use crate::http::request::parsed as request;
 
     const GOOD: &str = "GET /ws HTTP/1.1\r\nHost: localhost:8088\r\nUpgrade: websocket\r\n\
         Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
