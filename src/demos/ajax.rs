@@ -245,6 +245,8 @@ fn slow(request: &Request, context: &Context) -> Reply {
 
 /// What `/ajax/large` repeats: 64 bytes, so a body's size is easy to check by eye.
 const LINE: &[u8; 64] = b"webwire /ajax/large: sixty-four bytes, sent again and again....\n";
+// Checked when the code is compiled: one line of plain text.
+const _: () = assert!(LINE.is_ascii() && LINE[63] == b'\n');
 
 // ANCHOR: large
 /// `bytes` bytes (default 1 MiB) in `LARGE_PIECES` pieces spread over `ms` milliseconds
@@ -347,11 +349,6 @@ fn string_or_null(value: &Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_repeated_line_is_one_line_of_text() {
-        assert!(LINE.is_ascii() && LINE.ends_with(b"\n"));
-    }
 
     #[test]
     fn pairs_keep_order_and_escape() {
