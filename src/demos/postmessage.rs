@@ -50,6 +50,7 @@
 
 use crate::demos::Demo;
 
+// ANCHOR: demo
 pub const DEMO: Demo = Demo {
     name: "postmessage",
     title: "postMessage",
@@ -64,6 +65,7 @@ pub const DEMO: Demo = Demo {
     )],
     routes: Vec::new,
 };
+// ANCHOR_END: demo
 
 /// Where the parent finds its child frame.
 const CHILD_PATH: &str = "/postmessage-child.html";
