@@ -255,6 +255,21 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_status_of_rfc_9110_has_its_reason_phrase() {
+        // RFC 9110 §15's codes, and RFC 6585's four that this server may send.
+        let named = [
+            100, 101, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308,
+            400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416,
+            417, 421, 422, 426, 428, 429, 431, 500, 501, 502, 503, 504, 505,
+        ];
+        for status in named {
+            assert!(!reason_phrase(status).is_empty(), "{status}");
+        }
+        assert_eq!(reason_phrase(413), "Content Too Large", "RFC 9110's name, not 7231's");
+        assert_eq!(reason_phrase(299), "", "none for a code nobody defined");
+    }
     use std::time::Duration;
 
     #[test]
