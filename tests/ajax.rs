@@ -1,11 +1,13 @@
 //! The ajax demo's endpoints over raw TCP: `docs/02-ajax.md`, checked on the bytes a browser
 //! would receive.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
 use std::time::Duration;
 
-use support::{Client, Reply, get, start_custom, test_config};
+use support::{Client, Reply, get, head, start_custom, test_config};
 use webwire::Running;
 use webwire::http::multipart::{MAX_PART_BYTES, MAX_PARTS};
 
@@ -31,10 +33,12 @@ fn send(server: &Running, method: &str, content_type: &str, body: &[u8]) -> Repl
 
 /// The exact head of a 400 with `reason` as its body.
 fn bad_request_head(reason: &str) -> String {
-    format!(
-        "HTTP/1.1 400 Bad Request\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
-         Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
-        reason.len() + 1
+    head(
+        "HTTP/1.1 400 Bad Request",
+        &[
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", &(reason.len() + 1).to_string()),
+        ],
     )
 }
 
@@ -74,11 +78,14 @@ fn echo_reports_a_get_with_its_decoded_query_and_headers_in_order() {
     );
     assert_eq!(
         reply.head_without_date(),
-        format!(
-            "HTTP/1.1 200 OK\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
-             Content-Type: application/json\r\nCache-Control: no-store\r\nMyHeader: MyValue\r\n\
-             Content-Length: {}\r\n\r\n",
-            body.len()
+        head(
+            "HTTP/1.1 200 OK",
+            &[
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "no-store"),
+                ("MyHeader", "MyValue"),
+                ("Content-Length", &body.len().to_string()),
+            ],
         )
     );
     assert_eq!(reply.text(), body);
@@ -92,9 +99,15 @@ fn the_exchange_in_the_module_comment_is_exact() {
     );
     assert_eq!(
         reply.head_without_date(),
-        "HTTP/1.1 200 OK\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
-         Content-Type: application/json\r\nCache-Control: no-store\r\nMyHeader: MyValue\r\n\
-         Content-Length: 193\r\n\r\n"
+        head(
+            "HTTP/1.1 200 OK",
+            &[
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "no-store"),
+                ("MyHeader", "MyValue"),
+                ("Content-Length", "193"),
+            ],
+        )
     );
     assert_eq!(
         reply.text(),
@@ -280,10 +293,10 @@ fn echo_answers_head_options_and_refuses_trace_and_connect() {
     let server = server();
     let mut client = Client::connect(&server);
     client.send("HEAD /ajax/echo HTTP/1.1\r\nHost: test\r\n\r\n");
-    let head = client.read_reply_to(true);
-    assert_eq!(head.status, 200);
-    assert!(head.body.is_empty());
-    let length: usize = head.header("content-length").unwrap().parse().unwrap();
+    let to_head = client.read_reply_to(true);
+    assert_eq!(to_head.status, 200);
+    assert!(to_head.body.is_empty());
+    let length: usize = to_head.header("content-length").unwrap().parse().unwrap();
     // The length is that of the report a GET would get, which says "HEAD" instead of "GET".
     let get = client.exchange("GET /ajax/echo HTTP/1.1\r\nHost: test\r\n\r\n");
     assert_eq!(length, get.body.len() + 1);
@@ -292,10 +305,7 @@ fn echo_answers_head_options_and_refuses_trace_and_connect() {
     let reply = client.exchange("OPTIONS /ajax/echo HTTP/1.1\r\nHost: test\r\n\r\n");
     assert_eq!(
         reply.head_without_date(),
-        format!(
-            "HTTP/1.1 204 No Content\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
-             Allow: {allow}\r\n\r\n"
-        )
+        head("HTTP/1.1 204 No Content", &[("Allow", allow),],)
     );
     let reply = client.exchange("TRACE /ajax/echo HTTP/1.1\r\nHost: test\r\n\r\n");
     assert_eq!(reply.status, 405);
@@ -314,11 +324,15 @@ fn echo_answers_head_options_and_refuses_trace_and_connect() {
 
 // ---- /ajax/slow ------------------------------------------------------------------------------
 
-fn text_head(status_line: &str, length: usize) -> String {
-    format!(
-        "{status_line}\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
-         Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n\
-         Content-Length: {length}\r\n\r\n"
+/// The head of a plain-text answer of `length` bytes.
+fn text_head(length: usize) -> String {
+    head(
+        "HTTP/1.1 200 OK",
+        &[
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("Content-Length", &length.to_string()),
+        ],
     )
 }
 
@@ -326,7 +340,7 @@ fn text_head(status_line: &str, length: usize) -> String {
 fn slow_answers_after_the_wait_asked_or_one_tick() {
     let server = server();
     let reply = get(&server, "/ajax/slow?ms=30");
-    assert_eq!(reply.head_without_date(), text_head("HTTP/1.1 200 OK", 21));
+    assert_eq!(reply.head_without_date(), text_head(21));
     assert_eq!(reply.text(), "answered after 30 ms\n");
     assert_eq!(get(&server, "/ajax/slow").text(), "answered after 20 ms\n");
     assert_eq!(
@@ -365,17 +379,14 @@ fn large_sends_a_content_length_body_and_keeps_the_connection() {
     let server = server();
     let mut client = Client::connect(&server);
     let reply = client.exchange("GET /ajax/large?bytes=1000&ms=40 HTTP/1.1\r\nHost: test\r\n\r\n");
-    assert_eq!(
-        reply.head_without_date(),
-        text_head("HTTP/1.1 200 OK", 1000)
-    );
+    assert_eq!(reply.head_without_date(), text_head(1000));
     assert_eq!(reply.body, large_body(1000));
     // Framed by its length, not by closing: the same connection serves the next request.
     let reply = client.exchange("GET /ajax/large?bytes=0 HTTP/1.1\r\nHost: test\r\n\r\n");
-    assert_eq!(reply.head_without_date(), text_head("HTTP/1.1 200 OK", 0));
+    assert_eq!(reply.head_without_date(), text_head(0));
     client.send("HEAD /ajax/large?bytes=5 HTTP/1.1\r\nHost: test\r\n\r\n");
     let head = client.read_reply_to(true);
-    assert_eq!(head.head_without_date(), text_head("HTTP/1.1 200 OK", 5));
+    assert_eq!(head.head_without_date(), text_head(5));
     let reply = client.exchange("GET /ajax/large?bytes=7&ms=0 HTTP/1.1\r\nHost: test\r\n\r\n");
     assert_eq!(reply.text(), "webwire");
 }
@@ -384,10 +395,7 @@ fn large_sends_a_content_length_body_and_keeps_the_connection() {
 fn large_sends_one_mebibyte_over_two_ticks_by_default() {
     let server = server();
     let reply = get(&server, "/ajax/large");
-    assert_eq!(
-        reply.head_without_date(),
-        text_head("HTTP/1.1 200 OK", 1024 * 1024)
-    );
+    assert_eq!(reply.head_without_date(), text_head(1024 * 1024));
     assert_eq!(reply.body, large_body(1024 * 1024));
 }
 
@@ -419,22 +427,29 @@ fn xml_is_served_as_plain_text() {
                <book year=\"2005\">Professional Ajax</book>\n  \
                <book year=\"2012\">Professional JavaScript for Web Developers</book>\n  \
                <book year=\"2013\">Ajax and Comet</book>\n</books>\n";
-    assert_eq!(
-        reply.head_without_date(),
-        text_head("HTTP/1.1 200 OK", xml.len())
-    );
+    assert_eq!(reply.head_without_date(), text_head(xml.len()));
     assert_eq!(reply.text(), xml);
 }
 
 #[test]
 fn cached_answers_304_to_its_own_etag() {
     let server = server();
-    let full = "HTTP/1.1 200 OK\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
-                ETag: \"ajax-cached-v1\"\r\nCache-Control: no-cache\r\n\
-                Content-Type: text/plain; charset=utf-8\r\nContent-Length: 54\r\n\r\n";
-    let not_modified = "HTTP/1.1 304 Not Modified\r\nServer: webwire\r\n\
-                        X-Content-Type-Options: nosniff\r\nETag: \"ajax-cached-v1\"\r\n\
-                        Cache-Control: no-cache\r\n\r\n";
+    let full = head(
+        "HTTP/1.1 200 OK",
+        &[
+            ("ETag", "\"ajax-cached-v1\""),
+            ("Cache-Control", "no-cache"),
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", "54"),
+        ],
+    );
+    let not_modified = head(
+        "HTTP/1.1 304 Not Modified",
+        &[
+            ("ETag", "\"ajax-cached-v1\""),
+            ("Cache-Control", "no-cache"),
+        ],
+    );
     let reply = get(&server, "/ajax/cached");
     assert_eq!(reply.head_without_date(), full);
     assert_eq!(
@@ -442,18 +457,18 @@ fn cached_answers_304_to_its_own_etag() {
         "This text has not changed since it was first written.\n"
     );
     let cases = [
-        ("\"ajax-cached-v1\"", not_modified),
-        ("W/\"ajax-cached-v1\"", not_modified),
-        ("\"old\", \"ajax-cached-v1\"", not_modified),
-        ("*", not_modified),
-        ("\"old\"", full),
-        ("ajax-cached-v1", full),
+        ("\"ajax-cached-v1\"", &not_modified),
+        ("W/\"ajax-cached-v1\"", &not_modified),
+        ("\"old\", \"ajax-cached-v1\"", &not_modified),
+        ("*", &not_modified),
+        ("\"old\"", &full),
+        ("ajax-cached-v1", &full),
     ];
     let mut client = Client::connect(&server);
     for (tags, want) in cases {
         let reply = client.exchange(format!(
             "GET /ajax/cached HTTP/1.1\r\nHost: test\r\nIf-None-Match: {tags}\r\n\r\n"
         ));
-        assert_eq!(reply.head_without_date(), want, "If-None-Match: {tags}");
+        assert_eq!(&reply.head_without_date(), want, "If-None-Match: {tags}");
     }
 }

@@ -4,14 +4,18 @@
 //!
 //! Whether a connection is being held is read from `/stats`, never guessed from a sleep.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{Client, Reply, address, get, start_custom, test_config};
+use support::ws::upgrade;
+use support::{
+    Client, Reply, clients_waiting, get, head, ids, number, post_request, start_custom, stat,
+    test_config, wait_open, wait_stat,
+};
 use webwire::Running;
 use webwire::demos::chat::{CHAT_ROOM_CAPACITY, MAX_CHAT_HELD, MAX_CHAT_TEXT_BYTES};
 use webwire::hub::MAX_BATCH_EVENTS;
@@ -49,53 +53,6 @@ fn say(server: &Running, from: &str, text: &str) -> u64 {
     number(&reply.text(), "id")
 }
 
-/// The number after `"name":` in a JSON text.
-fn number(json: &str, name: &str) -> u64 {
-    let key = format!("\"{name}\":");
-    let start = json
-        .find(&key)
-        .unwrap_or_else(|| panic!("no {key} in {json}"))
-        + key.len();
-    let digits: String = json[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    digits.parse().unwrap()
-}
-
-/// The ids of every message in a text, in order: each message's JSON starts `{"id":N`.
-fn ids(text: &str) -> Vec<u64> {
-    text.match_indices("{\"id\":")
-        .map(|(at, _)| number(&text[at..], "id"))
-        .collect()
-}
-
-/// `/stats`'s numbers for one transport.
-fn stat(server: &Running, transport: &str, field: &str) -> u64 {
-    let stats = get(server, "/stats").text();
-    let at = stats
-        .find(&format!("\"name\":\"{transport}\""))
-        .unwrap_or_else(|| panic!("{transport} missing from {stats}"));
-    number(&stats[at..], field)
-}
-
-/// Waits until `/stats` shows `field` at `n` for `transport` (panics after 10 s).
-fn wait_stat(server: &Running, transport: &str, field: &str, n: u64) {
-    let give_up = Instant::now() + Duration::from_secs(10);
-    while stat(server, transport, field) != n {
-        assert!(
-            Instant::now() < give_up,
-            "{transport} never had {field} {n}"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Waits until `/stats` shows `n` connections open on `transport`.
-fn wait_open(server: &Running, transport: &str, n: u64) {
-    wait_stat(server, transport, "open", n);
-}
-
 fn request(target: &str) -> String {
     format!("GET {target} HTTP/1.1\r\nHost: localhost:8088\r\nOrigin: {ORIGIN}\r\n\r\n")
 }
@@ -131,11 +88,15 @@ fn a_send_answers_its_id_and_poll_returns_the_message_exactly() {
     assert_eq!(body, want);
     assert_eq!(
         reply.head_without_date(),
-        format!(
-            "HTTP/1.1 200 OK\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
-             Content-Type: application/json\r\nCache-Control: no-store\r\nVary: Origin\r\n\
-             Access-Control-Allow-Origin: {ORIGIN}\r\nContent-Length: {}\r\n\r\n",
-            want.len()
+        head(
+            "HTTP/1.1 200 OK",
+            &[
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "no-store"),
+                ("Vary", "Origin"),
+                ("Access-Control-Allow-Origin", ORIGIN),
+                ("Content-Length", &want.len().to_string()),
+            ]
         )
     );
     let later = get(&server, "/chat/poll?since=2");
@@ -270,13 +231,18 @@ fn a_long_poll_is_held_until_a_message_wakes_it() {
 fn streams_frame_each_message_their_own_way() {
     let server = server(Duration::from_secs(10));
     say(&server, "ann", "first");
-    let (mut stream, head) = open_stream(&server, "/chat/stream?since=0");
+    let (mut stream, opened) = open_stream(&server, "/chat/stream?since=0");
     assert_eq!(
-        head.head_without_date(),
-        format!(
-            "HTTP/1.1 200 OK\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
-             Content-Type: application/x-ndjson\r\nCache-Control: no-store\r\nVary: Origin\r\n\
-             Access-Control-Allow-Origin: {ORIGIN}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        opened.head_without_date(),
+        head(
+            "HTTP/1.1 200 OK",
+            &[
+                ("Content-Type", "application/x-ndjson"),
+                ("Cache-Control", "no-store"),
+                ("Vary", "Origin"),
+                ("Access-Control-Allow-Origin", ORIGIN),
+                ("Transfer-Encoding", "chunked"),
+            ]
         )
     );
     let line = String::from_utf8(stream.read_chunk().unwrap()).unwrap();
@@ -286,9 +252,9 @@ fn streams_frame_each_message_their_own_way() {
         "{line:?}"
     );
 
-    let (mut iframe, head) = open_stream(&server, "/chat/iframe?since=0");
+    let (mut iframe, opened) = open_stream(&server, "/chat/iframe?since=0");
     assert_eq!(
-        head.header("content-type"),
+        opened.header("content-type"),
         Some("text/html; charset=utf-8")
     );
     assert_eq!(
@@ -317,8 +283,8 @@ fn streams_frame_each_message_their_own_way() {
     );
     assert_eq!(bad.status, 400);
 
-    let (mut events, head) = open_stream(&server, "/chat/events");
-    assert_eq!(head.header("content-type"), Some("text/event-stream"));
+    let (mut events, opened) = open_stream(&server, "/chat/events");
+    assert_eq!(opened.header("content-type"), Some("text/event-stream"));
     assert_eq!(events.read_chunk().unwrap(), b"retry: 20\n\n");
     let event = String::from_utf8(events.read_chunk().unwrap()).unwrap();
     assert!(
@@ -361,80 +327,17 @@ fn jsonp_calls_back_with_the_same_records() {
 
 // --- WebSocket ---------------------------------------------------------------------------------
 
-struct Socket {
-    stream: TcpStream,
-    pending: Vec<u8>,
-}
-
-impl Socket {
-    fn open(server: &Running, target: &str) -> Socket {
-        let mut stream = TcpStream::connect(address(server)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream
-            .write_all(
-                format!(
-                    "GET {target} HTTP/1.1\r\nHost: localhost:8088\r\nUpgrade: websocket\r\n\
-                     Connection: Upgrade\r\nOrigin: {ORIGIN}\r\nSec-WebSocket-Version: 13\r\n\
-                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-                )
-                .as_bytes(),
-            )
-            .unwrap();
-        let mut socket = Socket {
-            stream,
-            pending: Vec::new(),
-        };
-        let end = loop {
-            if let Some(at) = support::find(&socket.pending, b"\r\n\r\n") {
-                break at + 4;
-            }
-            assert!(socket.fill(), "closed before the 101");
-        };
-        let head: Vec<u8> = socket.pending.drain(..end).collect();
-        assert!(
-            head.starts_with(b"HTTP/1.1 101 "),
-            "{}",
-            String::from_utf8_lossy(&head)
-        );
-        socket
-    }
-
-    fn fill(&mut self) -> bool {
-        let mut chunk = [0u8; 8192];
-        let n = self.stream.read(&mut chunk).unwrap_or(0);
-        self.pending.extend_from_slice(&chunk[..n]);
-        n > 0
-    }
-
-    /// The next text frame's payload (short frames only: the tests send short texts).
-    fn read_text(&mut self) -> String {
-        while self.pending.len() < 2 || self.pending.len() < 2 + (self.pending[1] & 0x7f) as usize {
-            assert!(self.fill(), "closed before a frame");
-        }
-        assert_eq!(self.pending[0], 0x81, "a final text frame");
-        let len = self.pending[1] as usize;
-        assert!(len < 126, "a short frame");
-        let payload: Vec<u8> = self.pending.drain(..2 + len).skip(2).collect();
-        String::from_utf8(payload).unwrap()
-    }
-
-    /// Sends a masked text frame.
-    fn send_text(&mut self, text: &str) {
-        let mask = [1u8, 2, 3, 4];
-        let mut frame = vec![0x81, 0x80 | text.len() as u8];
-        frame.extend_from_slice(&mask);
-        frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.stream.write_all(&frame).unwrap();
-    }
+/// Opens a chat socket as the demo page does, from its own origin.
+fn open_socket(server: &Running, target: &str) -> Client {
+    let (socket, _) = upgrade(server, target, &format!("Origin: {ORIGIN}\r\n"));
+    socket
 }
 
 #[test]
 fn a_socket_receives_messages_and_publishes_its_frames() {
     let server = server(Duration::from_secs(10));
     say(&server, "ann", "before");
-    let mut socket = Socket::open(&server, "/chat/ws?since=0&from=carol");
+    let mut socket = open_socket(&server, "/chat/ws?since=0&from=carol");
     assert_eq!(ids(&socket.read_text()), [1]);
     socket.send_text("over the socket");
     let echo = socket.read_text();
@@ -472,7 +375,7 @@ fn session(server: &Running, transport: &str, since: u64) -> Vec<u64> {
         }
         "jsonp" => ids(&get(server, &format!("/chat/jsonp?since={since}&cb=f")).text()),
         "ws" => {
-            let mut socket = Socket::open(server, &format!("/chat/ws?since={since}"));
+            let mut socket = open_socket(server, &format!("/chat/ws?since={since}"));
             ids(&socket.read_text()) // then dropped: TCP closes with no close frame
         }
         "sse" => {
@@ -503,12 +406,10 @@ fn every_transport_resumes_from_its_cursor_with_nothing_lost_or_twice() {
             let publisher = scope.spawn(|| {
                 let mut client = Client::connect(&server);
                 for n in 1..=BURST {
-                    let body = format!("text=m{n}");
-                    let reply = client.exchange(format!(
-                        "POST /chat/send HTTP/1.1\r\nHost: t\r\n\
-                         Content-Type: application/x-www-form-urlencoded\r\n\
-                         Content-Length: {}\r\n\r\n{body}",
-                        body.len()
+                    let reply = client.exchange(post_request(
+                        "/chat/send",
+                        "application/x-www-form-urlencoded",
+                        &format!("text=m{n}"),
                     ));
                     assert_eq!(reply.status, 200);
                 }
@@ -536,10 +437,7 @@ fn a_cursor_older_than_the_room_gets_a_gap_signal_on_every_transport() {
     let mut client = Client::connect(&server);
     let total = CHAT_ROOM_CAPACITY as u64 + 2; // ids 1 and 2 fall out of the room
     for _ in 0..total {
-        let reply = client.exchange(
-            "POST /chat/send HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n\
-             Content-Length: 1\r\n\r\nx",
-        );
+        let reply = client.exchange(post_request("/chat/send", "text/plain", "x"));
         assert_eq!(reply.status, 200);
     }
     let gap = "{\"gap\":{\"after\":0,\"resume\":3}}";
@@ -577,7 +475,7 @@ fn a_cursor_older_than_the_room_gets_a_gap_signal_on_every_transport() {
     events.read_chunk();
     let first = String::from_utf8(events.read_chunk().unwrap()).unwrap();
     assert!(first.starts_with(&format!("id: 2\nevent: gap\ndata: {gap}\n\nid: 3\n")));
-    let mut socket = Socket::open(&server, "/chat/ws?since=0");
+    let mut socket = open_socket(&server, "/chat/ws?since=0");
     assert_eq!(socket.read_text(), gap);
 
     // A cursor from before a restart (above the newest id) starts over, said as a gap too.
@@ -608,7 +506,7 @@ fn a_vanished_client_frees_its_place_on_every_held_transport() {
         drop(client);
         wait_open(&server, transport, 0); // long before the 30 s hold
     }
-    let socket = Socket::open(&server, "/chat/ws?since=0");
+    let socket = open_socket(&server, "/chat/ws?since=0");
     wait_open(&server, "ws", 1);
     drop(socket);
     wait_open(&server, "ws", 0);
@@ -617,13 +515,7 @@ fn a_vanished_client_frees_its_place_on_every_held_transport() {
 #[test]
 fn one_held_connection_past_the_cap_is_503() {
     let server = server(Duration::from_secs(30));
-    let held: Vec<Client> = (0..MAX_CHAT_HELD)
-        .map(|_| {
-            let mut client = Client::connect(&server);
-            client.send(request("/chat/longpoll?since=0"));
-            client
-        })
-        .collect();
+    let held = clients_waiting(&server, &request("/chat/longpoll?since=0"), MAX_CHAT_HELD);
     wait_open(&server, "longpoll", MAX_CHAT_HELD as u64);
     let refused = Client::connect(&server).exchange(request("/chat/longpoll?since=0"));
     assert_eq!(refused.status, 503);
@@ -668,9 +560,41 @@ fn stats_count_requests_bytes_and_messages_per_transport() {
     }
     get(&server, "/chat/jsonp?since=1&cb=f");
     assert_eq!(stat(&server, "jsonp", "delivered"), 1);
-    let mut socket = Socket::open(&server, "/chat/ws?since=0");
+    let mut socket = open_socket(&server, "/chat/ws?since=0");
     assert_eq!(ids(&(socket.read_text() + &socket.read_text())), [1, 2]);
     wait_open(&server, "ws", 1);
     assert_eq!(stat(&server, "ws", "requests"), 1, "the upgrade");
     wait_stat(&server, "ws", "delivered", 2); // counted once the frames are out
+}
+
+// --- --allow-origin ---------------------------------------------------------------------------
+
+#[test]
+fn an_allow_origin_is_honoured_by_every_chat_transport_that_checks_origins() {
+    let extra = "http://app.test:3000";
+    let mut config = test_config();
+    config.extra_origins = vec![extra.to_string()];
+    let server = start_custom(config, Vec::new());
+    let from = |origin: &str, request: &str| {
+        request.replacen("\r\n", &format!("\r\nOrigin: {origin}\r\n"), 1)
+    };
+    // Sending: a page from the extra origin may post; a stranger may not.
+    let send = post_request("/chat/send", "text/plain", "hi");
+    let mut client = Client::connect(&server);
+    assert_eq!(client.exchange(from(extra, &send)).status, 200);
+    let stranger = client.exchange(from("http://evil.example", &send));
+    assert_eq!(stranger.status, 403);
+    // Reading: the extra origin is named in Access-Control-Allow-Origin.
+    let poll = "GET /chat/poll?since=0 HTTP/1.1\r\nHost: localhost:8088\r\n\r\n";
+    let reply = client.exchange(from(extra, poll));
+    assert_eq!(reply.header("access-control-allow-origin"), Some(extra));
+    // The hidden iframe may post its records to it.
+    let iframe =
+        format!("GET /chat/iframe?since=0&target={extra} HTTP/1.1\r\nHost: localhost:8088\r\n\r\n");
+    let mut frame = Client::connect(&server);
+    frame.send(iframe);
+    assert_eq!(frame.read_reply_to(true).status, 200);
+    // The WebSocket handshake accepts it.
+    let (_, switched) = upgrade(&server, "/chat/ws?since=0", &format!("Origin: {extra}\r\n"));
+    assert_eq!(switched.status, 101);
 }

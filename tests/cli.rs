@@ -1,5 +1,7 @@
 //! The command line as a user types it: the real binary, its output and exit codes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 

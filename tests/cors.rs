@@ -2,12 +2,13 @@
 //! a browser would read. The allow-list comes from the `Host` a request names, so these
 //! requests say `Host: 127.0.0.1:8088` whatever port the test server really has.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use support::{Client, Reply, start, start_custom, test_config};
-use webwire::http::response::http_date;
+use support::{Client, Reply, head, is_time_between, start, start_custom, test_config};
 
 const PAGE: &str = "http://localhost:8088"; // a demo origin for Host 127.0.0.1:8088
 
@@ -22,18 +23,15 @@ fn send(server: &webwire::Running, method: &str, target: &str, headers: &[&str])
     Client::connect(server).exchange(request)
 }
 
-/// The head of a `GET /cors` answer: the time, plus these lines before Content-Length.
-fn time_head(cors_lines: &str) -> String {
-    format!(
-        "HTTP/1.1 200 OK\r\n\
-         Server: webwire\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         Cache-Control: no-store\r\n\
-         {cors_lines}\
-         Content-Length: 30\r\n\
-         \r\n"
-    )
+/// The head of a `GET /cors` answer: the time, plus these header lines before Content-Length.
+fn time_head(cors_lines: &[(&str, &str)]) -> String {
+    let mut lines = vec![
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Cache-Control", "no-store"),
+    ];
+    lines.extend_from_slice(cors_lines);
+    lines.push(("Content-Length", "30"));
+    head("HTTP/1.1 200 OK", &lines)
 }
 
 /// `GET /cors` now, checking its body is the time it was answered.
@@ -41,14 +39,8 @@ fn get_time(server: &webwire::Running, headers: &[&str]) -> Reply {
     let before = SystemTime::now();
     let reply = send(server, "GET", "/cors", headers);
     let after = SystemTime::now();
-    let mut seconds = vec![format!("{}\n", http_date(before))];
-    let mut at = before;
-    while at < after {
-        at += Duration::from_millis(200);
-        seconds.push(format!("{}\n", http_date(at.min(after))));
-    }
     assert!(
-        seconds.contains(&reply.text()),
+        is_time_between(&reply.text(), before, after),
         "{:?} is not the time",
         reply.text()
     );
@@ -61,11 +53,11 @@ fn a_simple_get_from_a_demo_origin_is_shared_with_it() {
     let reply = get_time(&server, &["Origin: http://localhost:8088"]);
     assert_eq!(
         reply.head_without_date(),
-        time_head(&format!(
-            "Access-Control-Allow-Origin: http://localhost:8088\r\n\
-             Vary: Origin\r\n\
-             X-CORS-Verdict: {ALLOWED}\r\n"
-        ))
+        time_head(&[
+            ("Access-Control-Allow-Origin", "http://localhost:8088"),
+            ("Vary", "Origin"),
+            ("X-CORS-Verdict", ALLOWED),
+        ])
     );
 }
 
@@ -113,7 +105,7 @@ fn an_unlisted_origin_gets_the_answer_but_no_cors_headers() {
     let reply = get_time(&server, &["Origin: http://evil.test"]);
     assert_eq!(
         reply.head_without_date(),
-        time_head(&format!("Vary: Origin\r\nX-CORS-Verdict: {BLOCKED}\r\n"))
+        time_head(&[("Vary", "Origin"), ("X-CORS-Verdict", BLOCKED)])
     );
 }
 
@@ -123,11 +115,14 @@ fn origin_null_is_never_allowed() {
     let reply = get_time(&server, &["Origin: null"]);
     assert_eq!(
         reply.head_without_date(),
-        time_head(
-            "Vary: Origin\r\n\
-             X-CORS-Verdict: blocked: Origin null (a sandboxed frame, a file: page) is never \
-             on the allow-list; the page sees status 0\r\n"
-        )
+        time_head(&[
+            ("Vary", "Origin"),
+            (
+                "X-CORS-Verdict",
+                "blocked: Origin null (a sandboxed frame, a file: page) is never on the \
+                 allow-list; the page sees status 0",
+            ),
+        ])
     );
     let mut config = test_config();
     config.extra_origins = vec!["null".to_string()];
@@ -146,10 +141,13 @@ fn without_origin_there_is_nothing_to_check() {
     let reply = get_time(&server, &[]);
     assert_eq!(
         reply.head_without_date(),
-        time_head(
-            "Vary: Origin\r\n\
-             X-CORS-Verdict: not CORS: no Origin header (curl, or a same-origin GET)\r\n"
-        )
+        time_head(&[
+            ("Vary", "Origin"),
+            (
+                "X-CORS-Verdict",
+                "not CORS: no Origin header (curl, or a same-origin GET)",
+            ),
+        ])
     );
 }
 
@@ -209,18 +207,25 @@ fn a_preflight_for_an_allowed_put_is_answered_204_with_the_lists() {
     );
     assert_eq!(
         reply.head_without_date(),
-        "HTTP/1.1 204 No Content\r\n\
-         Server: webwire\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Allow: GET, HEAD, OPTIONS, POST, PUT\r\n\
-         Access-Control-Allow-Origin: http://localhost:8088\r\n\
-         Access-Control-Allow-Methods: GET, POST, PUT\r\n\
-         Access-Control-Allow-Headers: Content-Type, X-Custom-Header\r\n\
-         Access-Control-Max-Age: 600\r\n\
-         Vary: Origin\r\n\
-         X-CORS-Verdict: preflight passes: PUT [content-type, x-custom-header] may follow; \
-         no need to ask again for 600 s\r\n\
-         \r\n"
+        head(
+            "HTTP/1.1 204 No Content",
+            &[
+                ("Allow", "GET, HEAD, OPTIONS, POST, PUT"),
+                ("Access-Control-Allow-Origin", "http://localhost:8088"),
+                ("Access-Control-Allow-Methods", "GET, POST, PUT"),
+                (
+                    "Access-Control-Allow-Headers",
+                    "Content-Type, X-Custom-Header"
+                ),
+                ("Access-Control-Max-Age", "600"),
+                ("Vary", "Origin"),
+                (
+                    "X-CORS-Verdict",
+                    "preflight passes: PUT [content-type, x-custom-header] may follow; \
+                     no need to ask again for 600 s",
+                ),
+            ],
+        )
     );
     assert!(reply.body.is_empty());
 }
@@ -324,14 +329,13 @@ fn a_preflight_from_an_unlisted_origin_gets_no_cors_headers() {
         );
         assert_eq!(
             reply.head_without_date(),
-            format!(
-                "HTTP/1.1 204 No Content\r\n\
-                 Server: webwire\r\n\
-                 X-Content-Type-Options: nosniff\r\n\
-                 Allow: GET, HEAD, OPTIONS, POST, PUT\r\n\
-                 Vary: Origin\r\n\
-                 X-CORS-Verdict: {verdict}\r\n\
-                 \r\n"
+            head(
+                "HTTP/1.1 204 No Content",
+                &[
+                    ("Allow", "GET, HEAD, OPTIONS, POST, PUT"),
+                    ("Vary", "Origin"),
+                    ("X-CORS-Verdict", verdict),
+                ],
             )
         );
     }
@@ -343,15 +347,14 @@ fn options_without_a_request_method_is_not_a_preflight() {
     let reply = send(&server, "OPTIONS", "/cors", &[&format!("Origin: {PAGE}")]);
     assert_eq!(
         reply.head_without_date(),
-        format!(
-            "HTTP/1.1 204 No Content\r\n\
-             Server: webwire\r\n\
-             X-Content-Type-Options: nosniff\r\n\
-             Allow: GET, HEAD, OPTIONS, POST, PUT\r\n\
-             Access-Control-Allow-Origin: {PAGE}\r\n\
-             Vary: Origin\r\n\
-             X-CORS-Verdict: {ALLOWED}\r\n\
-             \r\n"
+        head(
+            "HTTP/1.1 204 No Content",
+            &[
+                ("Allow", "GET, HEAD, OPTIONS, POST, PUT"),
+                ("Access-Control-Allow-Origin", PAGE),
+                ("Vary", "Origin"),
+                ("X-CORS-Verdict", ALLOWED),
+            ],
         )
     );
     let reply = send(
@@ -380,18 +383,16 @@ fn the_request_after_the_preflight_is_echoed_and_shared() {
     let json = r#"{"method":"PUT","contentType":"application/json","customHeader":"hi there","body":"{\"greeting\":\"hello\"}"}"#;
     assert_eq!(
         reply.head_without_date(),
-        format!(
-            "HTTP/1.1 200 OK\r\n\
-             Server: webwire\r\n\
-             X-Content-Type-Options: nosniff\r\n\
-             Content-Type: application/json\r\n\
-             Cache-Control: no-store\r\n\
-             Access-Control-Allow-Origin: {PAGE}\r\n\
-             Vary: Origin\r\n\
-             X-CORS-Verdict: {ALLOWED}\r\n\
-             Content-Length: {}\r\n\
-             \r\n",
-            json.len()
+        head(
+            "HTTP/1.1 200 OK",
+            &[
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "no-store"),
+                ("Access-Control-Allow-Origin", PAGE),
+                ("Vary", "Origin"),
+                ("X-CORS-Verdict", ALLOWED),
+                ("Content-Length", &json.len().to_string()),
+            ],
         )
     );
     assert_eq!(reply.text(), json);
@@ -457,20 +458,22 @@ fn the_demo_cookie_is_set_for_the_demo_origins_only() {
     );
     assert_eq!(
         reply.head_without_date(),
-        format!(
-            "HTTP/1.1 200 OK\r\n\
-             Server: webwire\r\n\
-             X-Content-Type-Options: nosniff\r\n\
-             Content-Type: text/plain; charset=utf-8\r\n\
-             Cache-Control: no-store\r\n\
-             Set-Cookie: webwire_cors=1; Path=/cors; Max-Age=3600; HttpOnly; SameSite=None; \
-             Secure; Partitioned\r\n\
-             Access-Control-Allow-Origin: {PAGE}\r\n\
-             Access-Control-Allow-Credentials: true\r\n\
-             Vary: Origin\r\n\
-             X-CORS-Verdict: {CREDENTIALED}\r\n\
-             Content-Length: 19\r\n\
-             \r\n"
+        head(
+            "HTTP/1.1 200 OK",
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+                (
+                    "Set-Cookie",
+                    "webwire_cors=1; Path=/cors; Max-Age=3600; HttpOnly; SameSite=None; \
+                     Secure; Partitioned",
+                ),
+                ("Access-Control-Allow-Origin", PAGE),
+                ("Access-Control-Allow-Credentials", "true"),
+                ("Vary", "Origin"),
+                ("X-CORS-Verdict", CREDENTIALED),
+                ("Content-Length", "19"),
+            ],
         )
     );
     assert_eq!(reply.text(), "set webwire_cors=1\n");
@@ -484,15 +487,14 @@ fn the_demo_cookie_is_set_for_the_demo_origins_only() {
     );
     assert_eq!(
         reply.head_without_date(),
-        format!(
-            "HTTP/1.1 403 Forbidden\r\n\
-             Server: webwire\r\n\
-             X-Content-Type-Options: nosniff\r\n\
-             Content-Type: text/plain; charset=utf-8\r\n\
-             Vary: Origin\r\n\
-             X-CORS-Verdict: {BLOCKED}\r\n\
-             Content-Length: 46\r\n\
-             \r\n"
+        head(
+            "HTTP/1.1 403 Forbidden",
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Vary", "Origin"),
+                ("X-CORS-Verdict", BLOCKED),
+                ("Content-Length", "46"),
+            ],
         )
     );
     assert_eq!(
@@ -521,18 +523,17 @@ fn a_credentialed_read_names_the_exact_origin_and_allows_credentials() {
     );
     assert_eq!(
         reply.head_without_date(),
-        format!(
-            "HTTP/1.1 200 OK\r\n\
-             Server: webwire\r\n\
-             X-Content-Type-Options: nosniff\r\n\
-             Content-Type: application/json\r\n\
-             Cache-Control: no-store\r\n\
-             Access-Control-Allow-Origin: {PAGE}\r\n\
-             Access-Control-Allow-Credentials: true\r\n\
-             Vary: Origin\r\n\
-             X-CORS-Verdict: {CREDENTIALED}\r\n\
-             Content-Length: 14\r\n\
-             \r\n"
+        head(
+            "HTTP/1.1 200 OK",
+            &[
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "no-store"),
+                ("Access-Control-Allow-Origin", PAGE),
+                ("Access-Control-Allow-Credentials", "true"),
+                ("Vary", "Origin"),
+                ("X-CORS-Verdict", CREDENTIALED),
+                ("Content-Length", "14"),
+            ],
         )
     );
     assert_eq!(
@@ -628,25 +629,24 @@ fn exposed_headers_are_listed_and_the_safelisted_ones_need_no_listing() {
     );
     assert_eq!(
         reply.head_without_date(),
-        format!(
-            "HTTP/1.1 200 OK\r\n\
-             Server: webwire\r\n\
-             X-Content-Type-Options: nosniff\r\n\
-             Content-Type: text/plain; charset=utf-8\r\n\
-             Cache-Control: no-store\r\n\
-             Content-Language: en\r\n\
-             Expires: 0\r\n\
-             Last-Modified: Thu, 16 Jan 2014 00:00:00 GMT\r\n\
-             Pragma: no-cache\r\n\
-             ETag: \"v1\"\r\n\
-             X-Request-Count: 1\r\n\
-             X-Request-Id: cors-1\r\n\
-             Access-Control-Expose-Headers: X-Request-Count\r\n\
-             Access-Control-Allow-Origin: {PAGE}\r\n\
-             Vary: Origin\r\n\
-             X-CORS-Verdict: {ALLOWED}\r\n\
-             Content-Length: 34\r\n\
-             \r\n"
+        head(
+            "HTTP/1.1 200 OK",
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+                ("Content-Language", "en"),
+                ("Expires", "0"),
+                ("Last-Modified", "Thu, 16 Jan 2014 00:00:00 GMT"),
+                ("Pragma", "no-cache"),
+                ("ETag", "\"v1\""),
+                ("X-Request-Count", "1"),
+                ("X-Request-Id", "cors-1"),
+                ("Access-Control-Expose-Headers", "X-Request-Count"),
+                ("Access-Control-Allow-Origin", PAGE),
+                ("Vary", "Origin"),
+                ("X-CORS-Verdict", ALLOWED),
+                ("Content-Length", "34"),
+            ],
         )
     );
     assert_eq!(reply.text(), "Which of my headers may you read?\n");
@@ -720,16 +720,14 @@ fn the_log_shows_what_the_server_saw_even_when_the_page_cannot() {
     let reply = support::get(&server, "/cors/log");
     assert_eq!(
         reply.head_without_date(),
-        format!(
-            "HTTP/1.1 200 OK\r\n\
-             Server: webwire\r\n\
-             X-Content-Type-Options: nosniff\r\n\
-             Content-Type: application/json\r\n\
-             Cache-Control: no-store\r\n\
-             Access-Control-Allow-Origin: *\r\n\
-             Content-Length: {}\r\n\
-             \r\n",
-            reply.body.len()
+        head(
+            "HTTP/1.1 200 OK",
+            &[
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "no-store"),
+                ("Access-Control-Allow-Origin", "*"),
+                ("Content-Length", &reply.body.len().to_string()),
+            ],
         )
     );
     // `support::get` says `Host: test`: no port, so http's 80, and origins without one.

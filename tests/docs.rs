@@ -7,6 +7,8 @@
 //! left out, and the common indentation is removed). Change the code, and this test names
 //! every chapter that now quotes it wrongly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::fs;
 use std::path::Path;
 

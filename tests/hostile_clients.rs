@@ -2,14 +2,19 @@
 //! the server dearly: what each of them sees, and that everyone else is still served
 //! (chapter 01, "What a client can make the server hold").
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Read;
 use std::net::{Shutdown, TcpStream};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{Client, address, get, start_custom, test_config};
+use support::ws::{big_frame_header, upgrade};
+use support::{
+    Client, clients_waiting, get, ids, post_request, start_custom, stat, test_config, wait_open,
+};
 use webwire::Running;
 use webwire::config::Config;
 use webwire::demos::ajax::MAX_ECHO_BODY_BYTES;
@@ -32,46 +37,8 @@ fn fill_room(server: &Running, count: usize) {
     let mut client = Client::connect(server);
     let text = "<".repeat(MAX_CHAT_TEXT_BYTES);
     for _ in 0..count {
-        let reply = client.exchange(format!(
-            "POST /chat/send HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n\
-             Content-Length: {}\r\n\r\n{text}",
-            text.len()
-        ));
+        let reply = client.exchange(post_request("/chat/send", "text/plain", &text));
         assert_eq!(reply.status, 200);
-    }
-}
-
-/// The ids of the messages in a text, in order (each message's JSON starts `{"id":N`).
-fn ids(text: &str) -> Vec<u64> {
-    text.match_indices("{\"id\":")
-        .map(|(at, key)| {
-            let digits: String = text[at + key.len()..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            digits.parse().unwrap()
-        })
-        .collect()
-}
-
-/// `/stats`' count of open connections on one chat transport.
-fn open_on(server: &Running, transport: &str) -> u64 {
-    let stats = get(server, "/stats").text();
-    let at = stats.find(&format!("\"name\":\"{transport}\"")).unwrap();
-    let open = &stats[at..][stats[at..].find("\"open\":").unwrap() + 7..];
-    open.split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-/// Waits for the server to count `n` open connections on `transport` (its own signal).
-fn wait_open(server: &Running, transport: &str, n: u64) {
-    let give_up = Instant::now() + Duration::from_secs(20);
-    while open_on(server, transport) != n {
-        assert!(Instant::now() < give_up, "{transport} never had {n} open");
-        thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -134,20 +101,6 @@ fn an_event_stream_sends_a_backlog_in_bounded_pieces() {
 
 // --- a reader that stops is cut between whole pieces, and loses nothing -----------------------
 
-/// Reads what a cut connection had sent, to its end. An end of stream or a reset both end it.
-fn read_until_cut(stream: &mut TcpStream) -> Vec<u8> {
-    let mut got = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => return got,
-            Ok(n) => got.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
-            Err(e) => panic!("the server never cut the connection: {e}"),
-        }
-    }
-}
-
 /// Whole frames from the server's bytes: (payloads, the bytes of a cut frame after them).
 fn split_frames(mut bytes: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>) {
     let mut frames = Vec::new();
@@ -172,30 +125,19 @@ fn split_frames(mut bytes: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>) {
     }
 }
 
-fn open_socket(server: &Running, since: u64) -> TcpStream {
-    let mut stream = TcpStream::connect(address(server)).unwrap();
-    stream
+/// A reader that will stall: its read timeout outlasts the server's cut by far.
+fn patient(client: Client) -> Client {
+    client
+        .stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    stream
-        .write_all(
-            format!(
-                "GET /chat/ws?since={since} HTTP/1.1\r\nHost: localhost:8088\r\n\
-                 Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-    // The head is short; read it byte by byte so no frame byte is taken with it.
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8];
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101 "));
-    stream
+    client
+}
+
+/// A chat socket from `since`, past its 101.
+fn open_socket(server: &Running, since: u64) -> Client {
+    let (socket, _) = upgrade(server, &format!("/chat/ws?since={since}"), "");
+    patient(socket)
 }
 
 #[test]
@@ -208,7 +150,8 @@ fn a_chat_socket_that_stops_reading_is_cut_after_whole_frames_and_resumes_lossle
     // Not reading: the writer's frame cannot drain within the write timeout, and the server
     // cuts the connection as a whole.
     wait_open(&server, "ws", 0);
-    let (frames, cut) = split_frames(&read_until_cut(&mut stalled));
+    // What it had sent, to the cut (an end of stream or a reset both end it).
+    let (frames, cut) = split_frames(&stalled.read_to_end());
     let texts: Vec<String> = frames
         .into_iter()
         .map(|f| String::from_utf8(f).unwrap())
@@ -233,17 +176,12 @@ fn a_chat_socket_that_stops_reading_is_cut_after_whole_frames_and_resumes_lossle
     let last = *got.last().unwrap();
     let mut resumed = open_socket(&server, last);
     let mut seen = Vec::new();
-    let mut pending = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
     while seen.len() < total - last as usize {
-        let n = resumed.read(&mut chunk).unwrap();
-        assert!(n > 0, "closed after {} of the rest", seen.len());
-        pending.extend_from_slice(&chunk[..n]);
-        let (frames, rest) = split_frames(&pending);
-        for frame in frames {
-            seen.extend(ids(&String::from_utf8(frame).unwrap()));
-        }
-        pending = rest;
+        let (first, frame) = resumed
+            .read_frame()
+            .unwrap_or_else(|| panic!("closed after {} of the rest", seen.len()));
+        assert_eq!(first, 0x81, "only whole text frames");
+        seen.extend(ids(&String::from_utf8(frame).unwrap()));
     }
     assert_eq!(
         seen,
@@ -256,16 +194,11 @@ fn a_chat_socket_that_stops_reading_is_cut_after_whole_frames_and_resumes_lossle
 fn an_event_stream_that_stops_reading_is_cut_after_whole_chunks() {
     let server = server_with(|_| {});
     fill_room(&server, 300);
-    let mut stalled = TcpStream::connect(address(&server)).unwrap();
-    stalled
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    stalled
-        .write_all(request("/chat/events?since=0").as_bytes())
-        .unwrap();
+    let mut stalled = patient(Client::connect(&server));
+    stalled.send(request("/chat/events?since=0"));
     wait_open(&server, "sse", 1);
     wait_open(&server, "sse", 0);
-    let bytes = read_until_cut(&mut stalled);
+    let bytes = stalled.read_to_end();
     let text = String::from_utf8_lossy(&bytes);
     let body_start = text.find("\r\n\r\n").unwrap() + 4;
     // Whole chunks, then at most part of one: never the last chunk, which would say the
@@ -294,19 +227,16 @@ fn a_trickling_reader_cannot_stretch_the_write_deadline() {
     // per piece, so such a client is cut.
     let server = server_with(|_| {});
     fill_room(&server, 300);
-    let mut slow = TcpStream::connect(address(&server)).unwrap();
-    slow.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    slow.write_all(request("/chat/events?since=0").as_bytes())
-        .unwrap();
+    let mut slow = patient(Client::connect(&server));
+    slow.send(request("/chat/events?since=0"));
     wait_open(&server, "sse", 1);
     // Read a little, often, until the server counts the stream closed. Most of what it
     // wrote is still in the kernel's buffers then: the cut comes long before the end.
     let mut received = 0;
     let mut chunk = [0u8; 512];
     let whole = 300 * 6 * MAX_CHAT_TEXT_BYTES;
-    while open_on(&server, "sse") == 1 {
-        received += slow.read(&mut chunk).unwrap();
+    while stat(&server, "sse", "open") == 1 {
+        received += slow.stream.read(&mut chunk).unwrap();
         assert!(
             received < whole / 4,
             "still served after {received} bytes: never cut"
@@ -346,11 +276,7 @@ fn the_echo_shows_a_bounded_part_of_a_large_body() {
     );
     // A body that fits is shown whole, escaped.
     let small = "\0".repeat(MAX_ECHO_BODY_BYTES - 8);
-    let reply = client.exchange(format!(
-        "POST /ajax/echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n\
-         Content-Length: {}\r\n\r\n{small}",
-        small.len()
-    ));
+    let reply = client.exchange(post_request("/ajax/echo", "text/plain", &small));
     assert!(
         reply
             .text()
@@ -421,28 +347,15 @@ fn has_data(stream: &TcpStream) -> bool {
     ready
 }
 
-/// A masked binary frame header announcing `len` bytes (64-bit length form); `fin` false
-/// for the first fragment of a longer message.
-fn big_frame_header(len: u64, fin: bool) -> Vec<u8> {
-    let mut header = vec![if fin { 0x82 } else { 0x02 }, 0xFF];
-    header.extend_from_slice(&len.to_be_bytes());
-    header.extend_from_slice(&[0, 0, 0, 0]); // mask key 0: the payload is as sent
-    header
-}
-
 #[test]
 fn websocket_messages_past_the_memory_budget_close_with_1013() {
     let budget = 256 * 1024;
     let server = server_with(|config| config.memory_budget = budget);
-    let upgrade = "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                   Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-    let mut first = Client::connect(&server);
-    assert_eq!(first.exchange(upgrade).status, 101);
+    let (mut first, _) = upgrade(&server, "/ws", "");
     // A header announcing 16 MiB takes nothing from the budget: only bytes that arrive do.
     first.send(big_frame_header(16 * 1024 * 1024, true));
     first.send(b"a");
-    let mut second = Client::connect(&server);
-    assert_eq!(second.exchange(upgrade).status, 101);
+    let (mut second, _) = upgrade(&server, "/ws", "");
     // The first fragment of a message, then a ping: the pong says the fragment was read.
     second.send(big_frame_header(budget as u64 / 2, false));
     second.send(vec![b'a'; budget / 2]);
@@ -484,10 +397,7 @@ fn a_request_pipelined_behind_a_long_poll_is_answered_after_it() {
     // Read by the watch while the poll is held, and kept for its turn.
     client.send("GET /chat/poll?since=0 HTTP/1.1\r\nHost: t\r\n\r\n");
     let mut other = Client::connect(&server);
-    let reply = other.exchange(
-        "POST /chat/send HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n\
-         Content-Length: 2\r\n\r\nhi",
-    );
+    let reply = other.exchange(post_request("/chat/send", "text/plain", "hi"));
     assert_eq!(reply.status, 200);
     assert_eq!(ids(&client.read_reply().text()), [1], "the long poll");
     assert_eq!(
@@ -500,13 +410,7 @@ fn a_request_pipelined_behind_a_long_poll_is_answered_after_it() {
 #[test]
 fn a_full_event_stream_says_retry_instead_of_a_final_503() {
     let server = server_with(|_| {});
-    let held: Vec<Client> = (0..MAX_CHAT_HELD)
-        .map(|_| {
-            let mut client = Client::connect(&server);
-            client.send(request("/chat/events"));
-            client
-        })
-        .collect();
+    let held = clients_waiting(&server, &request("/chat/events"), MAX_CHAT_HELD);
     wait_open(&server, "sse", MAX_CHAT_HELD as u64);
     let reply = Client::connect(&server).exchange(request("/chat/events?since=5"));
     // 200 and an event stream that ends at once: EventSource waits `retry` ms and

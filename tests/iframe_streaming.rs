@@ -3,24 +3,29 @@
 //! its end. With `?target=` the scripts post to that origin, which must be one of the two demo
 //! origins on the request's port.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
 use std::time::Duration;
 
-use support::{Client, start_custom, test_config};
+use support::{Client, head, start_custom, test_config};
 use webwire::demos::iframe_streaming::MAX_HTMLFILE_COUNT;
 
 const DOCUMENT_START: &str = "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
     <title>/htmlfile</title></head><body>\n<p>A stream of script blocks for a parent page.</p>\n";
 const DOCUMENT_END: &str = "</body></html>\n";
 
-const STREAM_HEAD: &str = "HTTP/1.1 200 OK\r\n\
-    Server: webwire\r\n\
-    X-Content-Type-Options: nosniff\r\n\
-    Content-Type: text/html; charset=utf-8\r\n\
-    Cache-Control: no-store\r\n\
-    Transfer-Encoding: chunked\r\n\
-    \r\n";
+fn stream_head() -> String {
+    head(
+        "HTTP/1.1 200 OK",
+        &[
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("Transfer-Encoding", "chunked"),
+        ],
+    )
+}
 
 fn server_with_tick(tick: Duration) -> webwire::Running {
     let mut config = test_config();
@@ -51,7 +56,7 @@ fn htmlfile_is_a_document_sent_one_script_block_per_chunk() {
     let mut client = Client::connect(&server);
     client.send("GET /htmlfile HTTP/1.1\r\nHost: localhost:8088\r\n\r\n");
     let head = client.read_reply_to(true);
-    assert_eq!(head.head_without_date(), STREAM_HEAD);
+    assert_eq!(head.head_without_date(), stream_head());
     assert_eq!(
         client.read_chunk().as_deref(),
         Some(DOCUMENT_START.as_bytes())
@@ -96,7 +101,10 @@ fn the_first_value_is_on_the_wire_before_the_second_is_made() {
     let server = server_with_tick(Duration::from_secs(3600));
     let mut client = Client::connect(&server);
     client.send("GET /htmlfile HTTP/1.1\r\nHost: localhost:8088\r\n\r\n");
-    assert_eq!(client.read_reply_to(true).head_without_date(), STREAM_HEAD);
+    assert_eq!(
+        client.read_reply_to(true).head_without_date(),
+        stream_head()
+    );
     assert_eq!(
         client.read_chunk().as_deref(),
         Some(DOCUMENT_START.as_bytes())
@@ -126,7 +134,10 @@ fn a_target_turns_calls_into_post_messages_to_that_origin() {
         let request =
             format!("GET /htmlfile?count=2&target={query} HTTP/1.1\r\nHost: {host}\r\n\r\n");
         client.send(request);
-        assert_eq!(client.read_reply_to(true).head_without_date(), STREAM_HEAD);
+        assert_eq!(
+            client.read_reply_to(true).head_without_date(),
+            stream_head()
+        );
         assert_eq!(
             client.read_chunk().as_deref(),
             Some(DOCUMENT_START.as_bytes())
@@ -147,8 +158,8 @@ fn a_target_turns_calls_into_post_messages_to_that_origin() {
 fn bad_counts_and_targets_are_400_and_the_connection_goes_on() {
     let server = server_with_tick(Duration::from_millis(1));
     let count_reason = format!("count must be a whole number from 1 to {MAX_HTMLFILE_COUNT}\n");
-    let target_reason =
-        "target must be http://localhost:PORT or http://127.0.0.1:PORT, this port\n";
+    let target_reason = "target must be http://localhost:PORT or http://127.0.0.1:PORT, this po\
+                         rt, or an origin given with --allow-origin\n";
     let too_many = format!("count={}", MAX_HTMLFILE_COUNT + 1);
     let cases: Vec<(&str, &str, &str)> = vec![
         ("count=0", "localhost:8088", &count_reason),
@@ -187,7 +198,7 @@ fn bad_counts_and_targets_are_400_and_the_connection_goes_on() {
         (
             "target=http://localhost:99999",
             "localhost:99999",
-            "the Host header's port is out of range\n",
+            target_reason,
         ),
     ];
     let mut client = Client::connect(&server);
@@ -216,13 +227,14 @@ fn http_1_0_gets_the_same_document_ended_by_the_close() {
     let reply = client.exchange("GET /htmlfile?count=2 HTTP/1.0\r\n\r\n");
     assert_eq!(
         reply.head_without_date(),
-        "HTTP/1.0 200 OK\r\n\
-         Server: webwire\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Content-Type: text/html; charset=utf-8\r\n\
-         Cache-Control: no-store\r\n\
-         Connection: close\r\n\
-         \r\n"
+        head(
+            "HTTP/1.0 200 OK",
+            &[
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+                ("Connection", "close"),
+            ],
+        )
     );
     let body = reply.text();
     let values = body
@@ -242,12 +254,31 @@ fn http_1_0_without_host_cannot_name_a_target() {
     let server = server_with_tick(Duration::from_millis(1));
     let reply = Client::connect(&server)
         .exchange("GET /htmlfile?target=http://localhost:8088 HTTP/1.0\r\n\r\n");
+    // No Host: no port to name the demo origins by, so only an --allow-origin could match.
+    assert_eq!(reply.status, 400);
     assert_eq!(
-        (reply.status, reply.text().as_str()),
-        (
-            400,
-            "a target origin needs a Host header to be checked against\n"
-        )
+        reply.text(),
+        "target must be http://localhost:PORT or http://127.0.0.1:PORT, this po\
+         rt, or an origin given with --allow-origin\n"
+    );
+}
+
+#[test]
+fn a_target_given_with_allow_origin_is_accepted() {
+    let mut config = test_config();
+    config.tick = Duration::from_millis(1);
+    config.extra_origins = vec!["http://app.test:3000".to_string()];
+    let server = start_custom(config, Vec::new());
+    let reply = Client::connect(&server).exchange(
+        "GET /htmlfile?count=1&target=http://app.test:3000 HTTP/1.1\r\nHost: localhost:8088\r\n\r\n",
+    );
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply
+            .text()
+            .contains(", \"http://app.test:3000\")</script>"),
+        "{}",
+        reply.text()
     );
 }
 
@@ -256,10 +287,13 @@ fn head_shows_the_stream_head_and_sends_nothing_more() {
     let server = server_with_tick(Duration::from_secs(3600));
     let mut client = Client::connect(&server);
     client.send("HEAD /htmlfile HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(client.read_reply_to(true).head_without_date(), STREAM_HEAD);
+    assert_eq!(
+        client.read_reply_to(true).head_without_date(),
+        stream_head()
+    );
     // No body follows: the next bytes on this connection are the next response's. (One
     // value needs no tick, so it comes at once even with this hour-long one.)
     let next = client.exchange("GET /htmlfile?count=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(next.head_without_date(), STREAM_HEAD);
+    assert_eq!(next.head_without_date(), stream_head());
     assert!(next.text().starts_with(DOCUMENT_START));
 }

@@ -1,18 +1,18 @@
 //! Image ping (`docs/10-image-ping.md`) over raw TCP: `GET /ping?…` is counted and answered
 //! with 204 or a 1×1 GIF; `GET /ping/stats` reports the bounded tally as JSON.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
 use webwire::clock::now_millis;
 
-use support::{Client, get, start};
+use support::{Client, get, head, start};
 use webwire::demos::image_ping::{MAX_PING_QUERY_BYTES, PING_RECENT};
 
-const PING_204_HEAD: &str = "HTTP/1.1 204 No Content\r\n\
-    Server: webwire\r\n\
-    X-Content-Type-Options: nosniff\r\n\
-    Cache-Control: no-store\r\n\
-    \r\n";
+fn ping_204_head() -> String {
+    head("HTTP/1.1 204 No Content", &[("Cache-Control", "no-store")])
+}
 
 /// The 43-byte transparent GIF, written out independently of the server's copy.
 const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff\
@@ -54,7 +54,7 @@ fn a_ping_is_answered_204_with_no_body() {
     let server = start();
     let mut client = Client::connect(&server);
     let reply = client.exchange("GET /ping?event=click HTTP/1.1\r\nHost: test\r\n\r\n");
-    assert_eq!(reply.head_without_date(), PING_204_HEAD);
+    assert_eq!(reply.head_without_date(), ping_204_head());
     assert!(reply.body.is_empty());
     // 204 has no body and no Content-Length, yet the connection goes on (RFC 9112 §6.3).
     let next = client.exchange("GET /ping?event=again HTTP/1.1\r\nHost: test\r\n\r\n");
@@ -67,13 +67,14 @@ fn gif_1_is_answered_with_a_transparent_pixel() {
     let reply = get(&server, "/ping?event=view&gif=1");
     assert_eq!(
         reply.head_without_date(),
-        "HTTP/1.1 200 OK\r\n\
-         Server: webwire\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Content-Type: image/gif\r\n\
-         Cache-Control: no-store\r\n\
-         Content-Length: 43\r\n\
-         \r\n"
+        head(
+            "HTTP/1.1 200 OK",
+            &[
+                ("Content-Type", "image/gif"),
+                ("Cache-Control", "no-store"),
+                ("Content-Length", "43"),
+            ],
+        )
     );
     assert_eq!(reply.body, GIF);
     assert_eq!(
@@ -111,15 +112,13 @@ fn stats_report_each_ping_as_json() {
     let reply = get(&server, "/ping/stats");
     assert_eq!(
         reply.head_without_date(),
-        format!(
-            "HTTP/1.1 200 OK\r\n\
-             Server: webwire\r\n\
-             X-Content-Type-Options: nosniff\r\n\
-             Content-Type: application/json\r\n\
-             Cache-Control: no-store\r\n\
-             Content-Length: {}\r\n\
-             \r\n",
-            reply.body.len()
+        head(
+            "HTTP/1.1 200 OK",
+            &[
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "no-store"),
+                ("Content-Length", &reply.body.len().to_string()),
+            ],
         )
     );
 }
@@ -149,12 +148,13 @@ fn an_over_long_query_is_414_and_not_counted() {
     let reply = get(&server, &format!("{longest}y"));
     assert_eq!(
         reply.head_without_date(),
-        "HTTP/1.1 414 URI Too Long\r\n\
-         Server: webwire\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         Content-Length: 40\r\n\
-         \r\n"
+        head(
+            "HTTP/1.1 414 URI Too Long",
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", "40"),
+            ],
+        )
     );
     assert_eq!(reply.text(), "a ping's query may be at most 512 bytes\n");
     assert_eq!(count(&server), "1");
@@ -176,7 +176,7 @@ fn head_shows_the_answer_without_counting() {
     client.send("HEAD /ping?event=curl-I HTTP/1.1\r\nHost: test\r\n\r\n");
     assert_eq!(
         client.read_reply_to(true).head_without_date(),
-        PING_204_HEAD
+        ping_204_head()
     );
     assert_eq!(count(&server), "0");
 }

@@ -2,13 +2,15 @@
 //! with a script calling NAME, only when NAME is a dotted JavaScript name; anything else is a
 //! plain-text 400 with no script in it. `GET /jsonp/never` holds the request, then says 204.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
 use webwire::clock::now_millis;
 
 use std::time::{Duration, Instant};
 
-use support::{Client, get, start_custom, test_config};
+use support::{Client, get, head, start_custom, test_config};
 
 fn jsonp_server(tick_ms: u64, hold_ms: u64) -> webwire::Running {
     let mut config = test_config();
@@ -29,25 +31,13 @@ fn without_time(body: &str) -> (String, u64) {
 }
 
 fn script_head(length: usize) -> String {
-    format!(
-        "HTTP/1.1 200 OK\r\n\
-         Server: webwire\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Content-Type: text/javascript; charset=utf-8\r\n\
-         Cache-Control: no-store\r\n\
-         Content-Length: {length}\r\n\
-         \r\n"
-    )
-}
-
-fn refusal_head(length: usize) -> String {
-    format!(
-        "HTTP/1.1 400 Bad Request\r\n\
-         Server: webwire\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         Content-Length: {length}\r\n\
-         \r\n"
+    head(
+        "HTTP/1.1 200 OK",
+        &[
+            ("Content-Type", "text/javascript; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("Content-Length", &length.to_string()),
+        ],
     )
 }
 
@@ -187,7 +177,13 @@ fn anything_but_a_dotted_name_is_400_plain_text_with_no_script() {
         let reply = client.exchange(format!("GET /jsonp?{query} HTTP/1.1\r\nHost: t\r\n\r\n"));
         assert_eq!(
             reply.head_without_date(),
-            refusal_head(reason.len()),
+            head(
+                "HTTP/1.1 400 Bad Request",
+                &[
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Length", &reason.len().to_string()),
+                ]
+            ),
             "{why}"
         );
         assert_eq!(reply.text(), *reason, "{why}: the name is never echoed");
@@ -221,11 +217,7 @@ fn never_holds_the_request_for_the_hold_then_answers_204_with_no_script() {
     assert!(asked.elapsed() >= hold, "answered before the hold was over");
     assert_eq!(
         reply.head_without_date(),
-        "HTTP/1.1 204 No Content\r\n\
-         Server: webwire\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Cache-Control: no-store\r\n\
-         \r\n"
+        head("HTTP/1.1 204 No Content", &[("Cache-Control", "no-store"),],)
     );
     // A bad callback is refused at once, like on /jsonp.
     let reply = client.exchange("GET /jsonp/never?cb=alert(1)// HTTP/1.1\r\nHost: t\r\n\r\n");

@@ -5,11 +5,15 @@
 //! behind their back. Whether a request is being held is read from `/longpoll/stats`, never
 //! guessed from a sleep.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Client, Reply, get, start_custom, test_config};
+use support::{
+    Client, Reply, clients_waiting, get, head, number, post_request, start_custom, test_config,
+};
 use webwire::Running;
 use webwire::demos::long_polling::{MAX_EVENT_TEXT_BYTES, MAX_LONG_POLL_WAITERS};
 
@@ -23,19 +27,16 @@ fn server(tick: Duration, hold: Duration) -> Running {
     start_custom(config, Vec::new())
 }
 
+/// The head of a JSON answer of `length` bytes.
 fn json_head(length: usize) -> String {
-    format!(
-        "HTTP/1.1 200 OK\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
-         Content-Type: application/json\r\nCache-Control: no-store\r\n\
-         Access-Control-Allow-Origin: *\r\nContent-Length: {length}\r\n\r\n"
-    )
-}
-
-fn refusal_head(status_line: &str, extra: &str, length: usize) -> String {
-    format!(
-        "HTTP/1.1 {status_line}\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
-         Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n\
-         Access-Control-Allow-Origin: *\r\n{extra}Content-Length: {length}\r\n\r\n"
+    head(
+        "HTTP/1.1 200 OK",
+        &[
+            ("Content-Type", "application/json"),
+            ("Cache-Control", "no-store"),
+            ("Access-Control-Allow-Origin", "*"),
+            ("Content-Length", &length.to_string()),
+        ],
     )
 }
 
@@ -45,25 +46,11 @@ fn poll_request(since: &str) -> String {
 
 /// POSTs a form body to /longpoll/publish.
 fn publish(server: &Running, form: &str) -> Reply {
-    Client::connect(server).exchange(format!(
-        "POST /longpoll/publish HTTP/1.1\r\nHost: t\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
-        form.len()
+    Client::connect(server).exchange(post_request(
+        "/longpoll/publish",
+        "application/x-www-form-urlencoded",
+        form,
     ))
-}
-
-/// The number after `"name":` in a flat JSON text.
-fn number(json: &str, name: &str) -> u64 {
-    let key = format!("\"{name}\":");
-    let start = json
-        .find(&key)
-        .unwrap_or_else(|| panic!("no {key} in {json}"))
-        + key.len();
-    let digits: String = json[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().expect("a number")
 }
 
 /// Waits until the server holds exactly `count` requests. It asks `/longpoll/stats` over and
@@ -196,7 +183,15 @@ fn since_must_be_a_whole_number() {
         let reply = client.exchange(format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n"));
         assert_eq!(
             reply.head_without_date(),
-            refusal_head("400 Bad Request", "", reason.len()),
+            head(
+                "HTTP/1.1 400 Bad Request",
+                &[
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Cache-Control", "no-store"),
+                    ("Access-Control-Allow-Origin", "*"),
+                    ("Content-Length", &reason.len().to_string()),
+                ]
+            ),
             "{target}"
         );
         assert_eq!(reply.text(), reason, "{target}");
@@ -213,13 +208,7 @@ fn since_must_be_a_whole_number() {
 #[test]
 fn past_the_cap_a_poll_gets_503_and_a_freed_place_lets_the_next_in() {
     let server = server(AN_HOUR, AN_HOUR);
-    let mut held: Vec<Client> = (0..MAX_LONG_POLL_WAITERS)
-        .map(|_| {
-            let mut client = Client::connect(&server);
-            client.send(poll_request("0"));
-            client
-        })
-        .collect();
+    let mut held = clients_waiting(&server, &poll_request("0"), MAX_LONG_POLL_WAITERS);
     wait_until_waiting(&server, MAX_LONG_POLL_WAITERS as u64);
 
     let reason = "too many long polls are waiting; try again shortly\n";
@@ -227,10 +216,15 @@ fn past_the_cap_a_poll_gets_503_and_a_freed_place_lets_the_next_in() {
         let reply = get(&server, path);
         assert_eq!(
             reply.head_without_date(),
-            refusal_head(
-                "503 Service Unavailable",
-                "Retry-After: 1\r\n",
-                reason.len()
+            head(
+                "HTTP/1.1 503 Service Unavailable",
+                &[
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Cache-Control", "no-store"),
+                    ("Access-Control-Allow-Origin", "*"),
+                    ("Retry-After", "1"),
+                    ("Content-Length", &reason.len().to_string()),
+                ]
             ),
             "{path}"
         );
@@ -305,7 +299,15 @@ fn publish_refuses_bad_input() {
         let reply = publish(&server, form);
         assert_eq!(
             reply.head_without_date(),
-            refusal_head("400 Bad Request", "", reason.len()),
+            head(
+                "HTTP/1.1 400 Bad Request",
+                &[
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Cache-Control", "no-store"),
+                    ("Access-Control-Allow-Origin", "*"),
+                    ("Content-Length", &reason.len().to_string()),
+                ]
+            ),
             "{form:.20}"
         );
         assert_eq!(reply.text(), reason, "{form:.20}");
@@ -316,24 +318,32 @@ fn publish_refuses_bad_input() {
     assert_eq!(number(&accepted.text(), "id"), 1);
 
     let json = r#"{"text":"hi"}"#;
-    let reply = Client::connect(&server).exchange(format!(
-        "POST /longpoll/publish HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{json}",
-        json.len()
+    let reply = Client::connect(&server).exchange(post_request(
+        "/longpoll/publish",
+        "application/json",
+        json,
     ));
     let reason = "send the text as a form: Content-Type: application/x-www-form-urlencoded\n";
     assert_eq!(
         reply.head_without_date(),
-        refusal_head("415 Unsupported Media Type", "", reason.len())
+        head(
+            "HTTP/1.1 415 Unsupported Media Type",
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+                ("Access-Control-Allow-Origin", "*"),
+                ("Content-Length", &reason.len().to_string()),
+            ]
+        )
     );
     assert_eq!(reply.text(), reason);
 
     // A browser's form type carries a charset parameter; that is still a form.
-    let reply = Client::connect(&server).exchange(
-        "POST /longpoll/publish HTTP/1.1\r\nHost: t\r\n\
-         Content-Type: application/x-www-form-urlencoded;charset=UTF-8\r\n\
-         Content-Length: 7\r\n\r\ntext=ok",
-    );
+    let reply = Client::connect(&server).exchange(post_request(
+        "/longpoll/publish",
+        "application/x-www-form-urlencoded;charset=UTF-8",
+        "text=ok",
+    ));
     assert_eq!((reply.status, number(&reply.text(), "id")), (200, 2));
 }
 

@@ -1,12 +1,13 @@
 //! Short polling (`docs/03-polling.md`) over raw TCP: `GET /time` answers at once with the
 //! server's clock in UTC, never cacheable, and tells the page how often to ask.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
 use std::time::{Duration, SystemTime};
 
-use support::{Client, get, start, start_custom, test_config};
-use webwire::http::response::http_date;
+use support::{Client, get, head, is_time_between, start, start_custom, test_config};
 
 fn polling_server(tick_ms: u64) -> webwire::Running {
     let mut config = test_config();
@@ -16,30 +17,15 @@ fn polling_server(tick_ms: u64) -> webwire::Running {
 
 /// The head every `/time` answer has (without its Date line), for a given interval.
 fn time_head(interval_ms: u64) -> String {
-    format!(
-        "HTTP/1.1 200 OK\r\n\
-         Server: webwire\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         Cache-Control: no-store\r\n\
-         X-Poll-Interval-Ms: {interval_ms}\r\n\
-         Content-Length: 30\r\n\
-         \r\n"
+    head(
+        "HTTP/1.1 200 OK",
+        &[
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("X-Poll-Interval-Ms", &interval_ms.to_string()),
+            ("Content-Length", "30"),
+        ],
     )
-}
-
-/// Every whole second from `before` to `after`, as `/time` would write it.
-fn seconds_between(before: SystemTime, after: SystemTime) -> Vec<String> {
-    let mut seconds = vec![format!("{}\n", http_date(before))];
-    let mut at = before;
-    while at < after {
-        at += Duration::from_millis(200);
-        let text = format!("{}\n", http_date(at.min(after)));
-        if !seconds.contains(&text) {
-            seconds.push(text);
-        }
-    }
-    seconds
 }
 
 #[test]
@@ -50,7 +36,7 @@ fn time_is_the_clock_in_utc_never_stored_with_the_interval() {
     let after = SystemTime::now();
     assert_eq!(reply.head_without_date(), time_head(20));
     assert!(
-        seconds_between(before, after).contains(&reply.text()),
+        is_time_between(&reply.text(), before, after),
         "{:?} is not the clock during the request",
         reply.text()
     );
@@ -102,13 +88,14 @@ fn time_accepts_only_get() {
         .exchange("POST /time HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(
         reply.head_without_date(),
-        "HTTP/1.1 405 Method Not Allowed\r\n\
-         Server: webwire\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         Allow: GET, HEAD, OPTIONS\r\n\
-         Content-Length: 38\r\n\
-         \r\n"
+        head(
+            "HTTP/1.1 405 Method Not Allowed",
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Allow", "GET, HEAD, OPTIONS"),
+                ("Content-Length", "38"),
+            ]
+        )
     );
     assert_eq!(reply.text(), "this path does not accept that method\n");
 }

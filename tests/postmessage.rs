@@ -3,9 +3,11 @@
 //! the two pages, the parent at `/postmessage.html` and the child frame at
 //! `/postmessage-child.html`, whole, with an ETag, and the same to both origins.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
-use support::{Client, get, start, start_custom, test_config};
+use support::{Client, get, head, start, start_custom, test_config};
 
 const PARENT: &str = include_str!("../demos/postmessage.html");
 const CHILD: &str = include_str!("../demos/postmessage-child.html");
@@ -25,17 +27,14 @@ fn etag_of(page: &str) -> String {
 
 /// The head of a page sent whole.
 fn page_head(page: &str) -> String {
-    format!(
-        "HTTP/1.1 200 OK\r\n\
-         Server: webwire\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         ETag: {}\r\n\
-         Cache-Control: no-cache\r\n\
-         Content-Type: text/html; charset=utf-8\r\n\
-         Content-Length: {}\r\n\
-         \r\n",
-        etag_of(page),
-        page.len()
+    head(
+        "HTTP/1.1 200 OK",
+        &[
+            ("ETag", &etag_of(page)),
+            ("Cache-Control", "no-cache"),
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", &page.len().to_string()),
+        ],
     )
 }
 
@@ -86,13 +85,9 @@ fn a_child_page_the_browser_has_is_revalidated_with_304() {
     ));
     assert_eq!(
         reply.head_without_date(),
-        format!(
-            "HTTP/1.1 304 Not Modified\r\n\
-             Server: webwire\r\n\
-             X-Content-Type-Options: nosniff\r\n\
-             ETag: {etag}\r\n\
-             Cache-Control: no-cache\r\n\
-             \r\n"
+        head(
+            "HTTP/1.1 304 Not Modified",
+            &[("ETag", &etag), ("Cache-Control", "no-cache"),],
         )
     );
     assert!(reply.body.is_empty());
@@ -124,13 +119,14 @@ fn the_pages_can_only_be_read() {
         ));
         assert_eq!(
             reply.head_without_date(),
-            "HTTP/1.1 405 Method Not Allowed\r\n\
-             Server: webwire\r\n\
-             X-Content-Type-Options: nosniff\r\n\
-             Content-Type: text/plain; charset=utf-8\r\n\
-             Allow: GET, HEAD, OPTIONS\r\n\
-             Content-Length: 38\r\n\
-             \r\n",
+            head(
+                "HTTP/1.1 405 Method Not Allowed",
+                &[
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Allow", "GET, HEAD, OPTIONS"),
+                    ("Content-Length", "38"),
+                ],
+            ),
             "{path}"
         );
         assert_eq!(reply.text(), "this path does not accept that method\n");

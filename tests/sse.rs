@@ -3,13 +3,14 @@
 //! it keeps what a browser's `EventSource` keeps between connections: the last event ID and the
 //! reconnection time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
 use std::time::{Duration, SystemTime};
 
-use support::{Client, start_custom, test_config};
+use support::{Client, clock_between, head, start_custom, test_config};
 use webwire::demos::sse::event;
-use webwire::http::response::http_date;
 
 // ---- an EventSource, minus the DOM --------------------------------------------------------------
 
@@ -239,21 +240,27 @@ fn request(target: &str, last_event_id: Option<&str>) -> String {
     )
 }
 
-const STREAM_HEAD: &str = "HTTP/1.1 200 OK\r\n\
-    Server: webwire\r\n\
-    X-Content-Type-Options: nosniff\r\n\
-    Content-Type: text/event-stream\r\n\
-    Cache-Control: no-cache\r\n\
-    Access-Control-Allow-Origin: *\r\n\
-    Transfer-Encoding: chunked\r\n\
-    \r\n";
+fn stream_head() -> String {
+    head(
+        "HTTP/1.1 200 OK",
+        &[
+            ("Content-Type", "text/event-stream"),
+            ("Cache-Control", "no-cache"),
+            ("Access-Control-Allow-Origin", "*"),
+            ("Transfer-Encoding", "chunked"),
+        ],
+    )
+}
 
-const STOP_HEAD: &str = "HTTP/1.1 204 No Content\r\n\
-    Server: webwire\r\n\
-    X-Content-Type-Options: nosniff\r\n\
-    Cache-Control: no-cache\r\n\
-    Access-Control-Allow-Origin: *\r\n\
-    \r\n";
+fn stop_head() -> String {
+    head(
+        "HTTP/1.1 204 No Content",
+        &[
+            ("Cache-Control", "no-cache"),
+            ("Access-Control-Allow-Origin", "*"),
+        ],
+    )
+}
 
 /// Sends what an EventSource sends (with its last event ID, if it has one), and feeds every
 /// chunk of the answer to it until the response ends. Returns the chunks as they came.
@@ -261,7 +268,7 @@ fn connect(client: &mut Client, source: &mut EventSource, target: &str) -> Vec<S
     let id = Some(source.last_event_id.as_str()).filter(|id| !id.is_empty());
     client.send(request(target, id));
     let head = client.read_reply_to(true);
-    assert_eq!(head.head_without_date(), STREAM_HEAD);
+    assert_eq!(head.head_without_date(), stream_head());
     source.connect();
     let mut chunks = Vec::new();
     while let Some(chunk) = client.read_chunk() {
@@ -270,17 +277,6 @@ fn connect(client: &mut Client, source: &mut EventSource, target: &str) -> Vec<S
     }
     source.end_of_stream();
     chunks
-}
-
-/// Every second from `before` to `after`, as the stream writes it.
-fn clock_between(before: SystemTime, after: SystemTime) -> Vec<String> {
-    let mut seconds = vec![http_date(before)];
-    let mut at = before;
-    while at < after {
-        at += Duration::from_millis(200);
-        seconds.push(http_date(at.min(after)));
-    }
-    seconds
 }
 
 #[test]
@@ -356,7 +352,10 @@ fn the_first_event_is_on_the_wire_before_the_second_exists() {
     let server = sse_server(Duration::from_secs(3600), Duration::from_secs(3600), 64);
     let mut client = Client::connect(&server);
     client.send(request("/evt", None));
-    assert_eq!(client.read_reply_to(true).head_without_date(), STREAM_HEAD);
+    assert_eq!(
+        client.read_reply_to(true).head_without_date(),
+        stream_head()
+    );
     let first = client.read_chunk().expect("the first event");
     let mut source = EventSource::default();
     source.connect();
@@ -410,7 +409,7 @@ fn stop_and_the_end_of_the_total_are_204() {
     let server = fast_server();
     let mut client = Client::connect(&server);
     let reply = client.exchange(request("/evt?stop=1", None));
-    assert_eq!(reply.head_without_date(), STOP_HEAD);
+    assert_eq!(reply.head_without_date(), stop_head());
     assert_eq!(reply.body, b"");
 
     // `total=12`: the second response stops at 12, and the next reconnection is refused.
@@ -419,7 +418,7 @@ fn stop_and_the_end_of_the_total_are_204() {
     connect(&mut client, &mut source, "/evt?total=12");
     assert_eq!(source.ids(), [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12]);
     let reply = client.exchange(request("/evt?total=12", Some("12")));
-    assert_eq!(reply.head_without_date(), STOP_HEAD);
+    assert_eq!(reply.head_without_date(), stop_head());
     assert_eq!(
         client.exchange(request("/evt?count=1", None)).status,
         200,
@@ -432,7 +431,10 @@ fn drop_at_cuts_the_connection_with_no_last_chunk() {
     let server = fast_server();
     let mut client = Client::connect(&server);
     client.send(request("/evt?last_id=4&drop_at=6", None));
-    assert_eq!(client.read_reply_to(true).head_without_date(), STREAM_HEAD);
+    assert_eq!(
+        client.read_reply_to(true).head_without_date(),
+        stream_head()
+    );
     let mut source = EventSource::default();
     source.connect();
     for _ in 0..2 {
@@ -493,7 +495,10 @@ fn head_gets_the_stream_head_and_no_body() {
     let server = fast_server();
     let mut client = Client::connect(&server);
     client.send("HEAD /evt HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_eq!(client.read_reply_to(true).head_without_date(), STREAM_HEAD);
+    assert_eq!(
+        client.read_reply_to(true).head_without_date(),
+        stream_head()
+    );
     let mut source = EventSource::default();
     connect(&mut client, &mut source, "/evt?count=1");
     assert_eq!(source.ids(), [1], "no stray body came before this");
@@ -506,14 +511,15 @@ fn queries_out_of_range_get_400_with_the_range() {
     let reply = client.exchange(request("/evt?count=0", None));
     assert_eq!(
         reply.head_without_date(),
-        "HTTP/1.1 400 Bad Request\r\n\
-         Server: webwire\r\n\
-         X-Content-Type-Options: nosniff\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         Cache-Control: no-cache\r\n\
-         Access-Control-Allow-Origin: *\r\n\
-         Content-Length: 44\r\n\
-         \r\n"
+        head(
+            "HTTP/1.1 400 Bad Request",
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Cache-Control", "no-cache"),
+                ("Access-Control-Allow-Origin", "*"),
+                ("Content-Length", "44"),
+            ],
+        )
     );
     assert_eq!(
         reply.text(),

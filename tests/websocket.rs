@@ -1,171 +1,41 @@
 //! The WebSocket demo over raw TCP: the handshake byte for byte, then frames written and read
-//! by hand. The frames here are built and parsed by this file's own small code, not the
-//! server's codec, so a bug there cannot hide itself.
+//! by hand. The frames here are built and parsed by the tests' own small code (`support/ws.rs`),
+//! not the server's codec, so a bug there cannot hide itself.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod support;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
-use support::{Client, address, find, start};
-use webwire::Running;
-
-const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-fn upgrade_request(path: &str, extra: &str) -> String {
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: localhost:8088\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    )
-}
-
-// ---- a tiny client: masked frames out, unmasked frames in ------------------------------------
-
-const TEXT: u8 = 0x1;
-const BINARY: u8 = 0x2;
-const CLOSE: u8 = 0x8;
-const PING: u8 = 0x9;
-const PONG: u8 = 0xA;
-const FIN: u8 = 0x80;
-
-/// A client frame: `first` is FIN and the opcode, the payload masked with a fixed key.
-fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let key = [0x37, 0xfa, 0x21, 0x3d];
-    let mut bytes = vec![first];
-    match payload.len() {
-        n @ 0..=125 => bytes.push(0x80 | n as u8),
-        n @ 126..=0xFFFF => {
-            bytes.push(0x80 | 126);
-            bytes.extend((n as u16).to_be_bytes());
-        }
-        n => {
-            bytes.push(0x80 | 127);
-            bytes.extend((n as u64).to_be_bytes());
-        }
-    }
-    bytes.extend(key);
-    bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    bytes
-}
-
-struct Ws {
-    stream: TcpStream,
-    pending: Vec<u8>,
-}
-
-impl Ws {
-    /// Opens `/ws` (or `path`) and checks the 101; returns the client and the 101's head.
-    fn open(server: &Running, path: &str, extra: &str) -> (Ws, String) {
-        let stream = TcpStream::connect(address(server)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut ws = Ws {
-            stream,
-            pending: Vec::new(),
-        };
-        ws.send(upgrade_request(path, extra).as_bytes());
-        let end = loop {
-            if let Some(i) = find(&ws.pending, b"\r\n\r\n") {
-                break i + 4;
-            }
-            assert!(ws.fill() > 0, "closed before the 101");
-        };
-        let head = String::from_utf8(ws.pending.drain(..end).collect()).unwrap();
-        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-        (ws, head)
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).unwrap();
-    }
-
-    fn fill(&mut self) -> usize {
-        let mut chunk = vec![0u8; 64 * 1024];
-        match self.stream.read(&mut chunk) {
-            Ok(n) => {
-                self.pending.extend_from_slice(&chunk[..n]);
-                n
-            }
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => 0,
-            Err(e) => panic!("read failed: {e}"),
-        }
-    }
-
-    fn need(&mut self, n: usize) -> bool {
-        while self.pending.len() < n {
-            if self.fill() == 0 {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// The next frame from the server: its first byte (FIN, opcode) and payload, or `None`
-    /// if the server closed the connection first. Server frames must not be masked.
-    fn read_frame(&mut self) -> Option<(u8, Vec<u8>)> {
-        if !self.need(2) {
-            assert!(self.pending.is_empty(), "closed inside a frame header");
-            return None;
-        }
-        assert_eq!(
-            self.pending[1] & 0x80,
-            0,
-            "a server frame must not be masked"
-        );
-        let (len, header) = match self.pending[1] {
-            126 => {
-                assert!(self.need(4));
-                (
-                    u16::from_be_bytes([self.pending[2], self.pending[3]]) as usize,
-                    4,
-                )
-            }
-            127 => {
-                assert!(self.need(10));
-                let bytes: [u8; 8] = self.pending[2..10].try_into().unwrap();
-                (u64::from_be_bytes(bytes) as usize, 10)
-            }
-            n => (n as usize, 2),
-        };
-        assert!(self.need(header + len), "closed inside a frame");
-        let first = self.pending[0];
-        let payload = self.pending[header..header + len].to_vec();
-        self.pending.drain(..header + len);
-        Some((first, payload))
-    }
-
-    /// True once the server has closed TCP with nothing more to say.
-    fn is_closed(&mut self) -> bool {
-        self.pending.is_empty() && self.fill() == 0
-    }
-}
-
-fn close_payload(code: u16, reason: &str) -> Vec<u8> {
-    [&code.to_be_bytes()[..], reason.as_bytes()].concat()
-}
+use support::ws::{
+    ACCEPT, BINARY, CLOSE, FIN, KEY, PING, PONG, TEXT, big_frame_header, close_payload, frame,
+    upgrade, upgrade_request,
+};
+use support::{Client, head, start};
 
 // ---- the handshake ---------------------------------------------------------------------------
 
 #[test]
 fn the_handshake_answers_101_with_the_rfc_accept_key() {
     let server = start();
-    let (mut ws, head) = Ws::open(&server, "/ws", "");
-    let date_line = head
+    let (mut ws, switched) = upgrade(&server, "/ws", "");
+    let date_line = switched
+        .head
         .split("\r\n")
         .find(|l| l.starts_with("Date: "))
         .unwrap();
     assert_eq!(
-        head.replace(&format!("{date_line}\r\n"), ""),
-        format!(
-            "HTTP/1.1 101 Switching Protocols\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
-             Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ACCEPT}\r\n\r\n"
+        switched.head.replace(&format!("{date_line}\r\n"), ""),
+        head(
+            "HTTP/1.1 101 Switching Protocols",
+            &[
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Accept", ACCEPT),
+            ]
         )
     );
     // §5.7: the RFC's masked "Hello" comes back unmasked.
-    ws.send(&[
+    ws.send([
         0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
     ]);
     assert_eq!(ws.read_frame(), Some((FIN | TEXT, b"Hello".to_vec())));
@@ -194,9 +64,16 @@ fn a_wrong_version_gets_426_with_the_version_we_speak() {
     let reply = Client::connect(&server).exchange(request);
     assert_eq!(
         reply.head_without_date(),
-        "HTTP/1.1 426 Upgrade Required\r\nServer: webwire\r\nX-Content-Type-Options: nosniff\r\n\
-         Content-Type: text/plain; charset=utf-8\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
-         Content-Length: 45\r\nConnection: Upgrade\r\n\r\n"
+        head(
+            "HTTP/1.1 426 Upgrade Required",
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Upgrade", "websocket"),
+                ("Sec-WebSocket-Version", "13"),
+                ("Content-Length", "45"),
+                ("Connection", "Upgrade"),
+            ]
+        )
     );
     assert_eq!(
         reply.text(),
@@ -263,9 +140,8 @@ fn bad_handshakes_get_400_405_or_403() {
             "{request}"
         );
     }
-    let head = good.replace("GET", "HEAD");
     let mut client = Client::connect(&server);
-    client.send(head);
+    client.send(good.replace("GET", "HEAD"));
     let reply = client.read_reply_to(true);
     assert_eq!(
         (reply.status, reply.header("allow")),
@@ -277,33 +153,44 @@ fn bad_handshakes_get_400_405_or_403() {
 #[test]
 fn own_origins_and_clients_without_origin_may_connect() {
     let server = start();
-    Ws::open(&server, "/ws", "Origin: http://localhost:8088\r\n");
-    Ws::open(&server, "/ws", "Origin: http://127.0.0.1:8088\r\n");
-    Ws::open(&server, "/ws", ""); // no Origin: not a browser
+    upgrade(&server, "/ws", "Origin: http://localhost:8088\r\n");
+    upgrade(&server, "/ws", "Origin: http://127.0.0.1:8088\r\n");
+    upgrade(&server, "/ws", ""); // no Origin: not a browser
 }
 
 #[test]
 fn one_supported_subprotocol_is_chosen_never_the_list() {
     let server = start();
-    let (_, head) = Ws::open(
+    let (_, switched) = upgrade(
         &server,
         "/ws",
         "Sec-WebSocket-Protocol: mqtt, chat, echo\r\n",
     );
     assert!(
-        head.ends_with("Sec-WebSocket-Protocol: chat\r\n\r\n"),
-        "{head}"
+        switched
+            .head
+            .ends_with("Sec-WebSocket-Protocol: chat\r\n\r\n"),
+        "{}",
+        switched.head
     );
-    let (_, head) = Ws::open(&server, "/ws", "Sec-WebSocket-Protocol: mqtt\r\n");
-    assert!(!head.contains("Sec-WebSocket-Protocol"), "{head}");
+    let (_, switched) = upgrade(&server, "/ws", "Sec-WebSocket-Protocol: mqtt\r\n");
+    assert!(
+        !switched.head.contains("Sec-WebSocket-Protocol"),
+        "{}",
+        switched.head
+    );
 }
 
 #[test]
 fn permessage_deflate_is_never_accepted() {
     let server = start();
     let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
-    let (_, head) = Ws::open(&server, "/ws", offer);
-    assert!(!head.contains("Sec-WebSocket-Extensions"), "{head}");
+    let (_, switched) = upgrade(&server, "/ws", offer);
+    assert!(
+        !switched.head.contains("Sec-WebSocket-Extensions"),
+        "{}",
+        switched.head
+    );
 }
 
 // ---- the echo --------------------------------------------------------------------------------
@@ -311,10 +198,10 @@ fn permessage_deflate_is_never_accepted() {
 #[test]
 fn text_stays_text_and_binary_stays_binary() {
     let server = start();
-    let (mut ws, _) = Ws::open(&server, "/ws", "");
-    ws.send(&frame(FIN | TEXT, "κόσμε".as_bytes()));
-    ws.send(&frame(FIN | BINARY, &[0, 1, 2, 255]));
-    ws.send(&frame(FIN | TEXT, b""));
+    let (mut ws, _) = upgrade(&server, "/ws", "");
+    ws.send(frame(FIN | TEXT, "κόσμε".as_bytes()));
+    ws.send(frame(FIN | BINARY, &[0, 1, 2, 255]));
+    ws.send(frame(FIN | TEXT, b""));
     assert_eq!(
         ws.read_frame(),
         Some((FIN | TEXT, "κόσμε".as_bytes().to_vec()))
@@ -326,15 +213,15 @@ fn text_stays_text_and_binary_stays_binary() {
 #[test]
 fn a_fragmented_message_with_pings_between_its_fragments() {
     let server = start();
-    let (mut ws, _) = Ws::open(&server, "/ws", "");
-    ws.send(&frame(TEXT, b"frag"));
-    ws.send(&frame(FIN | PING, b"are you there?"));
-    ws.send(&frame(0, b"ment"));
-    ws.send(&frame(FIN | PONG, b"unsolicited: ignored"));
-    ws.send(&frame(FIN | PING, b""));
+    let (mut ws, _) = upgrade(&server, "/ws", "");
+    ws.send(frame(TEXT, b"frag"));
+    ws.send(frame(FIN | PING, b"are you there?"));
+    ws.send(frame(0, b"ment"));
+    ws.send(frame(FIN | PONG, b"unsolicited: ignored"));
+    ws.send(frame(FIN | PING, b""));
     // One byte at a time: frames may be cut anywhere by the network.
     for byte in frame(FIN, b"ed") {
-        ws.send(&[byte]);
+        ws.send([byte]);
     }
     assert_eq!(
         ws.read_frame(),
@@ -347,10 +234,10 @@ fn a_fragmented_message_with_pings_between_its_fragments() {
 #[test]
 fn large_messages_in_each_length_form_up_to_the_limit() {
     let server = start();
-    let (mut ws, _) = Ws::open(&server, "/ws", "");
+    let (mut ws, _) = upgrade(&server, "/ws", "");
     for len in [125, 126, 65535, 65536, 1 << 20] {
         let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-        ws.send(&frame(FIN | BINARY, &payload));
+        ws.send(frame(FIN | BINARY, &payload));
         assert_eq!(
             ws.read_frame(),
             Some((FIN | BINARY, payload)),
@@ -359,11 +246,11 @@ fn large_messages_in_each_length_form_up_to_the_limit() {
     }
     // Exactly 16 MiB, in 16 fragments of 1 MiB: accepted and echoed whole.
     let mib: Vec<u8> = vec![b'x'; 1 << 20];
-    ws.send(&frame(TEXT, &mib));
+    ws.send(frame(TEXT, &mib));
     for _ in 0..14 {
-        ws.send(&frame(0, &mib));
+        ws.send(frame(0, &mib));
     }
-    ws.send(&frame(FIN, &mib));
+    ws.send(frame(FIN, &mib));
     let (first, payload) = ws.read_frame().unwrap();
     assert_eq!((first, payload.len()), (FIN | TEXT, 16 << 20));
 }
@@ -371,13 +258,13 @@ fn large_messages_in_each_length_form_up_to_the_limit() {
 #[test]
 fn drop_after_cuts_the_connection_without_a_close_frame() {
     let server = start();
-    let (mut ws, _) = Ws::open(&server, "/ws?drop_after=2", "");
+    let (mut ws, _) = upgrade(&server, "/ws?drop_after=2", "");
     for word in [&b"one"[..], b"two", b"three"] {
-        ws.send(&frame(FIN | TEXT, word));
+        ws.send(frame(FIN | TEXT, word));
     }
     assert_eq!(ws.read_frame(), Some((FIN | TEXT, b"one".to_vec())));
     assert_eq!(ws.read_frame(), Some((FIN | TEXT, b"two".to_vec())));
-    assert!(ws.is_closed(), "no third echo and no close frame");
+    assert!(ws.is_closed_by_server(), "no third echo and no close frame");
 }
 
 // ---- closing ---------------------------------------------------------------------------------
@@ -385,31 +272,29 @@ fn drop_after_cuts_the_connection_without_a_close_frame() {
 #[test]
 fn a_close_is_answered_once_with_its_code_and_reason_then_tcp_closes() {
     let server = start();
-    let (mut ws, _) = Ws::open(&server, "/ws", "");
-    ws.send(&frame(FIN | CLOSE, &close_payload(4000, "bye é")));
-    ws.send(&frame(FIN | TEXT, b"after the close: ignored"));
+    let (mut ws, _) = upgrade(&server, "/ws", "");
+    ws.send(frame(FIN | CLOSE, &close_payload(4000, "bye é")));
+    ws.send(frame(FIN | TEXT, b"after the close: ignored"));
     assert_eq!(
         ws.read_frame(),
         Some((FIN | CLOSE, close_payload(4000, "bye é")))
     );
-    assert!(ws.is_closed());
+    assert!(ws.is_closed_by_server());
 
-    let (mut ws, _) = Ws::open(&server, "/ws", "");
-    ws.send(&frame(FIN | CLOSE, b""));
+    let (mut ws, _) = upgrade(&server, "/ws", "");
+    ws.send(frame(FIN | CLOSE, b""));
     assert_eq!(
         ws.read_frame(),
         Some((FIN | CLOSE, Vec::new())),
         "none for none"
     );
-    assert!(ws.is_closed());
+    assert!(ws.is_closed_by_server());
 }
 
 #[test]
 fn protocol_errors_close_with_their_code_and_nothing_else() {
     let unmasked = [0x81, 0x02, b'h', b'i'].to_vec();
-    let mut too_big = vec![0x82, 0xFF];
-    too_big.extend(((16u64 << 20) + 1).to_be_bytes()); // one byte over, announced only
-    too_big.extend([0, 0, 0, 0]);
+    let too_big = big_frame_header((16u64 << 20) + 1, true); // one byte over, announced only
     let cases: Vec<(Vec<u8>, u16)> = vec![
         (unmasked, 1002),
         (frame(0xC0 | TEXT, b"rsv1"), 1002),
@@ -427,7 +312,7 @@ fn protocol_errors_close_with_their_code_and_nothing_else() {
     ];
     let server = start();
     for (bytes, code) in cases {
-        let (mut ws, _) = Ws::open(&server, "/ws", "");
+        let (mut ws, _) = upgrade(&server, "/ws", "");
         ws.send(&bytes);
         let (first, payload) = ws.read_frame().expect("a close frame");
         assert_eq!(
@@ -436,16 +321,19 @@ fn protocol_errors_close_with_their_code_and_nothing_else() {
             "{bytes:x?}: {:?}",
             String::from_utf8_lossy(&payload[2..])
         );
-        assert!(ws.is_closed(), "{bytes:x?}: nothing after the close frame");
+        assert!(
+            ws.is_closed_by_server(),
+            "{bytes:x?}: nothing after the close frame"
+        );
     }
 }
 
 #[test]
 fn invalid_utf8_fails_before_the_message_ends() {
     let server = start();
-    let (mut ws, _) = Ws::open(&server, "/ws", "");
+    let (mut ws, _) = upgrade(&server, "/ws", "");
     // The first fragment is already impossible UTF-8; the message is never finished.
-    ws.send(&frame(TEXT, b"ok \xf4\x90"));
+    ws.send(frame(TEXT, b"ok \xf4\x90"));
     let (first, payload) = ws.read_frame().expect("a close frame");
     assert_eq!((first, &payload[..2]), (FIN | CLOSE, &[0x03, 0xef][..]));
 }
@@ -453,11 +341,23 @@ fn invalid_utf8_fails_before_the_message_ends() {
 #[test]
 fn a_client_that_vanishes_mid_message_ends_the_connection() {
     let server = start();
-    let (mut ws, _) = Ws::open(&server, "/ws", "");
+    let (mut ws, _) = upgrade(&server, "/ws", "");
     let whole = frame(FIN, &[7; 1000]);
-    ws.send(&frame(BINARY, b"first fragment"));
+    ws.send(frame(BINARY, b"first fragment"));
     ws.send(&whole[..500]);
     ws.stream.shutdown(std::net::Shutdown::Write).unwrap();
     // The server's loop sees the end of the stream and closes too, without a close frame.
-    assert!(ws.is_closed());
+    assert!(ws.is_closed_by_server());
+}
+
+#[test]
+fn an_allow_origin_may_open_a_socket() {
+    let mut config = support::test_config();
+    config.extra_origins = vec!["http://app.test:3000".to_string()];
+    let server = support::start_custom(config, Vec::new());
+    let (_, switched) = upgrade(&server, "/ws", "Origin: http://app.test:3000\r\n");
+    assert_eq!(switched.status, 101);
+    let refused = Client::connect(&server)
+        .exchange(upgrade_request("/ws", "Origin: http://app.test:3001\r\n"));
+    assert_eq!(refused.status, 403);
 }

@@ -36,8 +36,8 @@
 //! `X-CORS-Verdict`, the server's forecast of what the browser will do with it, for `--trace`
 //! and devtools (the page cannot read it), and the same line goes to the log.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use crate::demos::Demo;

@@ -161,8 +161,8 @@ fn script_block(deliver: &Deliver, data: &str) -> String {
 /// any site frame `/htmlfile` and have the stream posted to itself: the target is an access
 /// decision, like CORS's `Access-Control-Allow-Origin`. (And never `"*"`: it posts to
 /// whatever document the parent happens to be, even after it navigated elsewhere.)
-const TARGET_REFUSED: &str =
-    "target must be http://localhost:PORT or http://127.0.0.1:PORT, this port";
+const TARGET_REFUSED: &str = "target must be http://localhost:PORT or http://127.0.0.1:PORT, \
+     this port, or an origin given with --allow-origin";
 // ANCHOR_END: check_target
 
 #[cfg(test)]

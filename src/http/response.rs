@@ -267,7 +267,11 @@ mod tests {
         for status in named {
             assert!(!reason_phrase(status).is_empty(), "{status}");
         }
-        assert_eq!(reason_phrase(413), "Content Too Large", "RFC 9110's name, not 7231's");
+        assert_eq!(
+            reason_phrase(413),
+            "Content Too Large",
+            "RFC 9110's name, not 7231's"
+        );
         assert_eq!(reason_phrase(299), "", "none for a code nobody defined");
     }
     use std::time::Duration;

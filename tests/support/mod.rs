@@ -4,11 +4,15 @@
 
 #![allow(dead_code)] // each test file uses a different part of this
 
+pub mod ws;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
 
 use webwire::config::Config;
+use webwire::http::response::http_date;
 use webwire::router::Route;
 use webwire::{Running, start_with};
 
@@ -72,6 +76,27 @@ impl Reply {
             .filter(|line| !line.starts_with("Date: "))
             .collect()
     }
+}
+
+// ---- response heads, as the server writes them ----------------------------------------------
+
+/// A head as the server writes it, minus the Date line (compare `Reply::head_without_date`):
+/// the status line, then `Server: webwire` and `X-Content-Type-Options: nosniff`, which every
+/// answer starts with, then `headers` in order, then the blank line.
+pub fn head(status_line: &str, headers: &[(&str, &str)]) -> String {
+    let mut lines = vec![("X-Content-Type-Options", "nosniff")];
+    lines.extend_from_slice(headers);
+    head_sniffable(status_line, &lines)
+}
+
+/// The same head without `X-Content-Type-Options: nosniff`, for an answer that lets the
+/// browser sniff (only `/stream?sniff=1` does).
+pub fn head_sniffable(status_line: &str, headers: &[(&str, &str)]) -> String {
+    let mut head = format!("{status_line}\r\nServer: webwire\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head + "\r\n"
 }
 
 pub struct Client {
@@ -232,7 +257,99 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// `n` fresh connections that have each sent `request` and not read its answer yet: places
+/// for the server to hold.
+pub fn clients_waiting(server: &Running, request: &str, n: usize) -> Vec<Client> {
+    (0..n)
+        .map(|_| {
+            let mut client = Client::connect(server);
+            client.send(request);
+            client
+        })
+        .collect()
+}
+
 /// GET a path on a fresh connection.
 pub fn get(server: &Running, path: &str) -> Reply {
     Client::connect(server).exchange(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n"))
+}
+
+/// A POST of `body` to `target` as `content_type`, with `Host: t`.
+pub fn post_request(target: &str, content_type: &str, body: &str) -> String {
+    format!(
+        "POST {target} HTTP/1.1\r\nHost: t\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Every second from `before` to `after` as an HTTP date: what a clock read in between says.
+pub fn clock_between(before: SystemTime, after: SystemTime) -> Vec<String> {
+    let mut seconds = vec![http_date(before)];
+    let mut at = before;
+    while at < after {
+        at += Duration::from_millis(200);
+        let second = http_date(at.min(after));
+        if !seconds.contains(&second) {
+            seconds.push(second);
+        }
+    }
+    seconds
+}
+
+/// Whether `text` is what `/time` (and `GET /cors`) answers when asked between `before` and
+/// `after`: one of the clock's seconds as an HTTP date, and a line feed.
+pub fn is_time_between(text: &str, before: SystemTime, after: SystemTime) -> bool {
+    let seconds = clock_between(before, after);
+    seconds.iter().any(|second| format!("{second}\n") == text)
+}
+
+// ---- JSON answers, and the chat's /stats ------------------------------------------------------
+
+/// The number after the first `"name":` in a JSON text.
+pub fn number(json: &str, name: &str) -> u64 {
+    let key = format!("\"{name}\":");
+    let start = json
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + key.len();
+    let digits: String = json[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().expect("a number")
+}
+
+/// The ids of every message in a text, in order: each message's JSON starts `{"id":N`.
+pub fn ids(text: &str) -> Vec<u64> {
+    text.match_indices("{\"id\":")
+        .map(|(at, _)| number(&text[at..], "id"))
+        .collect()
+}
+
+/// `/stats`'s `field` for one chat transport.
+pub fn stat(server: &Running, transport: &str, field: &str) -> u64 {
+    let stats = get(server, "/stats").text();
+    let at = stats
+        .find(&format!("\"name\":\"{transport}\""))
+        .unwrap_or_else(|| panic!("{transport} missing from {stats}"));
+    number(&stats[at..], field)
+}
+
+/// Waits until `/stats` shows `field` at `n` for `transport`: the server's own signal, never
+/// a guess from a sleep. The deadline only stops a broken server from hanging the test.
+pub fn wait_stat(server: &Running, transport: &str, field: &str, n: u64) {
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while stat(server, transport, field) != n {
+        assert!(
+            Instant::now() < give_up,
+            "{transport} never had {field} {n}"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until `/stats` shows `n` connections open on `transport`.
+pub fn wait_open(server: &Running, transport: &str, n: u64) {
+    wait_stat(server, transport, "open", n);
 }
