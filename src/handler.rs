@@ -176,6 +176,7 @@ impl Upgraded<'_> {
             counters: self.counters,
             write_timeout: app.config.timeouts.write,
             budget: Some(Arc::clone(&app.budget)),
+            message_timeout: app.config.timeouts.body,
         };
         Connection::new(self.stream, self.buffered, options)
     }

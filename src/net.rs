@@ -149,7 +149,10 @@ fn client_gone(mut stream: &TcpStream, unread: &mut Vec<u8>) -> bool {
             Err(e) => break e.kind() != ErrorKind::WouldBlock,
         }
     };
-    gone || stream.set_nonblocking(false).is_err()
+    // Blocking again in every case: a socket left non-blocking would make the next write
+    // fail at once with WouldBlock instead of waiting for its deadline.
+    let blocking_again = stream.set_nonblocking(false).is_ok();
+    gone || !blocking_again
 }
 // ANCHOR_END: client_watch
 

@@ -433,3 +433,76 @@ fn a_full_event_stream_says_retry_instead_of_a_final_503() {
     );
     drop(held);
 }
+
+#[test]
+fn a_form_of_a_million_empty_fields_is_read_one_field_at_a_time() {
+    // `a&a&a&…`: collected at once, half a million pairs of Strings, forty times the body.
+    // The chat looks for `text` one pair at a time, and the echo shows what fits.
+    let server = server_with(|_| {});
+    let form = "a&".repeat(512 * 1024);
+    let mut client = Client::connect(&server);
+    let send = post_request("/chat/send", "application/x-www-form-urlencoded", &form);
+    let reply = client.exchange(send);
+    assert_eq!(
+        (reply.status, reply.text()),
+        (
+            400,
+            "text is missing: send a form body text=...\n".to_string()
+        )
+    );
+    let echo = post_request("/ajax/echo", "application/x-www-form-urlencoded", &form);
+    let report = client.exchange(echo).text();
+    assert!(report.contains("\"kind\":\"form\""), "{report}");
+    assert!(
+        report.ends_with(",\"cut\":true}}\n"),
+        "some fields shown, the rest cut"
+    );
+    assert!(
+        report.len() < 6 * MAX_ECHO_BODY_BYTES,
+        "{} bytes",
+        report.len()
+    );
+}
+
+#[test]
+fn a_body_sent_with_a_stream_or_upgrade_request_gives_its_memory_back_at_once() {
+    let budget = 256 * 1024;
+    let server = server_with(|config| config.memory_budget = budget);
+    // A GET may carry a body. These two hold most of the budget each, then stay open for
+    // as long as they like: an event stream and a WebSocket.
+    let big = budget - 16 * 1024;
+    let mut stream = Client::connect(&server);
+    stream.send(format!(
+        "GET /chat/events HTTP/1.1\r\nHost: t\r\nContent-Length: {big}\r\n\r\n{}",
+        "x".repeat(big)
+    ));
+    assert_eq!(stream.read_reply_to(true).status, 200);
+    let upgrade_with_body = format!(
+        "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Content-Length: {big}\r\n\r\n{}",
+        "x".repeat(big)
+    );
+    let mut socket = Client::connect(&server);
+    assert_eq!(socket.exchange(upgrade_with_body).status, 101);
+    // Both are open, and neither holds its body: another body as large still fits.
+    let mut client = Client::connect(&server);
+    client.send(echo_head(big));
+    client.send(vec![b'z'; big]);
+    assert_eq!(client.read_reply().status, 200);
+}
+
+#[test]
+fn a_websocket_message_that_never_finishes_is_closed_with_1008() {
+    // The message's bytes hold the memory budget, so it must arrive within the body timeout
+    // (1 s in the tests), however slowly the client trickles it.
+    let server = server_with(|_| {});
+    let (mut socket, _) = upgrade(&server, "/ws", "");
+    // A binary frame of 1,024 bytes (16-bit length form, mask key 0), and only 100 of them.
+    socket.send([0x82, 0xFE, 0x04, 0x00, 0, 0, 0, 0]);
+    socket.send(vec![b'a'; 100]); // the other 924 never come
+    let (first, payload) = socket.read_frame().expect("a close frame");
+    assert_eq!(first, 0x88);
+    assert_eq!(&payload[..2], 1008u16.to_be_bytes());
+    assert_eq!(&payload[2..], b"message took too long to arrive");
+}

@@ -39,7 +39,7 @@ use crate::clock::now_millis;
 use crate::demos::Demo;
 use crate::handler::{Context, Reply, with_state};
 use crate::held::Places;
-use crate::http::query::{self, parse_form};
+use crate::http::query::{self, form_value};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::hub::{Event, Hub};
@@ -184,11 +184,7 @@ fn publish(state: &State, request: &Request, _: &Context) -> Reply {
             "send the text as a form: Content-Type: application/x-www-form-urlencoded",
         );
     }
-    let text = parse_form(&request.body)
-        .into_iter()
-        .find(|(name, _)| name == "text")
-        .map(|(_, value)| value)
-        .unwrap_or_default();
+    let text = form_value(&request.body, "text").unwrap_or_default();
     if text.trim().is_empty() {
         return refuse(400, "text is missing or empty: send a form body text=...");
     }

@@ -17,6 +17,7 @@
 
 use std::io::{self, Write};
 
+use crate::budget::{Claim, make_room};
 use crate::http::request::RequestError;
 use crate::limits::{MAX_BODY_BYTES, MAX_CHUNK_LINE, MAX_TRAILER_BYTES};
 
@@ -59,18 +60,15 @@ impl ChunkedDecoder {
         self.state == State::Done
     }
 
-    /// Memory the decoded body holds so far (its buffer's capacity).
-    pub fn held_bytes(&self) -> usize {
-        self.body.capacity()
-    }
-
     /// The decoded body, once `is_done`.
     pub fn into_body(self) -> Vec<u8> {
         self.body
     }
 
     /// Consumes as much of `input` as it can; returns the number of bytes used.
-    pub fn feed(&mut self, input: &[u8]) -> Result<usize, RequestError> {
+    /// The body's bytes are taken from `claim` (the server's memory budget) before they are
+    /// stored, as a `Content-Length` body's are: `RequestError::OverMemoryBudget` if it is spent.
+    pub fn feed(&mut self, input: &[u8], claim: &mut Claim) -> Result<usize, RequestError> {
         let mut used = 0;
         loop {
             let rest = &input[used..];
@@ -98,6 +96,9 @@ impl ChunkedDecoder {
                         return Ok(used);
                     }
                     let take = remaining.min(rest.len());
+                    if !make_room(&mut self.body, take, MAX_BODY_BYTES, claim) {
+                        return Err(RequestError::OverMemoryBudget);
+                    }
                     self.body.extend_from_slice(&rest[..take]);
                     self.state = match remaining - take {
                         0 => State::DataEnd,
@@ -222,6 +223,12 @@ impl<'a> BodyWriter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::Budget;
+
+    /// A claim on a budget that never runs out.
+    fn claim() -> Claim {
+        Budget::new(usize::MAX).claim()
+    }
 
     /// Decodes `input` fed in pieces of `step` bytes, as a socket might deliver it.
     fn decode(input: &[u8], step: usize) -> Result<(Vec<u8>, usize), RequestError> {
@@ -230,7 +237,7 @@ mod tests {
         let mut total_used = 0;
         for piece in input.chunks(step) {
             pending.extend_from_slice(piece);
-            let used = decoder.feed(&pending)?;
+            let used = decoder.feed(&pending, &mut claim())?;
             pending.drain(..used);
             total_used += used;
             if decoder.is_done() {
@@ -277,7 +284,7 @@ mod tests {
     fn stops_at_the_end_of_the_body() {
         let mut decoder = ChunkedDecoder::default();
         let input = b"1\r\na\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
-        let used = decoder.feed(input).unwrap();
+        let used = decoder.feed(input, &mut claim()).unwrap();
         assert!(decoder.is_done());
         assert_eq!(
             &input[used..],
@@ -310,8 +317,26 @@ mod tests {
         ];
         for (input, want, why) in cases {
             let mut decoder = ChunkedDecoder::default();
-            assert_eq!(decoder.feed(input), Err(want), "{why}");
+            assert_eq!(decoder.feed(input, &mut claim()), Err(want), "{why}");
         }
+    }
+
+    #[test]
+    fn a_chunk_is_claimed_before_it_is_stored() {
+        let budget = Budget::new(1000);
+        let mut decoder = ChunkedDecoder::default();
+        let mut claim = budget.claim();
+        let chunk = format!("7d0\r\n{}", "x".repeat(2000)); // 2000 bytes: more than the budget
+        assert_eq!(
+            decoder.feed(chunk.as_bytes(), &mut claim),
+            Err(RequestError::OverMemoryBudget)
+        );
+        assert_eq!(
+            decoder.body.capacity(),
+            0,
+            "nothing stored, nothing allocated"
+        );
+        assert_eq!(budget.used(), 0);
     }
 
     #[test]

@@ -29,9 +29,12 @@ pub fn decode_path(raw: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Splits `a=1&b=two+words&c` into `[("a","1"), ("b","two words"), ("c","")]`, in order,
-/// keeping repeated names. Used for query strings and for form bodies alike.
-pub fn parse_form(input: &[u8]) -> Vec<(String, String)> {
+// ANCHOR: form_pairs
+/// The pairs of `a=1&b=two+words&c` — `("a","1")`, `("b","two words")`, `("c","")` — in
+/// order, repeated names kept, decoded one at a time as they are asked for. A form body may
+/// be a megabyte of `a&a&a&…`: collected at once, that is half a million pairs of `String`s,
+/// forty times the body's size. Taken one at a time, a reader looking for `text` holds one.
+pub fn form_pairs(input: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
     input
         .split(|&b| b == b'&')
         .filter(|pair| !pair.is_empty())
@@ -42,7 +45,17 @@ pub fn parse_form(input: &[u8]) -> Vec<(String, String)> {
             };
             (decode_form_component(name), decode_form_component(value))
         })
-        .collect()
+}
+// ANCHOR_END: form_pairs
+
+/// The value of the first pair named `name` in a form, decoded.
+pub fn form_value(input: &[u8], name: &str) -> Option<String> {
+    form_pairs(input).find(|(n, _)| n == name).map(|(_, v)| v)
+}
+
+/// Every pair of a query string (at most `MAX_REQUEST_LINE` long, so a bounded list).
+pub fn parse_form(input: &[u8]) -> Vec<(String, String)> {
+    form_pairs(input).collect()
 }
 
 /// `+` becomes a space, `%XX` a byte; a `%` not followed by two hex digits stays as it is.

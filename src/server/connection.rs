@@ -146,6 +146,10 @@ impl Connection {
             .unwrap_or_else(|_| {
                 Response::refusal(500, "the handler failed; the server log has the details").into()
             });
+            // The handler has what it needs of the body: give its bytes back now, before a
+            // stream or a WebSocket that may last for hours (a GET may carry a body too).
+            request.body = Vec::new();
+            body_claim.release();
             let keep_alive = request.keep_alive() && !refuse_early;
             let next = match reply {
                 Reply::Full(response) => self.send(app, &request, &response, keep_alive, counters),
@@ -251,12 +255,9 @@ impl Connection {
             BodyFraming::Chunked => {
                 let mut decoder = ChunkedDecoder::default();
                 loop {
-                    let used = decoder.feed(&self.buf)?;
+                    let used = decoder.feed(&self.buf, claim)?;
                     self.buf.drain(..used);
                     self.received += used;
-                    if !claim.grow_to(decoder.held_bytes()) {
-                        return Err(RequestError::OverMemoryBudget.into());
-                    }
                     if decoder.is_done() {
                         break;
                     }

@@ -40,6 +40,9 @@ pub enum Violation {
     /// Not the client's fault: the server's memory budget for messages (`budget.rs`) is
     /// spent just now. 1013, "Try Again Later", from the IANA registry of close codes.
     ServerBusy,
+    /// A message still unfinished a body timeout after its first byte: the client may not hold
+    /// the memory budget by sending it a byte at a time. 1008, "Policy Violation".
+    TooSlow,
 }
 
 impl Violation {
@@ -50,6 +53,7 @@ impl Violation {
             InvalidUtf8 => 1007, // "data within a message that was not consistent with the type"
             TooBig => 1009,      // "a message that is too big for it to process"
             ServerBusy => 1013,  // "Try Again Later": the server is overloaded
+            TooSlow => 1008,     // "Policy Violation": a message must arrive in time
             _ => 1002,           // "a protocol error"
         }
     }
@@ -72,6 +76,7 @@ impl Violation {
             InvalidUtf8 => "invalid UTF-8",
             TooBig => "message too big",
             ServerBusy => "server busy: try again later",
+            TooSlow => "message took too long to arrive",
         }
     }
 }

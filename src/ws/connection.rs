@@ -165,6 +165,10 @@ pub struct Options {
     pub write_timeout: Duration,
     /// The memory budget messages take their bytes from, if any.
     pub budget: Option<Arc<Budget>>,
+    /// A message must arrive whole within this time of its first byte, since its bytes hold
+    /// the budget; past it, close 1008. The server gives its body timeout (`BODY_TIMEOUT`,
+    /// 30 s: the largest message needs only 0.5 MiB/s).
+    pub message_timeout: Duration,
 }
 // ANCHOR_END: options
 
@@ -219,16 +223,25 @@ impl Connection {
         }
         let mut chunk = vec![0u8; WS_READ_CHUNK_BYTES];
         let mut ping_sent = false;
+        // When the message now arriving must be whole: its bytes hold the memory budget, so
+        // a client may not drip one for ever. Past it: close 1008.
+        let mut message_due: Option<Instant> = None;
         let ending = loop {
             if let Some(ending) = self.handle_buffered(&mut reader, &mut on_message) {
                 break ending;
             }
+            message_due = match (reader.in_message(), message_due) {
+                (false, _) => None,
+                (true, None) => Some(Instant::now() + self.options.message_timeout),
+                (true, due) => due,
+            };
+            let wait = match message_due {
+                Some(due) if due <= Instant::now() => break Ending::Failed(Violation::TooSlow),
+                Some(due) => WS_PING_INTERVAL.min(due - Instant::now()),
+                None => WS_PING_INTERVAL,
+            };
             // Silence is allowed, but not for ever: a ping makes a live client answer.
-            if self
-                .stream
-                .set_read_timeout(Some(WS_PING_INTERVAL))
-                .is_err()
-            {
+            if self.stream.set_read_timeout(Some(wait)).is_err() {
                 break Ending::Vanished("the socket failed".to_string());
             }
             match (&*self.stream).read(&mut chunk) {
@@ -239,6 +252,11 @@ impl Connection {
                         counters.received(n);
                     }
                     ping_sent = false;
+                }
+                Err(e)
+                    if is_timeout(&e) && message_due.is_some_and(|due| due <= Instant::now()) =>
+                {
+                    break Ending::Failed(Violation::TooSlow);
                 }
                 Err(e) if is_timeout(&e) && !ping_sent => {
                     ping_sent = true;

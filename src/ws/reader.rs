@@ -58,6 +58,11 @@ impl Reader {
         }
     }
 
+    /// Whether part of a frame or of a fragmented message has arrived and the rest has not.
+    pub fn in_message(&self) -> bool {
+        self.frame.is_some() || self.message.is_some()
+    }
+
     /// Holds every message's bytes against a shared budget, taken as they arrive; when it
     /// cannot spare them, the reader fails with `ServerBusy` (close code 1013).
     pub fn with_budget(mut self, claim: Claim) -> Reader {

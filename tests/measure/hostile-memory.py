@@ -159,6 +159,29 @@ def held_bodies(port, clients):
     return held
 
 
+def empty_fields(port, clients):
+    # A form of half a million empty fields, `a&a&…`, all but its last byte, then the rest.
+    body = b"a&" * (512 * 1024)
+    head = (b"POST /chat/send HTTP/1.1\r\nHost: t\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    held = []
+    for _ in range(clients):
+        sock = connect(port, 4096)
+        sock.settimeout(5)
+        try:
+            sock.sendall(head + body[:-1])
+        except OSError:
+            pass
+        held.append(sock)
+    for sock in held:
+        try:
+            sock.sendall(body[-1:])
+        except OSError:
+            pass
+    return held
+
+
 def ws_headers(port, clients):
     held = []
     for _ in range(clients):
@@ -194,6 +217,8 @@ SCENARIOS = [
      lambda port: echo(port, 200)),
     ("500 x POST /ajax/echo, 1 MiB bodies but their last byte",
      lambda port: held_bodies(port, 500)),
+    ("200 x POST /chat/send, a form of 512 Ki empty fields (1 MiB)",
+     lambda port: empty_fields(port, 200)),
     ("100 x WebSocket header announcing 16 MiB, then silence",
      lambda port: ws_headers(port, 100)),
     ("1000 msgs of 4000 '<', 40 x /chat/ws?since=0, never read",

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::demos::chat::{MAX_CHAT_NAME_CHARS, MAX_CHAT_TEXT_BYTES};
 use crate::handler::{Context, Reply};
-use crate::http::query::{self, parse_form};
+use crate::http::query::{self, form_value};
 use crate::http::request::Request;
 use crate::hub::{Event, Hub};
 use crate::json::{self, Object};
@@ -199,13 +199,7 @@ fn from_and_text(request: &Request) -> Result<(Option<String>, String), (u16, St
     let content_type = request.header("content-type").unwrap_or(form);
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     if media_type.eq_ignore_ascii_case(form) {
-        let fields = parse_form(&request.body);
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
+        let field = |name: &str| form_value(&request.body, name);
         let text =
             field("text").ok_or((400, "text is missing: send a form body text=...".into()))?;
         return Ok((field("from"), text));
