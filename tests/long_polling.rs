@@ -40,6 +40,19 @@ fn json_head(length: usize) -> String {
     )
 }
 
+/// The head of a refusal (a one-line reason as plain text) from the long-polling demo.
+fn refusal_head(status_line: &str, reason: &str) -> String {
+    head(
+        status_line,
+        &[
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("Access-Control-Allow-Origin", "*"),
+            ("Content-Length", &reason.len().to_string()),
+        ],
+    )
+}
+
 fn poll_request(since: &str) -> String {
     format!("GET /longpoll?since={since} HTTP/1.1\r\nHost: t\r\n\r\n")
 }
@@ -183,15 +196,7 @@ fn since_must_be_a_whole_number() {
         let reply = client.exchange(format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n"));
         assert_eq!(
             reply.head_without_date(),
-            head(
-                "HTTP/1.1 400 Bad Request",
-                &[
-                    ("Content-Type", "text/plain; charset=utf-8"),
-                    ("Cache-Control", "no-store"),
-                    ("Access-Control-Allow-Origin", "*"),
-                    ("Content-Length", &reason.len().to_string()),
-                ]
-            ),
+            refusal_head("HTTP/1.1 400 Bad Request", reason),
             "{target}"
         );
         assert_eq!(reply.text(), reason, "{target}");
@@ -299,15 +304,7 @@ fn publish_refuses_bad_input() {
         let reply = publish(&server, form);
         assert_eq!(
             reply.head_without_date(),
-            head(
-                "HTTP/1.1 400 Bad Request",
-                &[
-                    ("Content-Type", "text/plain; charset=utf-8"),
-                    ("Cache-Control", "no-store"),
-                    ("Access-Control-Allow-Origin", "*"),
-                    ("Content-Length", &reason.len().to_string()),
-                ]
-            ),
+            refusal_head("HTTP/1.1 400 Bad Request", reason),
             "{form:.20}"
         );
         assert_eq!(reply.text(), reason, "{form:.20}");
@@ -326,15 +323,7 @@ fn publish_refuses_bad_input() {
     let reason = "send the text as a form: Content-Type: application/x-www-form-urlencoded\n";
     assert_eq!(
         reply.head_without_date(),
-        head(
-            "HTTP/1.1 415 Unsupported Media Type",
-            &[
-                ("Content-Type", "text/plain; charset=utf-8"),
-                ("Cache-Control", "no-store"),
-                ("Access-Control-Allow-Origin", "*"),
-                ("Content-Length", &reason.len().to_string()),
-            ]
-        )
+        refusal_head("HTTP/1.1 415 Unsupported Media Type", reason)
     );
     assert_eq!(reply.text(), reason);
 
