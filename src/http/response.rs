@@ -15,6 +15,8 @@
 //! every response carries and writes head and body with one `write` call, so a small response
 //! leaves in a single TCP segment.
 
+use std::cell::RefCell;
+use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::http::request::Version;
@@ -110,13 +112,14 @@ pub fn head_bytes(
     delimit: Delimit,
     keep_alive: bool,
 ) -> Vec<u8> {
-    let mut head = format!(
-        "{} {} {}\r\nDate: {}\r\nServer: webwire\r\n",
-        version.as_str(),
-        response.status,
-        reason_phrase(response.status),
-        http_date(SystemTime::now()),
-    );
+    // Pieces pushed onto one buffer, not formatted: this runs for every response.
+    let mut head = String::with_capacity(256);
+    head.push_str(version.as_str());
+    let _ = write!(head, " {} ", response.status);
+    head.push_str(reason_phrase(response.status));
+    head.push_str("\r\nDate: ");
+    push_date_now(&mut head);
+    head.push_str("\r\nServer: webwire\r\n");
     if response.nosniff {
         head.push_str("X-Content-Type-Options: nosniff\r\n");
     }
@@ -128,11 +131,16 @@ pub fn head_bytes(
     for (name, value) in &response.headers {
         let owned_by_server = framing.iter().any(|f| name.eq_ignore_ascii_case(f));
         if !owned_by_server || (switching && name.eq_ignore_ascii_case("connection")) {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            head.push_str(name);
+            head.push_str(": ");
+            head.push_str(value);
+            head.push_str("\r\n");
         }
     }
     match delimit {
-        Delimit::Length(n) => head.push_str(&format!("Content-Length: {n}\r\n")),
+        Delimit::Length(n) => {
+            let _ = write!(head, "Content-Length: {n}\r\n");
+        }
         Delimit::Chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
         Delimit::Close | Delimit::NoBody => {}
     }
@@ -159,6 +167,26 @@ pub fn head_bytes(
     head.into_bytes()
 }
 // ANCHOR_END: head_bytes
+
+// ANCHOR: date_now
+/// Appends `Date`'s value for now. It changes once a second, and a busy connection answers
+/// many requests in one second, so each connection's thread formats it once per second and
+/// copies it the rest of the time (nginx keeps a cached time string for the same reason).
+fn push_date_now(head: &mut String) {
+    thread_local! {
+        static DATE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now();
+    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with_borrow_mut(|(cached_second, text)| {
+        if *cached_second != second {
+            *text = http_date(now);
+            *cached_second = second;
+        }
+        head.push_str(text);
+    });
+}
+// ANCHOR_END: date_now
 
 /// Responses that never carry a body, whatever the method (RFC 9110 §6.4.1).
 pub fn status_has_no_body(status: u16) -> bool {
