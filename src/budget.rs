@@ -28,7 +28,7 @@ impl Budget {
         })
     }
 
-    /// Bytes taken now, for `/stats` and tests.
+    /// Bytes taken now (the tests read it).
     pub fn used(&self) -> usize {
         self.used.load(Ordering::SeqCst)
     }

@@ -35,10 +35,6 @@ impl Places {
     pub fn taken(&self) -> usize {
         self.taken.load(Ordering::SeqCst)
     }
-
-    pub fn most(&self) -> usize {
-        self.most
-    }
 }
 
 /// One taken place. Dropping it gives the place back, so every way out — an answer, a

@@ -9,7 +9,7 @@
 //! - `server` — listening, one connection's loop, writing replies, log and trace lines
 //! - `handler`, `router` — the API a demo is written against (`Reply`, `Context`); matching
 //!   (method, path) to a handler, and 404, 405, 501
-//! - `hub` — the numbered event log that held requests wait on
+//! - `hub`, `held` — the numbered event log that held requests wait on; places for them
 //! - `ws` — WebSocket by hand: handshake, frames, UTF-8, close, a connection's loop
 //! - `http` — requests parsed from bytes, methods, bodies, queries, responses written as bytes
 //! - `net`, `budget`, `log`, `traffic`, `limits`, `json`, `origins`, `html`, `text`, `clock`, `random`,

@@ -121,7 +121,7 @@ impl Connection {
             // A client waiting for `100 Continue` that no handler would take (404, 405, 501) is
             // refused now, before it sends a body nobody would read (RFC 9110 §10.1.1).
             let refuse_early = request.expects_continue && !shared.router.accepts(&request);
-            // The body's bytes are held against the shared budget until the reply is done.
+            // The body's bytes are held against the shared budget until the handler returns.
             let mut body_claim = app.budget.claim();
             if !refuse_early {
                 match self.read_body(app, &mut request, &mut body_claim) {
@@ -163,10 +163,9 @@ impl Connection {
             if let Some(counters) = counters {
                 counters.finished();
             }
-            drop((request, body_claim));
             // A held request's handler may have read the client's next request while it
-            // watched for a close; it goes after what was already buffered. A big body
-            // leaves the buffer large: give that memory back before the next request.
+            // watched for a close; it goes after what was already buffered. Then the buffer
+            // keeps no more room than a head needs.
             self.buf.extend(self.watch.take_unread());
             self.buf.shrink_to(MAX_HEAD_BYTES + READ_CHUNK_BYTES);
             if next != Next::Request {
