@@ -25,7 +25,15 @@ OPTIONS:
     --port N         listen on port N (default 8088; 0 picks a free port)
     --bind ADDR      listen on ADDR (default localhost: both 127.0.0.1 and ::1, so
                      http://localhost:8088 works whichever one the browser picks)
-    --max-conns N    serve at most N connections at once; more get 503 (default 512)
+    --max-conns N    serve at most N connections at once; more get 503 (default: what
+                     the machine allows: open files, threads, memory mappings and memory,
+                     each after a margin; the start-up line says which limit decided)
+    --max-held N     hold at most N requests open at once (long polls, streams,
+                     WebSockets); more get 503 (default: 7/8 of --max-conns, so 1/8 is
+                     always left for requests answered at once)
+    --max-conns-per-client N
+                     at most N connections from one client address (default: no cap;
+                     clients behind one proxy or NAT share an address)
     --allow-origin O add O (e.g. http://example.test:3000) to the origins the cross-origin
                      demos accept; the two demo origins, http://localhost:PORT and
                      http://127.0.0.1:PORT, are always accepted (repeatable)
@@ -71,7 +79,12 @@ pub struct Config {
     pub demo: Option<String>,
     pub trace: bool,
     pub quiet: bool,
-    pub max_conns: usize,
+    /// `--max-conns`; `None`: derived from the machine at start (`capacity.rs`).
+    pub max_conns: Option<usize>,
+    /// `--max-held`; `None`: a share of the connections (`capacity::held_share`).
+    pub max_held: Option<usize>,
+    /// `--max-conns-per-client`; `None`: no cap.
+    pub max_conns_per_client: Option<usize>,
     /// Bytes that request bodies and WebSocket messages may hold at once, all connections
     /// together (`MEMORY_BUDGET_BYTES`; tests make it small).
     pub memory_budget: usize,
@@ -93,7 +106,9 @@ impl Default for Config {
             demo: None,
             trace: false,
             quiet: false,
-            max_conns: limits::MAX_CONNECTIONS,
+            max_conns: None,
+            max_held: None,
+            max_conns_per_client: None,
             memory_budget: limits::MEMORY_BUDGET_BYTES,
             timeouts: Timeouts::default(),
             tick: DEFAULT_TICK,
@@ -134,12 +149,10 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                     .next()
                     .ok_or("--bind needs an address, e.g. --bind 0.0.0.0")?;
             }
-            "--max-conns" => {
-                let value = args.next().ok_or("--max-conns needs a number")?;
-                config.max_conns = match value.parse() {
-                    Ok(n) if n > 0 => n,
-                    _ => return Err(format!("--max-conns {value}: needs a number above 0")),
-                };
+            "--max-conns" => config.max_conns = Some(count(&arg, args.next())?),
+            "--max-held" => config.max_held = Some(count(&arg, args.next())?),
+            "--max-conns-per-client" => {
+                config.max_conns_per_client = Some(count(&arg, args.next())?);
             }
             "--allow-origin" => {
                 let origin = args
@@ -184,6 +197,15 @@ fn is_serialized_origin(origin: &str) -> bool {
     let port_ok =
         port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
     host_ok && port_ok
+}
+
+/// A flag's value as a count, at least 1.
+fn count(flag: &str, value: Option<String>) -> Result<usize, String> {
+    let value = value.ok_or_else(|| format!("{flag} needs a number"))?;
+    match value.parse() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{flag} {value}: needs a number above 0")),
+    }
 }
 
 /// A flag's value in milliseconds, at least 1.

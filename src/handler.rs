@@ -6,6 +6,7 @@
 //! each handler captures whatever state the demo keeps (a room, a log of pings), so the core
 //! never needs to know that a demo has state at all.
 
+use std::cell::Cell;
 use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::thread;
 use std::time::Instant;
 
 use crate::App;
+use crate::held::Place;
 use crate::http::body::BodyWriter;
 use crate::http::request::Request;
 use crate::http::response::Response;
@@ -108,9 +110,25 @@ impl From<Response> for Reply {
 pub struct Context<'a> {
     pub app: &'a App,
     pub(crate) watch: &'a ClientWatch,
+    /// Whether the handler took a held place itself (`hold`): then the server does not take
+    /// another for its stream or upgrade.
+    pub(crate) took_place: Cell<bool>,
 }
 
 impl Context<'_> {
+    /// A place for a request held open — a long poll waiting, a stream, a socket — or `None`
+    /// when `--max-held` of them are held already. Keep it for as long as the request is
+    /// held: dropping it gives the place back. A stream or an upgrade whose handler did not
+    /// take one gets one from the server (or a 503), so a handler takes its own only to wait
+    /// inside itself, or to answer a full server in its protocol's own words.
+    pub fn hold(&self) -> Option<Place> {
+        let place = self.app.held.take();
+        if place.is_some() {
+            self.took_place.set(true);
+        }
+        place
+    }
+
     /// True once the client has closed its side or the connection has failed. A handler that
     /// holds a request open (a long poll) asks this while it waits, so a client that leaves
     /// frees its thread at once instead of at the end of the hold.
@@ -145,6 +163,15 @@ impl Context<'_> {
     pub fn watch(&self) -> ClientWatch {
         self.watch.clone()
     }
+}
+
+/// Why a request that would be held is refused: every `--max-held` place is taken. Names the
+/// limit and the flag that raises it, for the 503's body and the log.
+pub fn held_full_reason(app: &App) -> String {
+    format!(
+        "too many requests are held open ({}, --max-held); try again shortly",
+        app.capacity.held
+    )
 }
 
 /// A connection after `101 Switching Protocols`, handed to the new protocol.

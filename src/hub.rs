@@ -8,16 +8,21 @@
 //! id it saw and asks for what came after. A reader that was away for a moment just gets
 //! several events at once.
 //!
-//! One `Mutex` guards the log; one `Condvar` wakes every waiting reader on publish.
+//! One `RwLock` guards the log: readers read it side by side, a publish writes alone. Waiting
+//! readers put their thread on a list; a publish wakes each one on it exactly once
+//! (`Thread::unpark`), and nobody else. A single `Condvar` would do the same work worse: its
+//! `notify_all` wakes every waiter to fight for one mutex, so with thousands of streams each
+//! publish became a stampede of threads taking the lock in turn.
 
-use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
 use crate::clock::now_millis;
 
 use crate::json;
-use crate::limits::GONE_CHECK_INTERVAL;
+use crate::limits::{GONE_CHECK_INTERVAL, GONE_CHECKS_PER_SECOND};
 
 // ANCHOR: batch_limits
 /// Most events one answer carries from an event log: a poll, a long poll, one piece of a
@@ -56,35 +61,51 @@ struct Log {
 }
 
 pub struct Hub {
-    log: Mutex<Log>,
-    published: Condvar,
+    log: RwLock<Log>,
+    /// The readers waiting for the next event, by a key of their own.
+    waiting: Mutex<Waiting>,
     /// The log keeps this many of the newest events; older ones are dropped.
     capacity: usize,
+}
+
+#[derive(Default)]
+struct Waiting {
+    next_key: u64,
+    threads: HashMap<u64, Thread>,
 }
 
 impl Hub {
     pub fn new(capacity: usize) -> Hub {
         Hub {
-            log: Mutex::new(Log {
+            log: RwLock::new(Log {
                 events: VecDeque::new(),
                 last_id: 0,
             }),
-            published: Condvar::new(),
+            waiting: Mutex::new(Waiting::default()),
             capacity,
         }
     }
 
     /// A poisoned lock only means another thread panicked while holding it; the log itself
     /// is always whole (every change is one push or pop), so carry on with it.
-    fn lock(&self) -> MutexGuard<'_, Log> {
+    fn read(&self) -> RwLockReadGuard<'_, Log> {
         self.log
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn waiting(&self) -> MutexGuard<'_, Waiting> {
+        self.waiting
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Appends an event, wakes every waiting reader, and returns the event.
+    /// Appends an event, wakes every waiting reader once, and returns the event.
     pub fn publish(&self, text: &str) -> Event {
-        let mut log = self.lock();
+        let mut log = self
+            .log
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         log.last_id += 1;
         let event = Event {
             id: log.last_id,
@@ -96,57 +117,79 @@ impl Hub {
             log.events.pop_front();
         }
         drop(log);
-        self.published.notify_all();
+        // Each waiter waits for an id above its cursor, and no cursor is above the id just
+        // published: every one of them has something to send now.
+        for thread in self.waiting().threads.values() {
+            thread.unpark();
+        }
         event
+    }
+
+    /// Readers waiting now.
+    pub fn waiters(&self) -> usize {
+        self.waiting().threads.len()
     }
 
     /// The id of the newest event, 0 if there is none yet.
     pub fn last_id(&self) -> u64 {
-        self.lock().last_id
+        self.read().last_id
     }
 
     /// The events still kept with an id above `id`, oldest first, at most one batch.
     pub fn after(&self, id: u64) -> Vec<Event> {
-        events_after(&self.lock(), id)
+        events_after(&self.read(), id)
     }
 
     // ANCHOR: wait_after
     /// Events after `id`; if there are none yet, waits until one is published or `deadline`
-    /// passes (then returns none). While it waits it asks `client_gone` every
-    /// `GONE_CHECK_INTERVAL`, and returns none at once if the answer is yes — a waiting
-    /// request must not outlive its client by the whole hold time.
+    /// passes (then returns none). While it waits it asks `client_gone` from time to time,
+    /// and returns none at once if the answer is yes — a waiting request must not outlive its
+    /// client by the whole hold time. A thread that unparks this one makes it ask at once.
     pub fn wait_after(
         &self,
         id: u64,
         deadline: Instant,
         client_gone: impl Fn() -> bool,
     ) -> Vec<Event> {
-        loop {
-            let log = self.lock();
-            let events = events_after(&log, id);
+        // On the list before looking at the log: a publish between the look and the park
+        // still unparks us, and `park` returns at once for an unpark that came before it.
+        let key = {
+            let mut waiting = self.waiting();
+            waiting.next_key += 1;
+            let key = waiting.next_key;
+            waiting.threads.insert(key, thread::current());
+            key
+        };
+        let events = loop {
+            let events = self.after(id);
             if !events.is_empty() {
-                return events;
+                break events;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Vec::new();
+                break Vec::new();
             }
-            // Sleep until a publish wakes us (or the slice ends, to check on the client).
-            // `wait_timeout` lets go of the lock while it sleeps, so publishers are not held up.
-            let slice = left.min(GONE_CHECK_INTERVAL);
-            let log = match self.published.wait_timeout(log, slice) {
-                Ok((log, _)) => log,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-            let events = events_after(&log, id);
+            thread::park_timeout(left.min(self.gone_check_interval()));
+            let events = self.after(id);
             if !events.is_empty() {
-                return events;
+                break events;
             }
-            drop(log); // ask the socket without holding up everyone else
             if client_gone() {
-                return Vec::new();
+                break Vec::new();
             }
-        }
+        };
+        self.waiting().threads.remove(&key);
+        events
+    }
+
+    /// How long a waiter sleeps between two looks at its client: `GONE_CHECK_INTERVAL`, or
+    /// longer when so many wait that their looks together would pass
+    /// `GONE_CHECKS_PER_SECOND`. Each look is a few system calls; ten thousand idle streams
+    /// looking four times a second would keep a core busy doing nothing.
+    fn gone_check_interval(&self) -> Duration {
+        let waiters = u32::try_from(self.waiters()).unwrap_or(u32::MAX);
+        let spread = Duration::from_secs(1) * waiters / GONE_CHECKS_PER_SECOND;
+        spread.max(GONE_CHECK_INTERVAL)
     }
     // ANCHOR_END: wait_after
 }

@@ -12,9 +12,9 @@
 //! - `hub`, `held` — the numbered event log that held requests wait on; places for them
 //! - `ws` — WebSocket by hand: handshake, frames, UTF-8, close, a connection's loop
 //! - `http` — requests parsed from bytes, methods, bodies, queries, responses written as bytes
-//! - `net`, `budget`, `log`, `traffic`, `limits`, `json`, `origins`, `html`, `text`, `clock`, `random`,
+//! - `net`, `budget`, `capacity`, `log`, `traffic`, `limits`, `json`, `origins`, `html`, `text`, `clock`, `random`,
 //!   `config` — sockets written against a deadline and watched for a client leaving, the
-//!   memory budget, the log's bounded queue, the wire counters, the core's caps, JSON by hand,
+//!   memory budget, the limits read off the machine, the log's bounded queue, the wire counters, the core's caps, JSON by hand,
 //!   the one origin rule, HTML escaping, time, a small random generator, the command line
 
 #![forbid(unsafe_code)]
@@ -22,6 +22,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod budget;
+pub mod capacity;
 pub mod clock;
 pub mod config;
 pub mod demos;
@@ -62,6 +63,10 @@ pub struct App {
     pub traffic: traffic::Traffic,
     /// The memory that request bodies and WebSocket messages share (`MEMORY_BUDGET_BYTES`).
     pub budget: Arc<budget::Budget>,
+    /// The limits in force: connections, held requests, per client address.
+    pub capacity: capacity::Capacity,
+    /// Places for held requests (long polls, streams, sockets), `capacity.held` of them.
+    pub held: Arc<held::Places>,
     /// The log's queue, when anything is logged or traced (`None` with `--quiet` alone).
     log: Option<log::Log>,
 }
@@ -116,12 +121,21 @@ pub fn start_with(config: Config, extra_routes: Vec<Route>) -> Result<Running, S
     }
     let log = (!config.quiet || config.trace).then(log::Log::to_stdout);
     let budget = budget::Budget::new(config.memory_budget);
+    let capacity = capacity::Capacity::resolve(
+        config.max_conns,
+        config.max_held,
+        config.max_conns_per_client,
+        config.memory_budget,
+    );
+    let held = held::Places::new(capacity.held);
     let app = App {
         config,
         demos,
         pages,
         traffic: traffic::Traffic::new(router.paths()),
         budget,
+        capacity,
+        held,
         log,
     };
     server::start(app, router)

@@ -22,8 +22,8 @@ pub const MAX_CHUNK_LINE: usize = 1024;
 /// Largest trailer section after the last chunk (read and thrown away). Past it: 431.
 pub const MAX_TRAILER_BYTES: usize = 4 * 1024;
 
-/// Default for `--max-conns`: connections served at once. One more gets 503 and is closed.
-pub const MAX_CONNECTIONS: usize = 512;
+// The connection limit (`--max-conns`) is not a constant: `capacity.rs` derives it from the
+// machine's limits at start, with its own margins.
 /// Stack of each connection thread. Handlers keep buffers on the heap, so a small stack lets
 /// hundreds of idle connections cost little memory.
 pub const THREAD_STACK_BYTES: usize = 256 * 1024;
@@ -34,6 +34,12 @@ pub const READ_CHUNK_BYTES: usize = 8 * 1024;
 /// the connection's start). One deadline, not re-armed per read: a client sending one byte every
 /// few seconds still runs out of time. Past it: 408 Request Timeout.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The server counts as nearly full from this share of `--max-conns` (in percent): from
+/// there, a new head has `HEADER_TIMEOUT_UNDER_PRESSURE` instead of `HEADER_TIMEOUT`.
+pub const UNDER_PRESSURE_PERCENT: usize = 75;
+/// The header timeout while the server is nearly full: slow heads give their seats back
+/// sooner when others may be waiting for one. Ample for any client on a working network.
+pub const HEADER_TIMEOUT_UNDER_PRESSURE: Duration = Duration::from_secs(2);
 /// The whole body must arrive within this time after the head. Past it: 408 and close.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A keep-alive connection with no new request for this long is closed (silently: no request
@@ -65,6 +71,10 @@ pub const LOG_QUEUE_BYTES: usize = 1024 * 1024;
 /// How often a handler holding a request open (a long poll) checks whether its client has
 /// gone. A client that leaves frees its thread within this time, not at the end of the hold.
 pub const GONE_CHECK_INTERVAL: Duration = Duration::from_millis(250);
+/// At most this many such checks per second among all the readers waiting on one event log:
+/// with more readers than this times `GONE_CHECK_INTERVAL` allows, each checks less often
+/// (10,000 idle streams: every 5 s). A publish wakes them all at once anyway.
+pub const GONE_CHECKS_PER_SECOND: u32 = 2000;
 // ANCHOR_END: limits
 
 /// A size as the error messages say it: `8 KiB`, `1 MiB`, `512 B`. Messages are made from the

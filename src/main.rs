@@ -27,6 +27,8 @@ fn main() -> ExitCode {
         .demo
         .as_ref()
         .map_or(webwire::demos::ALL.len(), |_| 1);
+    // Before the limits are derived from it: the connection limit follows the file limit.
+    let open_files = webwire::capacity::raise_open_files_limit();
     match webwire::start(config) {
         Ok(running) => {
             // An IPv6 literal needs brackets inside a URL.
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
                 "webwire listening on http://{host}:{}/ ({count} demo{plural}; --help for options)",
                 running.port()
             );
+            println!("limits: {}; {open_files}", running.capacity.summary());
             running.wait();
             ExitCode::SUCCESS
         }

@@ -94,8 +94,13 @@ pub struct ClientWatch {
 
 impl ClientWatch {
     pub fn new(stream: TcpStream) -> ClientWatch {
+        ClientWatch::shared(Arc::new(stream))
+    }
+
+    /// A watch on a socket that others hold too (the server's roster of connections).
+    pub fn shared(stream: Arc<TcpStream>) -> ClientWatch {
         ClientWatch {
-            stream: Arc::new(stream),
+            stream,
             unread: Arc::new(Mutex::new(Vec::new())),
         }
     }

@@ -17,7 +17,7 @@ use support::{
     test_config, wait_open, wait_stat,
 };
 use webwire::Running;
-use webwire::demos::chat::{CHAT_ROOM_CAPACITY, MAX_CHAT_HELD, MAX_CHAT_TEXT_BYTES};
+use webwire::demos::chat::{CHAT_ROOM_CAPACITY, MAX_CHAT_TEXT_BYTES};
 use webwire::hub::MAX_BATCH_EVENTS;
 
 const ORIGIN: &str = "http://localhost:8088";
@@ -513,23 +513,44 @@ fn a_vanished_client_frees_its_place_on_every_held_transport() {
 }
 
 #[test]
-fn one_held_connection_past_the_cap_is_503() {
-    let server = server(Duration::from_secs(30));
-    let held = clients_waiting(&server, &request("/chat/longpoll?since=0"), MAX_CHAT_HELD);
-    wait_open(&server, "longpoll", MAX_CHAT_HELD as u64);
-    let refused = Client::connect(&server).exchange(request("/chat/longpoll?since=0"));
-    assert_eq!(refused.status, 503);
-    assert_eq!(refused.header("retry-after"), Some("1"));
+fn one_held_connection_past_the_servers_share_is_503_on_every_transport() {
+    // Four held places for the whole server (`--max-held 4`), shared by every transport.
+    let mut config = test_config();
+    config.hold = Duration::from_secs(30);
+    config.max_held = Some(4);
+    let server = start_custom(config, Vec::new());
+    let polls = clients_waiting(&server, &request("/chat/longpoll?since=0"), 2);
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let mut stream = Client::connect(&server);
+        stream.send(request("/chat/stream?since=0"));
+        assert_eq!(stream.read_reply_to(true).status, 200);
+        streams.push(stream);
+    }
+    wait_open(&server, "longpoll", 2);
+    let reason = "too many requests are held open (4, --max-held); try again shortly\n";
+    for path in ["/chat/longpoll?since=0", "/chat/stream?since=0"] {
+        let refused = Client::connect(&server).exchange(request(path));
+        assert_eq!(refused.status, 503, "{path}");
+        assert_eq!(refused.header("retry-after"), Some("1"));
+        assert_eq!(refused.text(), reason);
+    }
+    // A request answered at once is not held: it is served.
     assert_eq!(
-        refused.text(),
-        "too many clients are connected this way; try again shortly\n"
+        Client::connect(&server)
+            .exchange(request("/chat/poll?since=0"))
+            .status,
+        200
     );
-    let mut stream = Client::connect(&server);
-    stream.send(request("/chat/stream?since=99"));
-    let stream = stream.read_reply_to(true);
-    assert_eq!(stream.status, 200, "each transport has its own cap");
-    drop(held);
+    drop(polls);
     wait_open(&server, "longpoll", 0);
+    let mut stream = Client::connect(&server);
+    stream.send(request("/chat/stream?since=0"));
+    assert_eq!(
+        stream.read_reply_to(true).status,
+        200,
+        "a place given back is taken again"
+    );
 }
 
 // --- /stats ------------------------------------------------------------------------------------------

@@ -126,6 +126,9 @@ fn chapter_links_point_at_files_that_exist() {
     let docs = Path::new(ROOT).join("docs");
     for entry in fs::read_dir(&docs).unwrap() {
         let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "md") {
+            continue; // docs/img holds the figures the chapters show
+        }
         let text = fs::read_to_string(&path).unwrap();
         for target in text
             .split("](")

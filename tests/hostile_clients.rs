@@ -18,7 +18,7 @@ use support::{
 use webwire::Running;
 use webwire::config::Config;
 use webwire::demos::ajax::MAX_ECHO_BODY_BYTES;
-use webwire::demos::chat::{MAX_CHAT_HELD, MAX_CHAT_TEXT_BYTES};
+use webwire::demos::chat::MAX_CHAT_TEXT_BYTES;
 use webwire::hub::{MAX_BATCH_EVENTS, MAX_BATCH_TEXT_BYTES};
 
 /// The largest catch-up answer (chapter 01): every text byte escaped to six (`<` is
@@ -409,9 +409,10 @@ fn a_request_pipelined_behind_a_long_poll_is_answered_after_it() {
 
 #[test]
 fn a_full_event_stream_says_retry_instead_of_a_final_503() {
-    let server = server_with(|_| {});
-    let held = clients_waiting(&server, &request("/chat/events"), MAX_CHAT_HELD);
-    wait_open(&server, "sse", MAX_CHAT_HELD as u64);
+    const HELD: usize = 8;
+    let server = server_with(|config| config.max_held = Some(HELD));
+    let held = clients_waiting(&server, &request("/chat/events"), HELD);
+    wait_open(&server, "sse", HELD as u64);
     let reply = Client::connect(&server).exchange(request("/chat/events?since=5"));
     // 200 and an event stream that ends at once: EventSource waits `retry` ms and
     // reconnects by itself; a 503 would have closed it for good.

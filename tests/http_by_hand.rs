@@ -714,10 +714,48 @@ fn a_connection_that_sends_nothing_is_closed_silently() {
     assert!(client.is_closed_by_server());
 }
 
+/// Opens a Server-Sent Events stream and reads its head: a connection held busy.
+fn open_stream(server: &webwire::Running) -> Client {
+    let mut client = Client::connect(server);
+    client.send("GET /chat/events HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(client.read_reply_to(true).status, 200);
+    client
+}
+
 #[test]
-fn past_max_conns_the_next_connection_gets_503() {
+fn exactly_at_max_conns_busy_connections_leave_a_503_that_names_the_flag() {
     let mut config = test_config();
-    config.max_conns = 2;
+    config.max_conns = Some(3);
+    config.max_held = Some(3); // every seat may be held, so nothing can be taken back
+    let server = start_custom(config, Vec::new());
+    // Not before the limit: all three are served.
+    let streams: Vec<Client> = (0..3).map(|_| open_stream(&server)).collect();
+
+    let mut fourth = Client::connect(&server);
+    let reply = fourth.read_reply();
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert_eq!(
+        reply.text(),
+        "the server is full (3 connections, --max-conns); try again shortly\n"
+    );
+
+    // A connection that ends frees its seat before its client sees the close.
+    drop(streams);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while get(&server, "/").status != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the seats never came back"
+        );
+    }
+}
+
+#[test]
+fn at_max_conns_the_longest_idle_keep_alive_connection_makes_room() {
+    let mut config = test_config();
+    config.max_conns = Some(2);
     config.timeouts.idle = Duration::from_secs(30); // the two must stay open for the test
     let server = start_custom(config, Vec::new());
     let mut first = Client::connect(&server);
@@ -725,20 +763,34 @@ fn past_max_conns_the_next_connection_gets_503() {
     assert_eq!(first.exchange(GET_INDEX).status, 200);
     assert_eq!(second.exchange(GET_INDEX).status, 200);
 
+    // Both idle, the server full: the one idle longest is closed for the newcomer, as
+    // nginx does with its keep-alive connections.
     let mut third = Client::connect(&server);
-    let reply = third.read_reply();
-    assert_eq!(reply.status, 503);
-    assert_eq!(reply.header("retry-after"), Some("1"));
-    assert_eq!(reply.header("connection"), Some("close"));
-    assert_eq!(
-        reply.text(),
-        "the server is full (--max-conns); try again shortly\n"
-    );
+    assert_eq!(third.exchange(GET_INDEX).status, 200);
+    assert!(first.is_closed_by_server(), "idle longest: closed");
+    assert_eq!(second.exchange(GET_INDEX).status, 200, "the other goes on");
+}
 
-    // A connection that has closed frees its slot before the client sees the close.
-    first.exchange("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-    assert!(first.is_closed_by_server());
-    assert_eq!(get(&server, "/").status, 200);
+#[test]
+fn at_max_conns_the_slowest_unfinished_head_makes_room_with_a_408() {
+    let mut config = test_config();
+    config.max_conns = Some(2);
+    config.timeouts.header = Duration::from_secs(30); // slow, but not out of time
+    let server = start_custom(config, Vec::new());
+    let mut slowest = Client::connect(&server);
+    slowest.send("GET / HTTP/1.1\r\nHo");
+    // The server must have read it before the second one starts, or "slowest" is a guess.
+    let mut slow = Client::connect(&server);
+    slow.send("GET / HTTP/1.1\r\n");
+    let mut patient = Client::connect(&server);
+    assert_eq!(patient.exchange(GET_INDEX).status, 200);
+
+    let reason =
+        "the server is full, and this request head was the slowest to arrive; send it again\n";
+    let taken = slowest.read_reply();
+    assert_eq!((taken.status, taken.text().as_str()), (408, reason));
+    slow.send("Host: t\r\n\r\n");
+    assert_eq!(slow.read_reply().status, 200, "the other head finishes");
 }
 
 #[test]

@@ -15,7 +15,10 @@ use support::{
     Client, Reply, clients_waiting, get, head, number, post_request, start_custom, test_config,
 };
 use webwire::Running;
-use webwire::demos::long_polling::{MAX_EVENT_TEXT_BYTES, MAX_LONG_POLL_WAITERS};
+use webwire::demos::long_polling::MAX_EVENT_TEXT_BYTES;
+
+/// Held requests the test servers allow (`--max-held`).
+const MAX_HELD: usize = 16;
 
 const AN_HOUR: Duration = Duration::from_secs(3600);
 
@@ -24,6 +27,7 @@ fn server(tick: Duration, hold: Duration) -> Running {
     let mut config = test_config();
     config.tick = tick;
     config.hold = hold;
+    config.max_held = Some(MAX_HELD);
     start_custom(config, Vec::new())
 }
 
@@ -205,7 +209,7 @@ fn since_must_be_a_whole_number() {
             client
                 .exchange("GET /longpoll/stats HTTP/1.1\r\nHost: t\r\n\r\n")
                 .text(),
-            format!(r#"{{"waiting":0,"max_waiting":{MAX_LONG_POLL_WAITERS},"last_id":0}}"#)
+            format!(r#"{{"waiting":0,"max_waiting":{MAX_HELD},"last_id":0}}"#)
         );
     }
 }
@@ -213,10 +217,10 @@ fn since_must_be_a_whole_number() {
 #[test]
 fn past_the_cap_a_poll_gets_503_and_a_freed_place_lets_the_next_in() {
     let server = server(AN_HOUR, AN_HOUR);
-    let mut held = clients_waiting(&server, &poll_request("0"), MAX_LONG_POLL_WAITERS);
-    wait_until_waiting(&server, MAX_LONG_POLL_WAITERS as u64);
+    let mut held = clients_waiting(&server, &poll_request("0"), MAX_HELD);
+    wait_until_waiting(&server, MAX_HELD as u64);
 
-    let reason = "too many long polls are waiting; try again shortly\n";
+    let reason = "too many requests are held open (16, --max-held); try again shortly\n";
     for path in ["/longpoll?since=0", "/longpoll/random"] {
         let reply = get(&server, path);
         assert_eq!(
@@ -238,10 +242,10 @@ fn past_the_cap_a_poll_gets_503_and_a_freed_place_lets_the_next_in() {
 
     // One client leaves; its place is given back, and a new poll is held in it.
     drop(held.pop());
-    wait_until_waiting(&server, MAX_LONG_POLL_WAITERS as u64 - 1);
+    wait_until_waiting(&server, MAX_HELD as u64 - 1);
     let mut newcomer = Client::connect(&server);
     newcomer.send(poll_request("0"));
-    wait_until_waiting(&server, MAX_LONG_POLL_WAITERS as u64);
+    wait_until_waiting(&server, MAX_HELD as u64);
 
     let event = publish(&server, "text=for+everyone").text();
     assert_eq!(newcomer.read_reply().text(), format!("[{event}]"));
@@ -394,7 +398,7 @@ fn stats_byte_for_byte() {
     let server = server(AN_HOUR, AN_HOUR);
     publish(&server, "text=a");
     let reply = get(&server, "/longpoll/stats");
-    let body = format!(r#"{{"waiting":0,"max_waiting":{MAX_LONG_POLL_WAITERS},"last_id":1}}"#);
+    let body = format!(r#"{{"waiting":0,"max_waiting":{MAX_HELD},"last_id":1}}"#);
     assert_eq!(reply.head_without_date(), json_head(body.len()));
     assert_eq!(reply.text(), body);
 }

@@ -224,7 +224,7 @@ fn sse_server(tick: Duration, hold: Duration, max_conns: usize) -> webwire::Runn
     let mut config = test_config();
     config.tick = tick;
     config.hold = hold;
-    config.max_conns = max_conns;
+    config.max_conns = Some(max_conns);
     start_custom(config, Vec::new())
 }
 

@@ -260,7 +260,7 @@ fn a_client_that_vanishes_ends_its_stream() {
     // One connection at a time: while a stream's thread lives, any other client gets 503.
     let mut config = test_config();
     config.tick = Duration::from_millis(20);
-    config.max_conns = 1;
+    config.max_conns = Some(1);
     let server = start_custom(config, Vec::new());
     let mut leaver = Client::connect(&server);
     // A thousand numbers: twenty seconds of stream, if nobody noticed the client leave.

@@ -33,8 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::demos::Demo;
-use crate::handler::{Context, Reply, with_state};
-use crate::held::{Place, Places};
+use crate::handler::{Context, Reply, held_full_reason, with_state};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::hub::Hub;
@@ -56,10 +55,6 @@ pub const CHAT_ROOM_CAPACITY: usize = 1000;
 pub const MAX_CHAT_TEXT_BYTES: usize = 4 * 1024;
 /// Longest sender name, in characters; longer is 400.
 pub const MAX_CHAT_NAME_CHARS: usize = 32;
-/// Connections held at once per chat transport (long polls, streams, sockets); one more is
-/// 503, except on the event stream, which answers `retry:` so that `EventSource` comes back.
-/// Five held transports times this stays well under `MAX_CONNECTIONS`.
-pub const MAX_CHAT_HELD: usize = 64;
 /// Body bytes after which an XHR or iframe stream ends and its client reconnects from its
 /// cursor: the browser keeps a whole response (`responseText`, the iframe's document) in
 /// memory, so a stream that never ended would grow without bound. sockjs uses 128 KiB too.
@@ -143,33 +138,18 @@ impl Transport {
 }
 // ANCHOR_END: transports
 
-/// One transport's own counters (the server counts requests and bytes per path itself).
-#[derive(Debug)]
+/// One transport's own counter (the server counts requests, bytes and open connections per
+/// path itself). Held connections are not capped per transport: every transport takes its
+/// places from the server's one `--max-held` share (`Context::hold`).
+#[derive(Debug, Default)]
 pub struct Tally {
-    /// Connections held open right now (long polls waiting, streams, sockets), at most
-    /// `MAX_CHAT_HELD`.
-    places: Arc<Places>,
     /// Messages handed to clients (a gap signal is not a message).
     delivered: AtomicU64,
-}
-
-impl Default for Tally {
-    fn default() -> Self {
-        Tally {
-            places: Places::new(MAX_CHAT_HELD),
-            delivered: AtomicU64::new(0),
-        }
-    }
 }
 
 impl Tally {
     fn delivered(&self, messages: usize) {
         self.delivered.fetch_add(messages as u64, Ordering::Relaxed);
-    }
-
-    /// A place for one more held connection, or `None` when the transport is full.
-    fn take_place(&self) -> Option<Place> {
-        self.places.take()
     }
 }
 
@@ -198,15 +178,11 @@ impl State {
 }
 // ANCHOR_END: state
 
+/// Every held place is taken (`--max-held`): 503, readable from the other origin too.
 fn full(request: &Request, context: &Context) -> Reply {
-    refusal(
-        request,
-        context,
-        503,
-        "too many clients are connected this way; try again shortly",
-    )
-    .with_header("Retry-After", RETRY_AFTER_SECS.to_string())
-    .into()
+    refusal(request, context, 503, &held_full_reason(context.app))
+        .with_header("Retry-After", RETRY_AFTER_SECS.to_string())
+        .into()
 }
 // ANCHOR_END: place
 

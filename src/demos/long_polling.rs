@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use crate::clock::now_millis;
 use crate::demos::Demo;
-use crate::handler::{Context, Reply, with_state};
+use crate::handler::{Context, Reply, held_full_reason, with_state};
 use crate::held::Places;
 use crate::http::query::{self, form_value};
 use crate::http::request::Request;
@@ -49,9 +49,6 @@ use crate::random::Xorshift;
 use crate::router::Route;
 
 // ANCHOR: long_polling_limits
-/// Long polls held at once, both variants together; one more gets 503 with Retry-After. Each
-/// held poll pins a thread and a connection, so this keeps most of `MAX_CONNECTIONS` free.
-pub const MAX_LONG_POLL_WAITERS: usize = 100;
 /// Events the long-poll log keeps. A client further behind than this misses the oldest.
 pub const LONG_POLL_LOG_CAPACITY: usize = 256;
 /// Longest event text `POST /longpoll/publish` accepts, in UTF-8 bytes. Past it: 400.
@@ -88,7 +85,8 @@ const TICKS_PER_EVENT: u64 = 5;
 pub struct State {
     /// The numbered events. The ticker thread holds it weakly, so it stops with the server.
     pub hub: Arc<Hub>,
-    /// Requests being held right now, both variants, at most `MAX_LONG_POLL_WAITERS`.
+    /// Requests being held right now, both variants. Not capped here: each also holds one of
+    /// the server's `--max-held` places (`Context::hold`), shared with every other demo.
     waiting: Arc<Places>,
     /// The ticker starts with the first long poll, once.
     ticker: Once,
@@ -99,7 +97,7 @@ impl Default for State {
     fn default() -> Self {
         State {
             hub: Arc::new(Hub::new(LONG_POLL_LOG_CAPACITY)),
-            waiting: Places::new(MAX_LONG_POLL_WAITERS),
+            waiting: Places::new(usize::MAX),
             ticker: Once::new(),
         }
     }
@@ -148,8 +146,8 @@ fn poll(state: &State, request: &Request, context: &Context) -> Reply {
     if !news.is_empty() {
         return events_reply(&news); // no wait, so no place taken
     }
-    let Some(_place) = state.waiting.take() else {
-        return too_many_waiting();
+    let (Some(_place), _counted) = (context.hold(), state.waiting.take()) else {
+        return too_many_waiting(context);
     };
     let deadline = Instant::now() + context.app.config.hold;
     let news = state
@@ -203,8 +201,8 @@ fn publish(state: &State, request: &Request, _: &Context) -> Reply {
 /// first draw comes one tick in, as with the article's `setInterval`: right after an answer,
 /// nothing has changed yet.
 fn random(state: &State, _: &Request, context: &Context) -> Reply {
-    let Some(_place) = state.waiting.take() else {
-        return too_many_waiting();
+    let (Some(_place), _counted) = (context.hold(), state.waiting.take()) else {
+        return too_many_waiting(context);
     };
     let (tick, hold) = (context.app.config.tick, context.app.config.hold);
     let deadline = Instant::now() + hold;
@@ -235,11 +233,12 @@ fn random(state: &State, _: &Request, context: &Context) -> Reply {
 }
 // ANCHOR_END: random
 
-/// `GET /longpoll/stats`: how many requests are held now, the cap, and the newest id.
-fn stats(state: &State, _: &Request, _: &Context) -> Reply {
+/// `GET /longpoll/stats`: how many requests are held now, the server's cap on held requests
+/// (`--max-held`, shared with every demo), and the newest id.
+fn stats(state: &State, _: &Request, context: &Context) -> Reply {
     let body = Object::new()
         .number("waiting", state.waiting.taken() as u64)
-        .number("max_waiting", MAX_LONG_POLL_WAITERS as u64)
+        .number("max_waiting", context.app.capacity.held as u64)
         .number("last_id", state.hub.last_id())
         .finish();
     json_reply(200, body)
@@ -271,8 +270,8 @@ fn refusal(status: u16, reason: &str) -> Response {
         .with_header("Access-Control-Allow-Origin", "*")
 }
 
-fn too_many_waiting() -> Reply {
-    refusal(503, "too many long polls are waiting; try again shortly")
+fn too_many_waiting(context: &Context) -> Reply {
+    refusal(503, &held_full_reason(context.app))
         .with_header("Retry-After", RETRY_AFTER_SECS.to_string())
         .into()
 }

@@ -39,6 +39,9 @@ pub enum RequestError {
     TrailersTooLarge,
     UnsupportedExpectation,
     HeaderTimeout,
+    /// The server was full, and this head, still unfinished, was the slowest to arrive: its
+    /// connection was taken back for a new one (`server/roster.rs`). 408, like a timeout.
+    HeadTakenBack,
     BodyTimeout,
     /// The shared memory budget for bodies (`MEMORY_BUDGET_BYTES`) is spent: 503, retry.
     OverMemoryBudget,
@@ -54,7 +57,7 @@ impl RequestError {
             UnsupportedVersion => 505,
             UnsupportedTransferCoding => 501,
             UnsupportedExpectation => 417,
-            HeaderTimeout | BodyTimeout => 408,
+            HeaderTimeout | HeadTakenBack | BodyTimeout => 408,
             OverMemoryBudget => 503,
             _ => 400,
         }
@@ -106,6 +109,9 @@ impl RequestError {
             }
             UnsupportedExpectation => "the only expectation supported is 100-continue",
             HeaderTimeout => "the request head did not arrive in time",
+            HeadTakenBack => {
+                "the server is full, and this request head was the slowest to arrive; send it again"
+            }
             BodyTimeout => "the request body did not arrive in time",
             OverMemoryBudget => {
                 "the server's memory for request bodies is all in use just now; try again shortly"

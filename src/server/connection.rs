@@ -1,31 +1,39 @@
 //! One connection's life: the keep-alive loop, reading heads and bodies, and the close.
 
+use std::cell::Cell;
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Shared;
 use super::lines::trace;
+use super::roster::{Doing, Roster, Seat};
 use crate::App;
 use crate::budget::{Claim, make_room};
-use crate::handler::{Context, Reply};
+use crate::handler::{Context, Reply, held_full_reason};
+use crate::held::Place;
 use crate::http::body::ChunkedDecoder;
 use crate::http::request::{BodyFraming, Parsed, Request, RequestError, parse_head};
 use crate::http::response::Response;
-use crate::limits::{LINGER_BYTES, MAX_HEAD_BYTES, READ_CHUNK_BYTES};
+use crate::limits::{
+    HEADER_TIMEOUT_UNDER_PRESSURE, LINGER_BYTES, MAX_HEAD_BYTES, READ_CHUNK_BYTES,
+    RETRY_AFTER_SECS, UNDER_PRESSURE_PERCENT,
+};
 use crate::net::{ClientWatch, is_timeout, linger};
 
 /// Everything one connection's thread does, start to end.
-pub(super) fn run(stream: TcpStream, id: u64, shared: &Shared) {
+pub(super) fn run(stream: Arc<TcpStream>, seat: &Seat, id: u64, shared: &Shared) {
     // "#7 127.0.0.1:50312": the number matches the connection's lines in --trace.
     let peer = match stream.peer_addr() {
         Ok(addr) => format!("#{id} {addr}"),
         Err(_) => format!("#{id}"),
     };
     let mut conn = Connection {
-        watch: ClientWatch::new(stream),
+        watch: ClientWatch::shared(stream),
+        seat,
+        roster: &shared.roster,
         buf: Vec::with_capacity(READ_CHUNK_BYTES),
         id,
         peer,
@@ -35,10 +43,19 @@ pub(super) fn run(stream: TcpStream, id: u64, shared: &Shared) {
     // A panic is a bug, but it must cost one connection, never the server: the handler's own
     // panics become a 500 inside `serve`; this catches anything else.
     let ending = catch_unwind(AssertUnwindSafe(|| conn.serve(shared))).unwrap_or(Next::Close);
-    // Free the slot before the client can see the connection close, so a client that saw
-    // the close may count on the slot being free.
-    shared.open.fetch_sub(1, Ordering::SeqCst);
-    conn.close(ending, shared.app.config.timeouts.linger);
+    // A lingering connection keeps its seat, marked as the cheapest to take back: a client
+    // that saw our close and comes back at once finds room. A seat taken back was given to
+    // another connection already: no lingering on it. Otherwise the seat is free before the
+    // client can see the close, so a client that saw it may count on the room.
+    if ending == Next::Linger && seat.now(Doing::Closing) {
+        linger(
+            conn.stream(),
+            shared.app.config.timeouts.linger,
+            LINGER_BYTES,
+        );
+    }
+    shared.roster.leave(seat);
+    let _ = conn.stream().shutdown(Shutdown::Both);
 }
 
 // ANCHOR: next
@@ -83,9 +100,12 @@ impl From<RequestError> for ReadError {
     }
 }
 
-pub(super) struct Connection {
+pub(super) struct Connection<'s> {
     /// The socket, and what a held request's handler read from it while watching it.
     pub(super) watch: ClientWatch,
+    /// Its place in the roster, where it says what it is doing (`roster.rs`).
+    seat: &'s Seat,
+    roster: &'s Roster,
     /// Bytes received and not yet used: a partial head, or pipelined requests.
     pub(super) buf: Vec<u8>,
     pub(super) id: u64,
@@ -97,7 +117,7 @@ pub(super) struct Connection {
     pub(super) received: usize,
 }
 
-impl Connection {
+impl Connection<'_> {
     // ANCHOR: serve
     /// The keep-alive loop: one request after another until one side closes.
     fn serve(&mut self, shared: &Shared) -> Next {
@@ -139,6 +159,7 @@ impl Connection {
             let context = Context {
                 app,
                 watch: &self.watch,
+                took_place: Cell::new(false),
             };
             let reply = catch_unwind(AssertUnwindSafe(|| {
                 shared.router.dispatch(&request, &context)
@@ -146,13 +167,24 @@ impl Connection {
             .unwrap_or_else(|_| {
                 Response::refusal(500, "the handler failed; the server log has the details").into()
             });
+            // A stream or a socket holds the connection for as long as it lasts: it needs one
+            // of the `--max-held` places, unless its handler took one itself.
+            let (reply, _held_place) = hold_if_held(app, reply, context.took_place.get());
             // The handler has what it needs of the body: give its bytes back now, before a
             // stream or a WebSocket that may last for hours (a GET may carry a body too).
             request.body = Vec::new();
             body_claim.release();
             let keep_alive = request.keep_alive() && !refuse_early;
             let next = match reply {
-                Reply::Full(response) => self.send(app, &request, &response, keep_alive, counters),
+                Reply::Full(response) => {
+                    // Once this answer is written the connection is idle, unless more
+                    // requests wait in the buffer: say so now, so that a client that has
+                    // read the answer may count on the connection being idle.
+                    if keep_alive && self.buf.is_empty() {
+                        self.seat.now(Doing::Idle);
+                    }
+                    self.send(app, &request, &response, keep_alive, counters)
+                }
                 Reply::Stream { head, length, body } => {
                     self.stream_body(app, &request, head, length, body, counters)
                 }
@@ -184,29 +216,75 @@ impl Connection {
     /// spare pre-opened connection, an idle keep-alive) we just close.
     fn read_request(&mut self, app: &App, first: bool) -> Result<Request, ReadError> {
         let timeouts = &app.config.timeouts;
-        let mut deadline =
-            (first || !self.buf.is_empty()).then(|| Instant::now() + timeouts.header);
+        let mut deadline = (first || !self.buf.is_empty()).then(|| self.head_deadline(app));
         loop {
             if !self.buf.is_empty()
                 && let Parsed::Complete(request, used) = parse_head(&self.buf)?
             {
+                if !self.seat.now(Doing::Busy) {
+                    return Err(ReadError::Gone); // taken back as it arrived: drop it
+                }
                 trace(app, self.id, ">", &self.buf[..used]);
                 self.buf.drain(..used);
                 self.received = used;
                 return Ok(request);
+            }
+            // Say what we wait for: idle (cheap to take back) or a head begun (less so).
+            let doing = if self.buf.is_empty() {
+                Doing::Idle
+            } else {
+                Doing::Head
+            };
+            if !self.seat.now(doing) {
+                return Err(self.taken_back());
             }
             let wait = match deadline {
                 Some(deadline) => deadline.saturating_duration_since(Instant::now()),
                 None => timeouts.idle,
             };
             match self.fill(wait) {
+                Ok(0) if self.seat.taken_back() => return Err(self.taken_back()),
                 Ok(0) => return Err(ReadError::Gone),
-                Ok(_) => deadline = deadline.or_else(|| Some(Instant::now() + timeouts.header)),
+                Ok(_) => deadline = deadline.or_else(|| Some(self.head_deadline(app))),
                 Err(e) if is_timeout(&e) && !self.buf.is_empty() => {
                     return Err(RequestError::HeaderTimeout.into());
                 }
                 Err(_) => return Err(ReadError::Gone), // idle keep-alive timed out, or reset
             }
+        }
+    }
+
+    /// When a head starting now must be complete: the header timeout, shorter when the
+    /// server is nearly full (`HEADER_TIMEOUT_UNDER_PRESSURE`), so slow heads give their
+    /// seats back sooner when others are waiting for one.
+    fn head_deadline(&self, app: &App) -> Instant {
+        let (open, most) = (self.roster.open(), self.roster.most());
+        let pressed = open * 100 >= most * UNDER_PRESSURE_PERCENT;
+        let timeout = if pressed {
+            app.config
+                .timeouts
+                .header
+                .min(HEADER_TIMEOUT_UNDER_PRESSURE)
+        } else {
+            app.config.timeouts.header
+        };
+        Instant::now() + timeout
+    }
+
+    /// Our seat was taken back for a new connection: a head begun gets a 408, an idle
+    /// connection just closes. The acceptor shut our reading side, so what the client sent
+    /// before that can still be read, and then the reads end at once: none of them waits.
+    fn taken_back(&mut self) -> ReadError {
+        while self.buf.len() < MAX_HEAD_BYTES {
+            match self.fill(Duration::from_millis(1)) {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
+        if self.buf.is_empty() {
+            ReadError::Gone
+        } else {
+            RequestError::HeadTakenBack.into()
         }
     }
     // ANCHOR_END: read_request
@@ -300,13 +378,6 @@ impl Connection {
         self.watch.stream()
     }
 
-    fn close(self, next: Next, linger_for: Duration) {
-        if next == Next::Linger {
-            linger(self.stream(), linger_for, LINGER_BYTES);
-        }
-        let _ = self.stream().shutdown(Shutdown::Both);
-    }
-
     /// `fill` for a body: the deadline passing is a 408, the client leaving ends quietly.
     fn fill_before(&mut self, deadline: Instant) -> Result<(), ReadError> {
         match self.fill(deadline.saturating_duration_since(Instant::now())) {
@@ -317,6 +388,27 @@ impl Connection {
         }
     }
 }
+
+// ANCHOR: hold_if_held
+/// A place for a reply that holds the connection (a stream, an upgrade) whose handler took
+/// none, or a 503 in its stead when every place is taken: held requests may fill only their
+/// share of the connections (`--max-held`), and the rest stays free for requests answered
+/// at once.
+fn hold_if_held(app: &App, reply: Reply, handler_took_one: bool) -> (Reply, Option<Place>) {
+    if handler_took_one || matches!(reply, Reply::Full(_)) {
+        return (reply, None);
+    }
+    match app.held.take() {
+        Some(place) => (reply, Some(place)),
+        None => (
+            Response::refusal(503, &held_full_reason(app))
+                .with_header("Retry-After", RETRY_AFTER_SECS.to_string())
+                .into(),
+            None,
+        ),
+    }
+}
+// ANCHOR_END: hold_if_held
 
 /// Reads once, at most `want` bytes onto the end of `into`, waiting at most `wait`.
 fn read_more(

@@ -5,11 +5,11 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use super::reply::closing_answer;
+use super::roster::{Doing, Refused};
 use super::{Shared, StartError, connection};
 use crate::App;
 use crate::http::response::Response;
@@ -57,7 +57,7 @@ pub(super) fn bind(host: &str, port: u16) -> Result<Vec<TcpListener>, StartError
 pub(super) fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     for stream in listener.incoming() {
         let stream = match stream {
-            Ok(stream) => stream,
+            Ok(stream) => Arc::new(stream),
             Err(e) => {
                 // Usually "too many open files". Pause so a full process table is not a busy
                 // loop, then carry on: the connections already open will finish and free fds.
@@ -66,44 +66,67 @@ pub(super) fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
-        // Take a slot if one is free, in one atomic step: two acceptors (127.0.0.1 and ::1)
-        // must not both take the last one.
-        let max = shared.app.config.max_conns;
-        let took_slot = shared
-            .open
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |open| {
-                (open < max).then_some(open + 1)
-            });
-        if took_slot.is_err() {
-            refuse_busy(&shared.app, stream, "the server is full (--max-conns)");
-            continue;
-        }
+        let Ok(peer) = stream.peer_addr() else {
+            continue; // already gone
+        };
+        // A seat, taking one back from a connection that costs little to lose if the server
+        // is full (`roster.rs`); or a 503 that names the limit and the flag that raises it.
+        let seat = match shared.roster.admit(&stream, peer.ip()) {
+            Ok((seat, taken_from)) => {
+                if let Some((doing, from)) = taken_from {
+                    let what = match doing {
+                        Doing::Closing => "a closing connection",
+                        Doing::Idle => "an idle connection",
+                        _ => "the slowest unfinished request head",
+                    };
+                    shared.app.log(&format!(
+                        "{peer} let in: the server was full (--max-conns {}), so {what} from {from} was closed",
+                        shared.roster.most()
+                    ));
+                }
+                seat
+            }
+            Err(Refused::Full) => {
+                let capacity = &shared.app.capacity;
+                refuse_busy(
+                    &shared.app,
+                    &stream,
+                    &format!(
+                        "the server is full ({} connections, --max-conns)",
+                        capacity.connections
+                    ),
+                    &format!("the limit came from {}", capacity.connections_from),
+                );
+                continue;
+            }
+            Err(Refused::AddressFull) => {
+                let most = shared.app.capacity.per_client.unwrap_or(0);
+                refuse_busy(
+                    &shared.app,
+                    &stream,
+                    &format!("this address has {most} connections open (--max-conns-per-client)"),
+                    "",
+                );
+                continue;
+            }
+        };
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-        // The socket goes to the new thread through a channel, not inside its closure: if the
-        // thread cannot be created, the closure is dropped, and we still need the socket to
-        // say 503.
-        let (hand_over, receive) = mpsc::sync_channel::<TcpStream>(1);
+        // The thread gets its own handle on the socket; if it cannot be created, the closure
+        // is dropped, and ours is still here to say 503.
         let worker = Arc::clone(&shared);
+        let (socket, seated) = (Arc::clone(&stream), Arc::clone(&seat));
         let spawned = thread::Builder::new()
             .name(format!("conn-{id}"))
             .stack_size(THREAD_STACK_BYTES)
-            .spawn(move || {
-                if let Ok(stream) = receive.recv() {
-                    connection::run(stream, id, &worker);
-                }
-            });
-        match spawned {
-            Ok(_) => {
-                let _ = hand_over.send(stream);
-            }
-            Err(_) => {
-                shared.open.fetch_sub(1, Ordering::SeqCst);
-                refuse_busy(
-                    &shared.app,
-                    stream,
-                    "the server cannot start another thread",
-                );
-            }
+            .spawn(move || connection::run(socket, &seated, id, &worker));
+        if spawned.is_err() {
+            shared.roster.leave(&seat);
+            refuse_busy(
+                &shared.app,
+                &stream,
+                "the server cannot start another thread",
+                "the machine's thread limit was reached before --max-conns",
+            );
         }
     }
 }
@@ -113,11 +136,19 @@ pub(super) fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 /// block: the reply is small enough for the socket's send buffer, and whatever request the
 /// client already sent is read first, so that closing does not turn into a reset that
 /// destroys the reply before the client reads it.
-fn refuse_busy(app: &App, mut stream: TcpStream, reason: &str) {
+///
+/// `reason` is what the client reads; `more` is added to the log line only.
+fn refuse_busy(app: &App, stream: &TcpStream, reason: &str, more: &str) {
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
-    app.log(&format!("{peer} refused: 503 {reason}"));
+    let more = if more.is_empty() {
+        String::new()
+    } else {
+        format!("; {more}")
+    };
+    app.log(&format!("{peer} refused: 503 {reason}{more}"));
+    let mut stream = stream;
     let _ = stream.set_nonblocking(true);
     let _ = stream.read(&mut [0u8; 4096]);
     let _ = stream.set_nonblocking(false);

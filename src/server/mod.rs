@@ -16,7 +16,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::AtomicU64;
 use std::thread::{self, JoinHandle};
 
 use crate::App;
@@ -26,6 +26,7 @@ mod connection;
 mod lines;
 mod listen;
 mod reply;
+mod roster;
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -66,8 +67,8 @@ impl std::fmt::Display for StartError {
 struct Shared {
     app: App,
     router: Router,
-    /// Connections being served now, for `--max-conns`.
-    open: AtomicUsize,
+    /// Connections being served now and what each is doing, for `--max-conns`.
+    roster: roster::Roster,
     /// Numbers connections in logs and traces: `#1`, `#2`, …
     next_id: AtomicU64,
 }
@@ -75,6 +76,8 @@ struct Shared {
 /// A server that is running: where it listens, and its acceptor threads.
 pub struct Running {
     pub addrs: Vec<SocketAddr>,
+    /// The limits in force, for the start-up line.
+    pub capacity: crate::capacity::Capacity,
     acceptors: Vec<JoinHandle<()>>,
 }
 
@@ -98,10 +101,11 @@ pub fn start(app: App, router: Router) -> Result<Running, StartError> {
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .collect();
+    let capacity = app.capacity.clone();
     let shared = Arc::new(Shared {
+        roster: roster::Roster::new(app.capacity.connections, app.capacity.per_client),
         app,
         router,
-        open: AtomicUsize::new(0),
         next_id: AtomicU64::new(1),
     });
     let mut acceptors = Vec::new();
@@ -113,5 +117,9 @@ pub fn start(app: App, router: Router) -> Result<Running, StartError> {
             .map_err(|e| StartError::CannotBind("an acceptor thread".to_string(), e))?;
         acceptors.push(acceptor);
     }
-    Ok(Running { addrs, acceptors })
+    Ok(Running {
+        addrs,
+        capacity,
+        acceptors,
+    })
 }

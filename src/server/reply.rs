@@ -21,7 +21,7 @@ use crate::limits::RETRY_AFTER_SECS;
 use crate::net::write_all_within;
 use crate::traffic::Counters;
 
-impl Connection {
+impl Connection<'_> {
     // ANCHOR: send_head
     /// The one way a head leaves: traced, then written with `body` (what of the body is
     /// already known) within the write deadline, then counted.

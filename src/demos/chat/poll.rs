@@ -37,7 +37,7 @@ pub fn long_poll(chat: &State, request: &Request, context: &Context) -> Reply {
     if !batch.is_empty() {
         return answer(chat, request, context, Transport::LongPoll, &batch); // no wait, no place
     }
-    let Some(_place) = chat.tally(Transport::LongPoll).take_place() else {
+    let Some(_place) = context.hold() else {
         return full(request, context);
     };
     let deadline = Instant::now() + context.app.config.hold;

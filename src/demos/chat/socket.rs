@@ -6,8 +6,8 @@
 //! `{"error":"…"}` and the socket stays open. Two threads share the connection: this one
 //! reads frames (`Connection::run`), a second one waits on the room and writes; the codec's
 //! `Sender` writes each frame whole, so their frames never interleave. When the reading ends,
-//! a flag tells the writer, which is waiting on the room and notices within
-//! `GONE_CHECK_INTERVAL`; the scope joins it before the connection's thread moves on.
+//! a flag tells the writer and an unpark wakes it from its wait on the room; the scope joins
+//! it before the connection's thread moves on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,7 +42,7 @@ pub fn ws(chat: &State, request: &Request, context: &Context) -> Reply {
         Err(refusal) => return refusal.into(),
     };
     let tally = Arc::clone(chat.tally(Transport::Socket));
-    let Some(place) = tally.take_place() else {
+    let Some(place) = context.hold() else {
         return full(request, context);
     };
     let room = Arc::clone(&chat.room);
@@ -80,7 +80,11 @@ fn talk(upgraded: Upgraded, room: &Hub, tally: &Tally, since: u64, from: &str, _
             sender.text(&Object::new().string("error", &reply).finish())?;
             Ok(Next::Continue)
         });
-        ended.store(true, Ordering::SeqCst); // the writer sees it within a check interval
+        // Tell the writer, and wake it: it may be asleep waiting on the room.
+        ended.store(true, Ordering::SeqCst);
+        if let Ok(writer) = &writer {
+            writer.thread().unpark();
+        }
     });
 }
 

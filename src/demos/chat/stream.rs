@@ -40,15 +40,15 @@ pub(super) struct Follower {
 }
 
 impl Follower {
-    /// A follower starting after `since`, or `None` when the transport is full.
+    /// A follower starting after `since`, or `None` when every held place is taken.
     pub(super) fn start(
         chat: &State,
         context: &Context,
         transport: Transport,
         since: u64,
     ) -> Option<Follower> {
+        let place = context.hold()?;
         let tally = Arc::clone(chat.tally(transport));
-        let place = tally.take_place()?;
         let client = context.watch();
         Some(Follower {
             room: Arc::clone(&chat.room),
