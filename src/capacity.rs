@@ -1,8 +1,8 @@
 //! How many connections this process can really serve, read off the machine at start.
 //!
-//! A thread per connection costs one file descriptor, one or two threads (a pushing WebSocket
-//! has a reader and a writer), two memory mappings per thread (its stack and the guard page
-//! below it), and some memory. Each of those has a limit on Linux, and the smallest one is the
+//! A thread per connection costs one file descriptor, one thread, four memory mappings (the
+//! thread's stack and the guard page below it, and the small alternate stack Rust gives every
+//! thread for reporting a stack overflow, with its own guard page), and some memory. Each of those has a limit on Linux, and the smallest one is the
 //! most connections the server can take before something fails in a worse way than a 503:
 //! `accept` failing with "too many open files", or `thread::spawn` failing. So instead of a
 //! guessed constant the default `--max-conns` is derived here from:
@@ -28,13 +28,17 @@ use crate::limits::{MAX_HEAD_BYTES, READ_CHUNK_BYTES, THREAD_STACK_BYTES};
 /// File descriptors kept for the server itself: listeners, stdin/out/err, the files it reads
 /// (`/proc`, `prlimit`'s pipes at start), a connection being refused.
 pub const FD_RESERVE: usize = 64;
-/// Threads one connection may need at most: a WebSocket that pushes has a reader and a writer.
-pub const THREADS_PER_CONNECTION: usize = 2;
+/// Threads one connection needs. A WebSocket that pushes (the chat's) has a second thread,
+/// a writer; it comes out of the reserve below, and where none can be had the socket closes
+/// with 1013, "try again later". Counting two for every connection would halve the limit
+/// for the sake of one demo's sockets.
+pub const THREADS_PER_CONNECTION: usize = 1;
 /// Threads (and process ids) left for the rest of the machine and the server's own threads
 /// (acceptors, the log writer, the demos' tickers).
 pub const THREAD_RESERVE: usize = 256;
-/// Memory mappings per thread: its stack, and the guard page that catches an overflow.
-pub const MAPS_PER_THREAD: usize = 2;
+/// Memory mappings per thread, counted in `/proc/PID/maps`: its stack and the guard page
+/// that catches an overflow, and Rust's alternate signal stack with its guard page.
+pub const MAPS_PER_THREAD: usize = 4;
 /// Memory mappings kept for the program, its libraries and the allocator's arenas.
 pub const MAP_RESERVE: usize = 1024;
 /// The most memory one connection can pin outside the shared memory budget: the stacks of
@@ -337,10 +341,20 @@ Max open files            1024                 524288               files
     }
 
     #[test]
-    fn threads_decide_on_a_machine_with_many_files() {
+    fn mappings_or_threads_decide_on_a_machine_with_many_files() {
         let derived = derive(&this_machine(), 256 * 1024 * 1024);
-        // pid_max 32768 less 312 running less 256 kept, two threads per connection.
-        assert_eq!(derived.connections, (32768 - 312 - THREAD_RESERVE) / 2);
+        // max_map_count 65530 less 1024 kept, four mappings per connection's thread: below
+        // pid_max 32768 less 312 running less 256 kept.
+        assert_eq!(derived.connections, (65530 - MAP_RESERVE) / 4);
+        assert_eq!(
+            derived.because,
+            "memory mappings: max_map_count 65530, 4 per connection"
+        );
+        let mut more_maps = this_machine();
+        more_maps.max_map_count = Some(1_048_576);
+        more_maps.open_files = Some((1_048_576, 1_048_576));
+        let derived = derive(&more_maps, 0);
+        assert_eq!(derived.connections, 32768 - 312 - THREAD_RESERVE);
         assert!(derived.because.starts_with("threads: pid_max 32768"));
     }
 

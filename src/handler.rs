@@ -113,6 +113,10 @@ pub struct Context<'a> {
     /// Whether the handler took a held place itself (`hold`): then the server does not take
     /// another for its stream or upgrade.
     pub(crate) took_place: Cell<bool>,
+    /// The connection's read buffer, lent for the handler's run: a handler that holds the
+    /// request lets it go (`hold`), so a thread that waits for minutes does not keep 8 KiB
+    /// it has no use for. Empty then; the connection makes a new one for its next request.
+    pub(crate) read_buffer: Cell<Vec<u8>>,
 }
 
 impl Context<'_> {
@@ -125,6 +129,10 @@ impl Context<'_> {
         let place = self.app.held.take();
         if place.is_some() {
             self.took_place.set(true);
+            let buffer = self.read_buffer.take();
+            if !buffer.is_empty() {
+                self.read_buffer.set(buffer); // a pipelined request waits in it: keep it
+            }
         }
         place
     }
@@ -206,5 +214,66 @@ impl Upgraded<'_> {
             message_timeout: app.config.timeouts.body,
         };
         Connection::new(self.stream, self.buffered, options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::net::{TcpListener, TcpStream};
+
+    fn app(max_held: usize) -> App {
+        let config = Config {
+            quiet: true,
+            max_conns: Some(8),
+            max_held: Some(max_held),
+            ..Config::default()
+        };
+        App::new(config, Vec::new(), Vec::new(), Vec::new())
+    }
+
+    fn watch() -> ClientWatch {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        ClientWatch::new(listener.accept().unwrap().0)
+    }
+
+    fn context<'a>(app: &'a App, watch: &'a ClientWatch, buffer: Vec<u8>) -> Context<'a> {
+        Context {
+            app,
+            watch,
+            took_place: Cell::new(false),
+            read_buffer: Cell::new(buffer),
+        }
+    }
+
+    #[test]
+    fn a_held_request_lets_its_empty_read_buffer_go() {
+        let (app, watch) = (app(2), watch());
+        let context = context(&app, &watch, Vec::with_capacity(8 * 1024));
+        let place = context.hold();
+        assert!(place.is_some() && context.took_place.get());
+        assert_eq!(context.read_buffer.take().capacity(), 0, "released");
+
+        // A pipelined request waiting in the buffer is kept for its turn.
+        let context = self::context(&app, &watch, b"GET / HTTP/1.1\r\n".to_vec());
+        let _second = context.hold();
+        assert_eq!(context.read_buffer.take(), b"GET / HTTP/1.1\r\n");
+    }
+
+    #[test]
+    fn holding_stops_at_max_held_and_a_dropped_place_comes_back() {
+        let (app, watch) = (app(1), watch());
+        let context = context(&app, &watch, Vec::new());
+        let first = context.hold();
+        assert!(first.is_some());
+        assert!(context.hold().is_none(), "one past --max-held");
+        assert_eq!(
+            held_full_reason(&app),
+            "too many requests are held open (1, --max-held); try again shortly"
+        );
+        drop(first);
+        assert!(context.hold().is_some());
     }
 }

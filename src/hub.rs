@@ -8,13 +8,15 @@
 //! id it saw and asks for what came after. A reader that was away for a moment just gets
 //! several events at once.
 //!
-//! One `RwLock` guards the log: readers read it side by side, a publish writes alone. Waiting
-//! readers put their thread on a list; a publish wakes each one on it exactly once
-//! (`Thread::unpark`), and nobody else. A single `Condvar` would do the same work worse: its
-//! `notify_all` wakes every waiter to fight for one mutex, so with thousands of streams each
-//! publish became a stampede of threads taking the lock in turn.
+//! One `RwLock` guards the log: readers read it side by side, a publish writes alone. A
+//! reader that waits puts its thread on a list once (`Hub::waiter`), for as long as it reads;
+//! a publish wakes each thread on the list exactly once (`Thread::unpark`), and nobody else.
+//! A woken reader takes no lock but the log's read lock. A single `Condvar` would do the same
+//! work worse: its `notify_all` wakes every waiter to fight for one mutex, so with thousands
+//! of streams each publish became a stampede of threads taking the lock in turn.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -64,6 +66,8 @@ pub struct Hub {
     log: RwLock<Log>,
     /// The readers waiting for the next event, by a key of their own.
     waiting: Mutex<Waiting>,
+    /// How many: read without the lock, to space out the looks at clients.
+    waiters: AtomicUsize,
     /// The log keeps this many of the newest events; older ones are dropped.
     capacity: usize,
 }
@@ -82,6 +86,7 @@ impl Hub {
                 last_id: 0,
             }),
             waiting: Mutex::new(Waiting::default()),
+            waiters: AtomicUsize::new(0),
             capacity,
         }
     }
@@ -118,8 +123,10 @@ impl Hub {
         }
         drop(log);
         // Each waiter waits for an id above its cursor, and no cursor is above the id just
-        // published: every one of them has something to send now.
-        for thread in self.waiting().threads.values() {
+        // published: every one of them has something to send now. A waiter busy writing is
+        // not parked; its next park returns at once, and it finds the event then.
+        let threads: Vec<Thread> = self.waiting().threads.values().cloned().collect();
+        for thread in threads {
             thread.unpark();
         }
         event
@@ -127,7 +134,18 @@ impl Hub {
 
     /// Readers waiting now.
     pub fn waiters(&self) -> usize {
-        self.waiting().threads.len()
+        self.waiters.load(Ordering::Relaxed)
+    }
+
+    /// Puts this thread on the list of readers a publish wakes, until the `Waiter` is
+    /// dropped. A reader that waits again and again (a stream) makes one and keeps it.
+    pub fn waiter(&self) -> Waiter<'_> {
+        let mut waiting = self.waiting();
+        waiting.next_key += 1;
+        let key = waiting.next_key;
+        waiting.threads.insert(key, thread::current());
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        Waiter { hub: self, key }
     }
 
     /// The id of the newest event, 0 if there is none yet.
@@ -140,46 +158,14 @@ impl Hub {
         events_after(&self.read(), id)
     }
 
-    // ANCHOR: wait_after
-    /// Events after `id`; if there are none yet, waits until one is published or `deadline`
-    /// passes (then returns none). While it waits it asks `client_gone` from time to time,
-    /// and returns none at once if the answer is yes — a waiting request must not outlive its
-    /// client by the whole hold time. A thread that unparks this one makes it ask at once.
+    /// `Waiter::wait_after` for a reader that waits once (a long poll).
     pub fn wait_after(
         &self,
         id: u64,
         deadline: Instant,
         client_gone: impl Fn() -> bool,
     ) -> Vec<Event> {
-        // On the list before looking at the log: a publish between the look and the park
-        // still unparks us, and `park` returns at once for an unpark that came before it.
-        let key = {
-            let mut waiting = self.waiting();
-            waiting.next_key += 1;
-            let key = waiting.next_key;
-            waiting.threads.insert(key, thread::current());
-            key
-        };
-        let events = loop {
-            let events = self.after(id);
-            if !events.is_empty() {
-                break events;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break Vec::new();
-            }
-            thread::park_timeout(left.min(self.gone_check_interval()));
-            let events = self.after(id);
-            if !events.is_empty() {
-                break events;
-            }
-            if client_gone() {
-                break Vec::new();
-            }
-        };
-        self.waiting().threads.remove(&key);
-        events
+        self.waiter().wait_after(id, deadline, client_gone)
     }
 
     /// How long a waiter sleeps between two looks at its client: `GONE_CHECK_INTERVAL`, or
@@ -191,8 +177,58 @@ impl Hub {
         let spread = Duration::from_secs(1) * waiters / GONE_CHECKS_PER_SECOND;
         spread.max(GONE_CHECK_INTERVAL)
     }
-    // ANCHOR_END: wait_after
 }
+
+// ANCHOR: wait_after
+/// A reader on the hub's list: a publish unparks its thread. It belongs to the thread that
+/// made it (that is the thread woken); dropping it takes the thread off the list.
+pub struct Waiter<'h> {
+    hub: &'h Hub,
+    key: u64,
+}
+
+impl Waiter<'_> {
+    /// Events after `id`; if there are none yet, waits until one is published or `deadline`
+    /// passes (then returns none). While it waits it asks `client_gone` from time to time,
+    /// and returns none at once if the answer is yes — a waiting request must not outlive its
+    /// client by the whole hold time. Another thread that unparks this one makes it ask at once.
+    pub fn wait_after(
+        &self,
+        id: u64,
+        deadline: Instant,
+        client_gone: impl Fn() -> bool,
+    ) -> Vec<Event> {
+        // The thread is on the list before it looks at the log: a publish between the look
+        // and the park still unparks it, and `park` returns at once for an earlier unpark.
+        let hub = self.hub;
+        loop {
+            let events = hub.after(id);
+            if !events.is_empty() {
+                return events;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Vec::new();
+            }
+            thread::park_timeout(left.min(hub.gone_check_interval()));
+            let events = hub.after(id);
+            if !events.is_empty() {
+                return events;
+            }
+            if client_gone() {
+                return Vec::new();
+            }
+        }
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.hub.waiting().threads.remove(&self.key);
+        self.hub.waiters.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+// ANCHOR_END: wait_after
 
 // ANCHOR: events_after
 /// The oldest events after `id`, at most one batch: `MAX_BATCH_EVENTS` events and

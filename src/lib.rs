@@ -72,6 +72,35 @@ pub struct App {
 }
 
 impl App {
+    /// The shared machinery for `config`, serving `demos` and `pages`, counting traffic on
+    /// `paths`: the limits are resolved here, against the machine when a flag leaves them open.
+    pub fn new(
+        config: Config,
+        demos: Vec<&'static Demo>,
+        pages: Vec<Page>,
+        paths: Vec<String>,
+    ) -> App {
+        let log = (!config.quiet || config.trace).then(log::Log::to_stdout);
+        let budget = budget::Budget::new(config.memory_budget);
+        let capacity = capacity::Capacity::resolve(
+            config.max_conns,
+            config.max_held,
+            config.max_conns_per_client,
+            config.memory_budget,
+        );
+        let held = held::Places::new(capacity.held);
+        App {
+            config,
+            demos,
+            pages,
+            traffic: traffic::Traffic::new(paths),
+            budget,
+            capacity,
+            held,
+            log,
+        }
+    }
+
     /// Queues one line for the server's log, unless `--quiet`. Never waits for stdout.
     pub fn log(&self, line: &str) {
         if let Some(log) = self.log_sink() {
@@ -119,24 +148,6 @@ pub fn start_with(config: Config, extra_routes: Vec<Route>) -> Result<Running, S
     for route in extra_routes {
         router.add(route);
     }
-    let log = (!config.quiet || config.trace).then(log::Log::to_stdout);
-    let budget = budget::Budget::new(config.memory_budget);
-    let capacity = capacity::Capacity::resolve(
-        config.max_conns,
-        config.max_held,
-        config.max_conns_per_client,
-        config.memory_budget,
-    );
-    let held = held::Places::new(capacity.held);
-    let app = App {
-        config,
-        demos,
-        pages,
-        traffic: traffic::Traffic::new(router.paths()),
-        budget,
-        capacity,
-        held,
-        log,
-    };
+    let app = App::new(config, demos, pages, router.paths());
     server::start(app, router)
 }

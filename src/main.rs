@@ -1,5 +1,6 @@
 //! `cargo run -- [DEMO] [OPTIONS]`: see `config::HELP`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use webwire::config::{self, Command};
@@ -38,11 +39,19 @@ fn main() -> ExitCode {
                 host
             };
             let plural = if count == 1 { "" } else { "s" };
-            println!(
-                "webwire listening on http://{host}:{}/ ({count} demo{plural}; --help for options)",
-                running.port()
+            // Both lines in one write, and a closed stdout is no reason to stop serving
+            // (`println!` would panic on it).
+            let started = format!(
+                "webwire listening on http://{host}:{}/ ({count} demo{plural}; --help for options)\n\
+                 limits: {}; {open_files}\n",
+                running.port(),
+                running.capacity.summary()
             );
-            println!("limits: {}; {open_files}", running.capacity.summary());
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout
+                .write_all(started.as_bytes())
+                .and_then(|()| stdout.flush());
+            drop(stdout);
             running.wait();
             ExitCode::SUCCESS
         }

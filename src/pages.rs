@@ -39,6 +39,7 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("12-websocket.md"),
     doc!("13-chat.md"),
     doc!("14-choosing.md"),
+    doc!("15-scale.md"),
 ];
 
 const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");

@@ -52,14 +52,20 @@ fn mistakes_exit_non_zero_with_one_line() {
 #[test]
 fn it_says_where_it_listens_then_a_taken_port_is_refused() {
     let mut first = Command::new(env!("CARGO_BIN_EXE_webwire"))
-        .args(["--port", "0", "--quiet"])
+        .args(["--port", "0", "--quiet", "--max-conns", "100"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("start webwire");
     let mut line = String::new();
-    BufReader::new(first.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut out = BufReader::new(first.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    // The second line says the limits in force and where they came from.
+    let mut limits = String::new();
+    out.read_line(&mut limits).unwrap();
+    assert!(
+        limits.starts_with("limits: 100 connections (--max-conns), 88 of them held; open files: "),
+        "{limits}"
+    );
     let port: u16 = line
         .strip_prefix("webwire listening on http://localhost:")
         .and_then(|rest| rest.split('/').next())

@@ -39,6 +39,7 @@ pub(super) fn run(stream: Arc<TcpStream>, seat: &Seat, id: u64, shared: &Shared)
         peer,
         started: Instant::now(),
         received: 0,
+        read_timeout: None,
     };
     // A panic is a bug, but it must cost one connection, never the server: the handler's own
     // panics become a 500 inside `serve`; this catches anything else.
@@ -115,6 +116,9 @@ pub(super) struct Connection<'s> {
     pub(super) started: Instant,
     /// The current request's size on the wire, head and body with their framing.
     pub(super) received: usize,
+    /// The socket's read timeout as last set: set again only when a wait differs, so a
+    /// keep-alive connection waiting its idle timeout again and again costs no system call.
+    read_timeout: Option<Duration>,
 }
 
 impl Connection<'_> {
@@ -160,6 +164,7 @@ impl Connection<'_> {
                 app,
                 watch: &self.watch,
                 took_place: Cell::new(false),
+                read_buffer: Cell::new(std::mem::take(&mut self.buf)),
             };
             let reply = catch_unwind(AssertUnwindSafe(|| {
                 shared.router.dispatch(&request, &context)
@@ -170,6 +175,11 @@ impl Connection<'_> {
             // A stream or a socket holds the connection for as long as it lasts: it needs one
             // of the `--max-held` places, unless its handler took one itself.
             let (reply, _held_place) = hold_if_held(app, reply, context.took_place.get());
+            self.buf = context.read_buffer.take();
+            if !matches!(reply, Reply::Full(_)) && self.buf.is_empty() {
+                // A stream or a socket: the buffer would wait unused for as long as it lasts.
+                self.buf = Vec::new();
+            }
             // The handler has what it needs of the body: give its bytes back now, before a
             // stream or a WebSocket that may last for hours (a GET may carry a body too).
             request.body = Vec::new();
@@ -229,8 +239,9 @@ impl Connection<'_> {
                 self.received = used;
                 return Ok(request);
             }
-            // Say what we wait for: idle (cheap to take back) or a head begun (less so).
-            let doing = if self.buf.is_empty() {
+            // Say what we wait for: idle between two requests (cheap to take back), or a
+            // head — begun, or the first one, whose time runs from the connection's start.
+            let doing = if self.buf.is_empty() && !first {
                 Doing::Idle
             } else {
                 Doing::Head
@@ -352,7 +363,8 @@ impl Connection<'_> {
         if wait.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        read_more(self.watch.stream(), &mut self.buf, READ_CHUNK_BYTES, wait)
+        self.set_read_timeout(wait)?;
+        read_more(self.watch.stream(), &mut self.buf, READ_CHUNK_BYTES)
     }
 
     /// Reads up to `want` more bytes onto the end of `body`, before `deadline`.
@@ -366,12 +378,23 @@ impl Connection<'_> {
         if wait.is_zero() {
             return Err(RequestError::BodyTimeout.into());
         }
-        match read_more(self.watch.stream(), body, want, wait) {
+        if self.set_read_timeout(wait).is_err() {
+            return Err(ReadError::Gone);
+        }
+        match read_more(self.watch.stream(), body, want) {
             Ok(0) => Err(ReadError::Gone),
             Ok(_) => Ok(()),
             Err(e) if is_timeout(&e) => Err(RequestError::BodyTimeout.into()),
             Err(_) => Err(ReadError::Gone),
         }
+    }
+
+    fn set_read_timeout(&mut self, wait: Duration) -> io::Result<()> {
+        if self.read_timeout != Some(wait) {
+            self.stream().set_read_timeout(Some(wait))?;
+            self.read_timeout = Some(wait);
+        }
+        Ok(())
     }
 
     pub(super) fn stream(&self) -> &TcpStream {
@@ -410,14 +433,8 @@ fn hold_if_held(app: &App, reply: Reply, handler_took_one: bool) -> (Reply, Opti
 }
 // ANCHOR_END: hold_if_held
 
-/// Reads once, at most `want` bytes onto the end of `into`, waiting at most `wait`.
-fn read_more(
-    mut stream: &TcpStream,
-    into: &mut Vec<u8>,
-    want: usize,
-    wait: Duration,
-) -> io::Result<usize> {
-    stream.set_read_timeout(Some(wait))?;
+/// Reads once, at most `want` bytes onto the end of `into`, within the socket's read timeout.
+fn read_more(mut stream: &TcpStream, into: &mut Vec<u8>, want: usize) -> io::Result<usize> {
     let start = into.len();
     into.resize(start + want, 0);
     let result = stream.read(&mut into[start..]);

@@ -66,7 +66,7 @@ pub(super) struct Seat {
     stream: Arc<TcpStream>,
     address: IpAddr,
     doing: AtomicU8,
-    /// When it started doing it, in milliseconds since the roster began.
+    /// When it started doing it, in microseconds since the roster began.
     since: AtomicU64,
     /// Its index in the roster's list.
     index: usize,
@@ -94,7 +94,7 @@ impl Seat {
             ) {
                 Ok(_) => {
                     self.since
-                        .store(millis_since(self.epoch), Ordering::Relaxed);
+                        .store(micros_since(self.epoch), Ordering::Relaxed);
                     return true;
                 }
                 Err(seen) => current = seen,
@@ -201,7 +201,7 @@ impl Roster {
             stream: Arc::clone(stream),
             address,
             doing: AtomicU8::new(Doing::Head as u8),
-            since: AtomicU64::new(millis_since(self.epoch)),
+            since: AtomicU64::new(micros_since(self.epoch)),
             index,
             epoch: self.epoch,
         });
@@ -283,6 +283,6 @@ fn take_back(
 }
 // ANCHOR_END: take_back
 
-fn millis_since(epoch: Instant) -> u64 {
-    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+fn micros_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
 }

@@ -18,8 +18,8 @@ use crate::ws::close::{self, Violation};
 use crate::ws::frame::{self, Opcode};
 use crate::ws::reader::{Event, Reader};
 use crate::ws::{
-    MAX_MESSAGE_BYTES, WS_CLOSE_DRAIN_BYTES, WS_CLOSE_TIMEOUT, WS_PING_INTERVAL,
-    WS_READ_CHUNK_BYTES,
+    MAX_MESSAGE_BYTES, WS_CLOSE_DRAIN_BYTES, WS_CLOSE_TIMEOUT, WS_FIRST_READ_BYTES,
+    WS_PING_INTERVAL, WS_READ_CHUNK_BYTES,
 };
 
 /// A whole message, as the application sees it.
@@ -221,7 +221,10 @@ impl Connection {
         if let Some(budget) = &self.options.budget {
             reader = reader.with_budget(budget.claim());
         }
-        let mut chunk = vec![0u8; WS_READ_CHUNK_BYTES];
+        let mut chunk = vec![0u8; WS_FIRST_READ_BYTES];
+        // The read timeout the socket has now: set again only when it changes, not once per
+        // frame (a system call each).
+        let mut timeout_set: Option<Duration> = None;
         let mut ping_sent = false;
         // When the message now arriving must be whole: its bytes hold the memory budget, so
         // a client may not drip one for ever. Past it: close 1008.
@@ -241,13 +244,17 @@ impl Connection {
                 None => WS_PING_INTERVAL,
             };
             // Silence is allowed, but not for ever: a ping makes a live client answer.
-            if self.stream.set_read_timeout(Some(wait)).is_err() {
-                break Ending::Vanished("the socket failed".to_string());
+            if timeout_set != Some(wait) {
+                if self.stream.set_read_timeout(Some(wait)).is_err() {
+                    break Ending::Vanished("the socket failed".to_string());
+                }
+                timeout_set = Some(wait);
             }
             match (&*self.stream).read(&mut chunk) {
                 Ok(0) => break Ending::Vanished("the client closed TCP".to_string()),
                 Ok(n) => {
                     self.buffer.extend_from_slice(&chunk[..n]);
+                    resize_chunk(&mut chunk, n);
                     if let Some(counters) = &self.options.counters {
                         counters.received(n);
                     }
@@ -374,5 +381,15 @@ impl Connection {
                     .collect(),
             );
         }
+    }
+}
+
+/// After a read of `n` bytes: a chunk that was filled doubles (up to `WS_READ_CHUNK_BYTES`),
+/// a big chunk that got a small read goes back to `WS_FIRST_READ_BYTES`.
+fn resize_chunk(chunk: &mut Vec<u8>, n: usize) {
+    if n == chunk.len() && chunk.len() < WS_READ_CHUNK_BYTES {
+        chunk.resize(chunk.len() * 2, 0);
+    } else if n < WS_FIRST_READ_BYTES && chunk.len() > WS_FIRST_READ_BYTES {
+        *chunk = vec![0u8; WS_FIRST_READ_BYTES];
     }
 }

@@ -31,7 +31,11 @@ use std::time::Duration;
 // ANCHOR: websocket_limits
 /// Largest WebSocket message, all its fragments together; past it the server closes with 1009.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
-/// How much one `read` on a WebSocket asks for: big messages arrive in fewer system calls.
+/// How much one `read` on a WebSocket asks for at first, and again once traffic is small: a
+/// socket that carries chat lines, or is held silent, keeps no more than this.
+pub const WS_FIRST_READ_BYTES: usize = 4 * 1024;
+/// The most one `read` asks for. Each read that fills the chunk doubles it up to this, so big
+/// messages arrive in fewer system calls.
 pub const WS_READ_CHUNK_BYTES: usize = 64 * 1024;
 /// A WebSocket silent this long gets a ping; silent as long again, it is dropped as dead.
 pub const WS_PING_INTERVAL: Duration = Duration::from_secs(30);

@@ -41,7 +41,10 @@ pub fn long_poll(chat: &State, request: &Request, context: &Context) -> Reply {
         return full(request, context);
     };
     let deadline = Instant::now() + context.app.config.hold;
-    let batch = wait(&chat.room, since, deadline, || context.client_gone());
+    let waiter = chat.room.waiter();
+    let batch = wait(&chat.room, Some(&waiter), since, deadline, || {
+        context.client_gone()
+    });
     answer(chat, request, context, Transport::LongPoll, &batch) // `[]` after the hold
 }
 // ANCHOR_END: poll

@@ -12,7 +12,7 @@ use crate::demos::chat::{MAX_CHAT_NAME_CHARS, MAX_CHAT_TEXT_BYTES};
 use crate::handler::{Context, Reply};
 use crate::http::query::{self, form_value};
 use crate::http::request::Request;
-use crate::hub::{Event, Hub};
+use crate::hub::{Event, Hub, Waiter};
 use crate::json::{self, Object};
 
 use super::{State, json_reply, refuse};
@@ -94,11 +94,18 @@ impl Batch {
     }
 }
 
-/// What came after `since`; if nothing has yet, waits for a publish until `deadline` (or
-/// until `gone` says the reader left). The gap is read off the answer itself — ids are
+/// What came after `since`; if nothing has yet and there is a `waiter` (the reader's place
+/// on the room's list, made on the reader's thread), waits for a publish until `deadline`
+/// (or until `gone` says the reader left). The gap is read off the answer itself — ids are
 /// consecutive, so a first id above `since + 1` means the ones between were dropped — and
 /// so cannot disagree with it, however many messages are published meanwhile.
-pub fn wait(room: &Hub, since: u64, deadline: Instant, gone: impl Fn() -> bool) -> Batch {
+pub fn wait(
+    room: &Hub,
+    waiter: Option<&Waiter>,
+    since: u64,
+    deadline: Instant,
+    gone: impl Fn() -> bool,
+) -> Batch {
     let newest = room.last_id();
     if since > newest {
         let messages = room.after(0);
@@ -109,7 +116,10 @@ pub fn wait(room: &Hub, since: u64, deadline: Instant, gone: impl Fn() -> bool) 
         });
         return Batch { gap, messages };
     }
-    let messages = room.wait_after(since, deadline, gone);
+    let messages = match waiter {
+        Some(waiter) => waiter.wait_after(since, deadline, gone),
+        None => room.after(since),
+    };
     let gap = messages
         .first()
         .filter(|first| first.id > since + 1)
@@ -122,7 +132,7 @@ pub fn wait(room: &Hub, since: u64, deadline: Instant, gone: impl Fn() -> bool) 
 
 /// `wait` without the waiting.
 pub fn read(room: &Hub, since: u64) -> Batch {
-    wait(room, since, Instant::now(), || false)
+    wait(room, None, since, Instant::now(), || false)
 }
 // ANCHOR_END: batch
 

@@ -64,7 +64,11 @@ fn talk(upgraded: Upgraded, room: &Hub, tally: &Tally, since: u64, from: &str, _
             .stack_size(THREAD_STACK_BYTES)
             .spawn_scoped(scope, || push(room, tally, hold, since, &sender, &ended));
         if writer.is_err() {
-            let _ = sender.close(Some(1011), "the server could not start a writer");
+            // 1013 Try Again Later (RFC 6455 §7.4.1 registry): the machine's thread limit.
+            let _ = sender.close(
+                Some(1013),
+                "the server could not start a writer; try again later",
+            );
         }
         connection.run(|sender, message| {
             let reply = match message {
@@ -98,9 +102,12 @@ fn push(
     ended: &AtomicBool,
 ) {
     let mut cursor = since;
+    let waiter = room.waiter(); // on the room's list until the connection ends
     while !ended.load(Ordering::SeqCst) {
         let deadline = Instant::now() + hold;
-        let batch = wait(room, cursor, deadline, || ended.load(Ordering::SeqCst));
+        let batch = wait(room, Some(&waiter), cursor, deadline, || {
+            ended.load(Ordering::SeqCst)
+        });
         for record in batch.records() {
             if sender.text(&record).is_err() {
                 return; // gone, or closing: the reader ends the connection

@@ -71,9 +71,10 @@ impl Follower {
         keepalive: &str,
         render: impl Fn(&Batch) -> String,
     ) -> io::Result<()> {
+        let waiter = self.room.waiter(); // on the room's list for as long as the stream runs
         loop {
             let deadline = Instant::now() + self.hold;
-            let batch = wait(&self.room, self.cursor, deadline, || {
+            let batch = wait(&self.room, Some(&waiter), self.cursor, deadline, || {
                 self.client.client_gone()
             });
             if batch.is_empty() {
