@@ -12,7 +12,7 @@
 //! - the threads the kernel will still create: `kernel.threads-max`, `kernel.pid_max` (every
 //!   thread takes a process id) and `RLIMIT_NPROC` (which counts threads too), less the tasks
 //!   already running on the machine (`/proc/loadavg`);
-//! - `vm.max_map_count`, since each thread's stack is two mappings;
+//! - `vm.max_map_count`, since each thread takes four mappings (`MAPS_PER_THREAD`);
 //! - the memory available (`MemAvailable` in `/proc/meminfo`), less the memory budget.
 //!
 //! `docs/15-scale.md` measures what each connection really costs and shows how to raise each
@@ -22,7 +22,7 @@
 use std::fs;
 use std::process::Command;
 
-use crate::limits::{MAX_HEAD_BYTES, READ_CHUNK_BYTES, THREAD_STACK_BYTES};
+use crate::limits::{MAX_HEAD_BYTES, THREAD_STACK_BYTES};
 
 // ANCHOR: capacity_limits
 /// File descriptors kept for the server itself: listeners, stdin/out/err, the files it reads
@@ -41,11 +41,15 @@ pub const THREAD_RESERVE: usize = 256;
 pub const MAPS_PER_THREAD: usize = 4;
 /// Memory mappings kept for the program, its libraries and the allocator's arenas.
 pub const MAP_RESERVE: usize = 1024;
+/// The largest read buffer a connection keeps: a WebSocket's read chunk at its largest
+/// (`ws::WS_READ_CHUNK_BYTES`, which `ws` asserts, at compile time, is no larger).
+pub const LARGEST_READ_BUFFER: usize = 64 * 1024;
 /// The most memory one connection can pin outside the shared memory budget: the stacks of
-/// its threads touched to the bottom, a full request head and a read buffer. Measured use is
-/// far lower (`docs/15-scale.md`): this is the worst case, so the limit is a safe one.
+/// two threads (a pushing WebSocket's reader and writer) touched to the bottom, a full
+/// request head, and the largest read buffer. Measured use is far lower
+/// (`docs/15-scale.md`): this is the worst case, so the limit is a safe one.
 pub const MEMORY_PER_CONNECTION: usize =
-    THREADS_PER_CONNECTION * THREAD_STACK_BYTES + MAX_HEAD_BYTES + READ_CHUNK_BYTES;
+    2 * THREAD_STACK_BYTES + MAX_HEAD_BYTES + LARGEST_READ_BUFFER;
 /// Default `--max-conns` where the limits cannot be read (no `/proc`: not Linux).
 pub const FALLBACK_MAX_CONNECTIONS: usize = 1024;
 /// One connection in this many is kept for requests that are answered at once: held requests
@@ -93,8 +97,7 @@ impl Machine {
 }
 
 /// The connection limit a machine allows, and which limit decided it, in words for the
-/// start-up line and `--help`: `16132 (threads: pid_max 32768 less 310 tasks running, 2 per
-/// connection)`.
+/// start-up line: `16126` because of `memory mappings: max_map_count 65530, 4 per connection`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Derived {
     pub connections: usize,
@@ -206,8 +209,9 @@ impl Capacity {
             .per_client
             .map(|n| format!(", {n} per client address"))
             .unwrap_or_default();
+        let plural = if self.connections == 1 { "" } else { "s" };
         format!(
-            "{} connections ({}), {} of them held{per_client}",
+            "{} connection{plural} ({}), {} of them held{per_client}",
             self.connections, self.connections_from, self.held
         )
     }

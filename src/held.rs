@@ -1,5 +1,6 @@
 //! Places for held connections: a long poll waiting, a stream, a socket. Each pins a thread
-//! and a connection for as long as it lasts, so a demo caps how many it holds at once.
+//! and a connection for as long as it lasts, so the server caps how many it holds at once
+//! (`--max-held`, `App::held`); a demo may also count its own (uncapped) for its statistics.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

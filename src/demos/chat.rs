@@ -184,7 +184,6 @@ fn full(request: &Request, context: &Context) -> Reply {
         .with_header("Retry-After", RETRY_AFTER_SECS.to_string())
         .into()
 }
-// ANCHOR_END: place
 
 // ANCHOR: for_origin
 /// Every chat answer may be read by a page from either demo origin (or an `--allow-origin`):

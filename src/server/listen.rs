@@ -73,15 +73,19 @@ pub(super) fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         // is full (`roster.rs`); or a 503 that names the limit and the flag that raises it.
         let seat = match shared.roster.admit(&stream, peer.ip()) {
             Ok((seat, taken_from)) => {
-                if let Some((doing, from)) = taken_from {
+                if let Some((doing, from, address_full)) = taken_from {
                     let what = match doing {
                         Doing::Closing => "a closing connection",
                         Doing::Idle => "an idle connection",
                         _ => "the slowest unfinished request head",
                     };
+                    let full = if address_full {
+                        "this address was at --max-conns-per-client".to_string()
+                    } else {
+                        format!("the server was full (--max-conns {})", shared.roster.most())
+                    };
                     shared.app.log(&format!(
-                        "{peer} let in: the server was full (--max-conns {}), so {what} from {from} was closed",
-                        shared.roster.most()
+                        "{peer} let in: {full}, so {what} from {from} was closed"
                     ));
                 }
                 seat

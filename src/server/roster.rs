@@ -12,7 +12,8 @@
 //! 1. a connection already closing (lingering to read what its client still sends);
 //! 2. an idle keep-alive connection between two requests, the longest idle first: its client
 //!    has no request in flight, and an HTTP client must be ready for a server to close an
-//!    idle connection (RFC 9112 §9.8);
+//!    idle connection (RFC 9112 §9.5: "a client, server, or proxy MAY close the
+//!    transport connection at any time");
 //! 3. an unfinished head, the one started longest ago — the slowest client. A new connection
 //!    counts as a head from its first moment (its header timeout runs from then too), so a
 //!    socket opened and left silent is the slowest of all.
@@ -112,8 +113,9 @@ impl Seat {
     }
 }
 
-/// A connection taken back to make room: what it was doing, and its client's address.
-pub(super) type TakenFrom = (Doing, IpAddr);
+/// A connection taken back to make room: what it was doing, its client's address, and
+/// whether it made room under the per-address cap (else under `--max-conns`).
+pub(super) type TakenFrom = (Doing, IpAddr, bool);
 
 /// Why a connection was not let in.
 #[derive(Debug, PartialEq, Eq)]
@@ -194,7 +196,7 @@ impl Roster {
                     },
                 )?;
             self.remove(&mut seats, index, from);
-            taken_from = Some((doing, from));
+            taken_from = Some((doing, from, address_full));
         }
         let index = seats.free.pop().unwrap_or(seats.list.len());
         let seat = Arc::new(Seat {

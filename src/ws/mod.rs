@@ -44,3 +44,8 @@ pub const WS_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most bytes read and discarded while waiting for that.
 pub const WS_CLOSE_DRAIN_BYTES: usize = 1024 * 1024;
 // ANCHOR_END: websocket_limits
+
+// `capacity::MEMORY_PER_CONNECTION` counts a read buffer of `LARGEST_READ_BUFFER` at most:
+// checked when the program is compiled.
+const _: () = assert!(WS_READ_CHUNK_BYTES <= crate::capacity::LARGEST_READ_BUFFER);
+const _: () = assert!(WS_FIRST_READ_BYTES <= WS_READ_CHUNK_BYTES);
