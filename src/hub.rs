@@ -16,7 +16,8 @@
 //! of streams each publish became a stampede of threads taking the lock in turn.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use crate::clock::now_millis;
 
 use crate::json;
 use crate::limits::{GONE_CHECK_INTERVAL, GONE_CHECKS_PER_SECOND};
+use crate::net::Taken;
 
 // ANCHOR: batch_limits
 /// Most events one answer carries from an event log: a poll, a long poll, one piece of a
@@ -75,7 +77,42 @@ pub struct Hub {
 #[derive(Default)]
 struct Waiting {
     next_key: u64,
-    threads: HashMap<u64, Thread>,
+    readers: HashMap<u64, Reader>,
+}
+
+// ANCHOR: courier
+/// A way to hand an event to a reader's client without waking the reader's thread: the
+/// publisher writes it to the client's socket itself if the socket takes it at once. A
+/// thread per connection pays a wake-up and two context switches for every event it sends;
+/// with thousands of streams that is most of the cost of a publish, so a stream that is
+/// asleep and up to date gets its event written for it, the way an event loop would.
+pub trait Courier: Send + Sync {
+    /// Writes `event` to the client if that can be done without waiting.
+    fn deliver(&self, event: &Event) -> Taken;
+}
+// ANCHOR_END: courier
+
+/// One reader on the list, as the publisher sees it.
+#[derive(Clone)]
+struct Reader {
+    thread: Thread,
+    courier: Option<Arc<dyn Courier>>,
+    state: Arc<ReaderState>,
+}
+
+/// What a reader's thread and the publisher share.
+struct ReaderState {
+    /// Held (true) by the reader's thread whenever it is awake — looking at the log, writing
+    /// what it found — and let go only while it sleeps. The publisher delivers only to a
+    /// reader whose pen it can take, and holds it for that one write: so an event is either
+    /// the reader's to send or the publisher's, never both, and never out of order.
+    pen: AtomicBool,
+    /// The last id the reader's client has: set by the reader before it sleeps, moved on by
+    /// the publisher for each event it delivers.
+    cursor: AtomicU64,
+    /// The publisher began an event the socket took only part of: the reader's thread must
+    /// wake and finish it.
+    finish: AtomicBool,
 }
 
 impl Hub {
@@ -125,9 +162,12 @@ impl Hub {
         // Each waiter waits for an id above its cursor, and no cursor is above the id just
         // published: every one of them has something to send now. A waiter busy writing is
         // not parked; its next park returns at once, and it finds the event then.
-        let threads: Vec<Thread> = self.waiting().threads.values().cloned().collect();
-        for thread in threads {
-            thread.unpark();
+        // The list is copied so that readers may come and go while it is walked.
+        let readers: Vec<Reader> = self.waiting().readers.values().cloned().collect();
+        for reader in readers {
+            if !hand_over(&reader, &event) {
+                reader.thread.unpark();
+            }
         }
         event
     }
@@ -140,12 +180,36 @@ impl Hub {
     /// Puts this thread on the list of readers a publish wakes, until the `Waiter` is
     /// dropped. A reader that waits again and again (a stream) makes one and keeps it.
     pub fn waiter(&self) -> Waiter<'_> {
+        self.join(None)
+    }
+
+    /// `waiter`, for a reader whose client the publisher may write to itself (`Courier`).
+    pub fn waiter_with(&self, courier: Arc<dyn Courier>) -> Waiter<'_> {
+        self.join(Some(courier))
+    }
+
+    fn join(&self, courier: Option<Arc<dyn Courier>>) -> Waiter<'_> {
+        // The thread that makes the waiter is awake: it holds the pen from the start.
+        let state = Arc::new(ReaderState {
+            pen: AtomicBool::new(true),
+            cursor: AtomicU64::new(0),
+            finish: AtomicBool::new(false),
+        });
+        let reader = Reader {
+            thread: thread::current(),
+            courier,
+            state: Arc::clone(&state),
+        };
         let mut waiting = self.waiting();
         waiting.next_key += 1;
         let key = waiting.next_key;
-        waiting.threads.insert(key, thread::current());
+        waiting.readers.insert(key, reader);
         self.waiters.fetch_add(1, Ordering::Relaxed);
-        Waiter { hub: self, key }
+        Waiter {
+            hub: self,
+            key,
+            state,
+        }
     }
 
     /// The id of the newest event, 0 if there is none yet.
@@ -165,7 +229,7 @@ impl Hub {
         deadline: Instant,
         client_gone: impl Fn() -> bool,
     ) -> Vec<Event> {
-        self.waiter().wait_after(id, deadline, client_gone)
+        self.waiter().wait_after(id, deadline, client_gone).1
     }
 
     /// How long a waiter sleeps between two looks at its client: `GONE_CHECK_INTERVAL`, or
@@ -180,43 +244,61 @@ impl Hub {
 }
 
 // ANCHOR: wait_after
-/// A reader on the hub's list: a publish unparks its thread. It belongs to the thread that
-/// made it (that is the thread woken); dropping it takes the thread off the list.
+/// A reader on the hub's list: a publish unparks its thread, or hands the event to its
+/// courier. It belongs to the thread that made it (that is the thread woken); dropping it
+/// takes the thread off the list.
 pub struct Waiter<'h> {
     hub: &'h Hub,
     key: u64,
+    state: Arc<ReaderState>,
 }
 
 impl Waiter<'_> {
-    /// Events after `id`; if there are none yet, waits until one is published or `deadline`
+    /// Events after `id` — or after what the courier delivered since, if further — with the
+    /// id they follow. If there are none yet, waits until one is published or `deadline`
     /// passes (then returns none). While it waits it asks `client_gone` from time to time,
     /// and returns none at once if the answer is yes — a waiting request must not outlive its
-    /// client by the whole hold time. Another thread that unparks this one makes it ask at once.
+    /// client by the whole hold time. Another thread that unparks this one makes it ask at
+    /// once. It also returns none, early, when the courier left an event half-written: the
+    /// caller finishes it (`BodyWriter::catch_up`, `Sender::catch_up`) and waits again.
     pub fn wait_after(
         &self,
         id: u64,
         deadline: Instant,
         client_gone: impl Fn() -> bool,
-    ) -> Vec<Event> {
+    ) -> (u64, Vec<Event>) {
         // The thread is on the list before it looks at the log: a publish between the look
         // and the park still unparks it, and `park` returns at once for an earlier unpark.
-        let hub = self.hub;
+        let (hub, state) = (self.hub, &*self.state);
         loop {
-            let events = hub.after(id);
+            let from = id.max(state.cursor.load(Ordering::SeqCst));
+            let events = hub.after(from);
             if !events.is_empty() {
-                return events;
+                return (from, events);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Vec::new();
+                return (from, Vec::new());
             }
+            // Asleep and up to date: from here the publisher may deliver for us.
+            state.cursor.store(from, Ordering::SeqCst);
+            state.pen.store(false, Ordering::SeqCst);
             thread::park_timeout(left.min(hub.gone_check_interval()));
-            let events = hub.after(id);
-            if !events.is_empty() {
-                return events;
+            // Awake: take the pen back, once the publisher's one write (if any) is done.
+            while state
+                .pen
+                .compare_exchange_weak(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                thread::yield_now();
             }
-            if client_gone() {
-                return Vec::new();
+            let from = id.max(state.cursor.load(Ordering::SeqCst));
+            let events = hub.after(from);
+            if !events.is_empty() {
+                return (from, events);
+            }
+            if state.finish.swap(false, Ordering::SeqCst) || client_gone() {
+                return (from, Vec::new());
             }
         }
     }
@@ -224,10 +306,45 @@ impl Waiter<'_> {
 
 impl Drop for Waiter<'_> {
     fn drop(&mut self) {
-        self.hub.waiting().threads.remove(&self.key);
+        self.hub.waiting().readers.remove(&self.key);
         self.hub.waiters.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+// ANCHOR: hand_over
+/// Delivers `event` through the reader's courier, if it has one and is asleep and up to
+/// date; true if nothing more is needed. False: wake the reader, which finds the event in
+/// the log (or finishes the part the socket did not take) and sends it itself.
+fn hand_over(reader: &Reader, event: &Event) -> bool {
+    let Some(courier) = &reader.courier else {
+        return false;
+    };
+    let state = &reader.state;
+    if state
+        .pen
+        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        return false; // awake: it will look at the log itself
+    }
+    let handed = state.cursor.load(Ordering::SeqCst) + 1 == event.id && {
+        match courier.deliver(event) {
+            Taken::Whole => {
+                state.cursor.store(event.id, Ordering::SeqCst);
+                true
+            }
+            Taken::Part(_) => {
+                state.cursor.store(event.id, Ordering::SeqCst);
+                state.finish.store(true, Ordering::SeqCst);
+                false
+            }
+            Taken::Nothing => false,
+        }
+    };
+    state.pen.store(false, Ordering::SeqCst);
+    handed
+}
+// ANCHOR_END: hand_over
 // ANCHOR_END: wait_after
 
 // ANCHOR: events_after
@@ -350,6 +467,59 @@ mod tests {
             hub.wait_after(0, far, || true).is_empty(),
             "returns at once when gone"
         );
+    }
+
+    /// A courier that takes every event (every seventh only in part) and notes its id.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<u64>>);
+
+    impl Courier for Recorder {
+        fn deliver(&self, event: &Event) -> Taken {
+            self.0.lock().unwrap().push(event.id);
+            if event.id.is_multiple_of(7) {
+                Taken::Part(1)
+            } else {
+                Taken::Whole
+            }
+        }
+    }
+
+    #[test]
+    fn a_courier_and_its_reader_share_the_events_each_exactly_once_in_order() {
+        let hub = Arc::new(Hub::new(1000));
+        let recorder = Arc::new(Recorder::default());
+        let done = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (hub, recorder, done) =
+                (Arc::clone(&hub), Arc::clone(&recorder), Arc::clone(&done));
+            thread::spawn(move || {
+                let waiter = hub.waiter_with(recorder);
+                let (mut cursor, mut got) = (0, Vec::new());
+                while !done.load(Ordering::SeqCst) || cursor < 200 {
+                    let far = Instant::now() + Duration::from_secs(30);
+                    let (from, events) =
+                        waiter.wait_after(cursor, far, || done.load(Ordering::SeqCst));
+                    assert!(from >= cursor, "the cursor never goes back");
+                    got.extend(events.iter().map(|e| e.id));
+                    cursor = events.last().map_or(from, |e| e.id);
+                }
+                got
+            })
+        };
+        for i in 0..200 {
+            hub.publish("x");
+            if i % 10 == 0 {
+                thread::yield_now(); // let the reader fall asleep now and then
+            }
+        }
+        done.store(true, Ordering::SeqCst);
+        reader.thread().unpark();
+        let read_itself = reader.join().unwrap();
+        let handed = recorder.0.lock().unwrap().clone();
+        let mut all: Vec<u64> = read_itself.iter().chain(&handed).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (1..=200).collect::<Vec<u64>>(), "each once");
+        assert!(read_itself.windows(2).all(|w| w[0] < w[1]), "in order");
     }
 
     #[test]

@@ -52,6 +52,10 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// call: see `net::write_all_within`). Past it the connection is closed, so a stalled or
 /// trickling reader cannot pin a thread, or the memory of an answer, for longer.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a thread writing for another waits on one socket (`net::write_briefly`): a
+/// publish handing an event straight to a waiting stream. A client whose buffer is full costs
+/// the publisher this, once; its own thread then writes the rest with `WRITE_TIMEOUT`.
+pub const DIRECT_WRITE_TIMEOUT: Duration = Duration::from_millis(1);
 /// After an error or `Connection: close`, how long we keep reading (and discarding) what the
 /// client still sends, so our last response is not destroyed by a TCP reset (RFC 9112 §9.6).
 pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);

@@ -6,7 +6,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::limits::MAX_UNREAD_WHILE_HELD;
+use crate::limits::{DIRECT_WRITE_TIMEOUT, MAX_UNREAD_WHILE_HELD};
 
 pub fn is_timeout(e: &io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
@@ -76,6 +76,52 @@ fn write_parts(
     Ok(())
 }
 // ANCHOR_END: write_within
+
+// ANCHOR: write_briefly
+/// How much of a piece a socket took without making the writer wait, from `write_briefly`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// All of it.
+    Whole,
+    /// The first this many bytes: the rest must follow before anything else.
+    Part(usize),
+    /// None of it (the socket's buffer is full, or it failed).
+    Nothing,
+}
+
+/// Writes `parts` in one go if the socket takes them at once, for a thread that must not
+/// wait on a client: a publisher handing an event to thousands of streams. The socket's
+/// write timeout is cut to `DIRECT_WRITE_TIMEOUT` first (once: `brief` remembers it), so a
+/// full send buffer costs the caller that long at most; whoever writes next with the
+/// ordinary timeout must set it back first (`unbrief`). Rust's standard library has no
+/// `MSG_DONTWAIT`, and `set_nonblocking` would change the socket for every thread using it:
+/// a reader blocked on it could see `WouldBlock` instead of waiting.
+pub fn write_briefly(stream: &TcpStream, parts: &[&[u8]], brief: &mut bool) -> io::Result<Taken> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let slices: Vec<IoSlice> = parts.iter().map(|p| IoSlice::new(p)).collect();
+    if !*brief {
+        stream.set_write_timeout(Some(DIRECT_WRITE_TIMEOUT))?;
+        *brief = true;
+    }
+    let written = (&*stream).write_vectored(&slices);
+    match written {
+        Ok(n) if n == total => Ok(Taken::Whole),
+        Ok(0) => Ok(Taken::Nothing),
+        Ok(n) => Ok(Taken::Part(n)),
+        Err(e) if is_timeout(&e) || e.kind() == ErrorKind::Interrupted => Ok(Taken::Nothing),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets the socket's ordinary write timeout back after `write_briefly`, if it was cut.
+pub fn unbrief(stream: &TcpStream, brief: &mut bool, limit: Duration) -> io::Result<()> {
+    if *brief {
+        stream.set_write_timeout(Some(limit))?;
+        *brief = false;
+    }
+    Ok(())
+}
+// ANCHOR_END: write_briefly
 
 // ANCHOR: client_watch
 /// A look at a client whose request is being held (a long poll, a stream): has it left?

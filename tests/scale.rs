@@ -7,9 +7,9 @@
 
 mod support;
 
-use std::io::Read;
 use std::time::Duration;
 
+use support::ws::upgrade;
 use support::{Client, get, post_request, start_custom, test_config};
 use webwire::Running;
 use webwire::config::Config;
@@ -160,36 +160,34 @@ fn served_clients(server: &Running, n: usize) -> Vec<Client> {
 /// True if the server has not closed the connection: a read finds data, or nothing yet.
 fn still_open(client: &mut Client) -> bool {
     client.stream.set_nonblocking(true).unwrap();
-    let open = !matches!(client.stream.read(&mut [0u8; 1]), Ok(0));
+    // A peek, not a read: the byte stays for whoever reads the stream next.
+    let open = !matches!(client.stream.peek(&mut [0u8; 1]), Ok(0));
     client.stream.set_nonblocking(false).unwrap();
     open
 }
 
 #[test]
-fn a_reader_that_stops_reading_delays_no_other_reader() {
-    // Writes may wait a minute. Had the fan-out waited on the stalled reader, the others
+fn a_reader_that_stops_reading_delays_no_other_reader_and_gets_whole_frames_later() {
+    // Writes may wait a minute. Had the fan-out waited on a stalled reader, the others
     // would get the last message only once it was dropped, a minute on; instead they get
-    // every message while it is still connected and stuck.
+    // every message while it is still connected and stuck. The publisher writes to sleeping
+    // streams itself and, when a socket takes only part of a message, leaves the rest to the
+    // stream's own thread: the stalled readers must still get whole chunks and frames.
     let server = server_with(|config| config.timeouts.write = Duration::from_secs(60));
     let mut stalled = Client::connect(&server);
     stalled.send("GET /chat/events HTTP/1.1\r\nHost: t\r\n\r\n");
-    let messages = 3000; // 12 MB of text: the stalled socket's buffers fill many times over
+    assert_eq!(stalled.read_reply_to(true).status, 200);
+    let (mut stalled_socket, reply) = upgrade(&server, "/chat/ws?since=0", "");
+    assert_eq!(reply.status, 101);
+    let messages = 3000; // 12 MB of text: the stalled sockets' buffers fill many times over
+    let last = format!("\"id\":{messages},");
     let readers: Vec<_> = (0..3)
         .map(|_| {
             let mut reader = Client::connect(&server);
             reader.send("GET /chat/events HTTP/1.1\r\nHost: t\r\n\r\n");
             assert_eq!(reader.read_reply_to(true).status, 200);
-            std::thread::spawn(move || {
-                // One chunk per batch, and a batch is whole events: the last id shows up
-                // whole in one chunk.
-                let last = format!("\"id\":{messages},");
-                while let Some(chunk) = reader.read_chunk() {
-                    if String::from_utf8_lossy(&chunk).contains(&last) {
-                        return true;
-                    }
-                }
-                false
-            })
+            let last = last.clone();
+            std::thread::spawn(move || until_in_a_chunk(&mut reader, &last))
         })
         .collect();
     let text = "x".repeat(4000);
@@ -203,6 +201,30 @@ fn a_reader_that_stops_reading_delays_no_other_reader() {
     }
     assert!(
         still_open(&mut stalled),
-        "while the stalled one is still there"
+        "while the stalled ones are still there"
     );
+    assert!(still_open(&mut stalled_socket));
+
+    // Now they read: every chunk and every frame is whole, up to the last message.
+    assert!(until_in_a_chunk(&mut stalled, &last));
+    loop {
+        let (opcode, payload) = stalled_socket.read_frame().expect("a whole frame");
+        assert_eq!(opcode, 0x81, "whole text frames only");
+        let record = String::from_utf8(payload).expect("whole UTF-8 text");
+        assert!(record.starts_with('{') && record.ends_with('}'), "{record}");
+        if record.contains(&last) {
+            break;
+        }
+    }
+}
+
+/// Reads chunks (each one checked whole: size, data, CR LF) until one contains `needle`.
+/// One chunk per batch, and a batch is whole events, so an id shows up whole in one chunk.
+fn until_in_a_chunk(client: &mut Client, needle: &str) -> bool {
+    while let Some(chunk) = client.read_chunk() {
+        if String::from_utf8_lossy(&chunk).contains(needle) {
+            return true;
+        }
+    }
+    false
 }

@@ -29,14 +29,14 @@
 //! `jsonp.rs`, `socket.rs` (WebSocket); `room.rs` is the room itself (sending, cursors, the
 //! gap signal) and `stats.rs` the counters.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::demos::Demo;
 use crate::handler::{Context, Reply, held_full_reason, with_state};
 use crate::http::request::Request;
 use crate::http::response::Response;
-use crate::hub::Hub;
+use crate::hub::{Event, Hub};
 use crate::limits::RETRY_AFTER_SECS;
 use crate::router::Route;
 
@@ -145,11 +145,30 @@ impl Transport {
 pub struct Tally {
     /// Messages handed to clients (a gap signal is not a message).
     delivered: AtomicU64,
+    /// The newest message as this transport writes it, made once for all of its readers
+    /// when the publisher writes it to them itself (`hub::Courier`).
+    rendered: Mutex<Option<(u64, Arc<str>)>>,
 }
 
 impl Tally {
     fn delivered(&self, messages: usize) {
         self.delivered.fetch_add(messages as u64, Ordering::Relaxed);
+    }
+
+    /// `event` as `render` writes it, made once per event however many readers get it.
+    fn rendered(&self, event: &Event, render: impl FnOnce(&Event) -> String) -> Arc<str> {
+        let mut slot = self
+            .rendered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*slot {
+            Some((id, text)) if *id == event.id => Arc::clone(text),
+            _ => {
+                let text: Arc<str> = render(event).into();
+                *slot = Some((event.id, Arc::clone(&text)));
+                text
+            }
+        }
     }
 }
 

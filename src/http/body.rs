@@ -16,10 +16,15 @@
 //! streaming demo: it is how HTTP/1.1 sends a response whose length nobody knows in advance.
 
 use std::io::{self, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::budget::{Claim, make_room};
 use crate::http::request::RequestError;
 use crate::limits::{MAX_BODY_BYTES, MAX_CHUNK_LINE, MAX_TRAILER_BYTES};
+use crate::net::{Taken, unbrief, write_briefly};
+use crate::traffic::Counters;
 
 /// Where the decoder is inside a chunked body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +179,8 @@ pub struct BodyWriter<'a> {
     pub bytes: u64,
     /// Pieces sent so far.
     pub pieces: u64,
+    /// The same body, for another thread to write to without waiting (`BodyCourier`).
+    courier: Option<Arc<BodyCourier>>,
 }
 
 impl<'a> BodyWriter<'a> {
@@ -183,7 +190,21 @@ impl<'a> BodyWriter<'a> {
             chunked,
             bytes: 0,
             pieces: 0,
+            courier: None,
         }
+    }
+
+    /// A writer whose body `courier` may also write to, from another thread.
+    pub fn with_courier(out: &'a mut dyn Write, chunked: bool, courier: Arc<BodyCourier>) -> Self {
+        BodyWriter {
+            courier: Some(courier),
+            ..BodyWriter::new(out, chunked)
+        }
+    }
+
+    /// The courier for this body, if the server gave it one (a stream of unknown length).
+    pub fn courier(&self) -> Option<Arc<BodyCourier>> {
+        self.courier.clone()
     }
 
     // ANCHOR: send_piece
@@ -191,6 +212,12 @@ impl<'a> BodyWriter<'a> {
     pub fn send(&mut self, piece: &[u8]) -> io::Result<()> {
         if piece.is_empty() {
             return Ok(());
+        }
+        // The courier waits while this thread writes: their pieces never mix.
+        let courier = self.courier.clone();
+        let mut state = courier.as_deref().map(|c| (c.lock(), c));
+        if let Some((state, courier)) = state.as_mut() {
+            self.catch_up_with(state, courier)?;
         }
         if self.chunked {
             // One write per chunk: size line, data and CR LF leave in one TCP segment.
@@ -208,9 +235,38 @@ impl<'a> BodyWriter<'a> {
     }
     // ANCHOR_END: send_piece
 
+    /// Finishes what the courier began: the rest of a piece the socket took only part of.
+    /// Fails if the courier's write failed (the client has gone).
+    pub fn catch_up(&mut self) -> io::Result<()> {
+        let courier = self.courier.clone();
+        match courier.as_deref() {
+            Some(courier) => self.catch_up_with(&mut courier.lock(), courier),
+            None => Ok(()),
+        }
+    }
+
+    fn catch_up_with(&mut self, state: &mut CourierState, courier: &BodyCourier) -> io::Result<()> {
+        unbrief(&courier.stream, &mut state.brief, courier.limit)?;
+        if state.failed {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "a piece handed over directly could not be sent",
+            ));
+        }
+        if !state.rest.is_empty() {
+            self.out.write_all(&state.rest)?;
+            self.out.flush()?;
+            state.rest = Vec::new();
+        }
+        self.bytes += std::mem::take(&mut state.bytes);
+        self.pieces += std::mem::take(&mut state.pieces);
+        Ok(())
+    }
+
     /// Ends the body: the zero-size last chunk on HTTP/1.1 (no trailers); nothing on 1.0,
     /// where the server closes the connection instead.
     pub fn finish(&mut self) -> io::Result<()> {
+        self.catch_up()?;
         if self.chunked {
             self.out.write_all(b"0\r\n\r\n")?;
             self.out.flush()?;
@@ -219,6 +275,95 @@ impl<'a> BodyWriter<'a> {
     }
 }
 // ANCHOR_END: body_writer
+
+// ANCHOR: body_courier
+/// A stream's body as another thread may write to it without waiting: the hub's publisher
+/// hands an event straight to a stream whose own thread is asleep, instead of waking it to
+/// write (`hub.rs`). The courier and the stream's `BodyWriter` take turns through one lock,
+/// so their pieces never mix; a piece the socket takes only part of is finished by the
+/// stream's own thread, which may wait for it (`BodyWriter::catch_up`).
+pub struct BodyCourier {
+    stream: Arc<TcpStream>,
+    chunked: bool,
+    /// The socket's write timeout, set back after each brief write.
+    limit: Duration,
+    /// The path's traffic counters: every byte that leaves is added.
+    counters: Option<Arc<Counters>>,
+    state: Mutex<CourierState>,
+}
+
+#[derive(Default)]
+struct CourierState {
+    /// The rest of a piece the socket took only part of: nothing else may go before it.
+    rest: Vec<u8>,
+    /// A write failed: the stream ends at its thread's next write.
+    failed: bool,
+    /// The socket's write timeout is the brief one (`net::write_briefly`).
+    brief: bool,
+    /// Body bytes and pieces sent here, added to the `BodyWriter`'s for the log.
+    bytes: u64,
+    pieces: u64,
+}
+
+impl BodyCourier {
+    pub fn new(
+        stream: Arc<TcpStream>,
+        chunked: bool,
+        limit: Duration,
+        counters: Option<Arc<Counters>>,
+    ) -> BodyCourier {
+        BodyCourier {
+            stream,
+            chunked,
+            limit,
+            counters,
+            state: Mutex::new(CourierState::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CourierState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends one piece if the socket takes it at once (`net::write_briefly`). `Nothing` when
+    /// the stream's own thread is writing, or has a piece to finish, or the socket is full:
+    /// then that thread must be woken to send it.
+    pub fn send_briefly(&self, piece: &[u8]) -> Taken {
+        let Ok(mut state) = self.state.try_lock() else {
+            return Taken::Nothing; // its own thread is writing
+        };
+        if state.failed || !state.rest.is_empty() || piece.is_empty() {
+            return Taken::Nothing;
+        }
+        let size_line = format!("{:x}\r\n", piece.len());
+        let parts: Vec<&[u8]> = if self.chunked {
+            vec![size_line.as_bytes(), piece, b"\r\n"]
+        } else {
+            vec![piece]
+        };
+        let Ok(taken) = write_briefly(&self.stream, &parts, &mut state.brief) else {
+            state.failed = true;
+            return Taken::Nothing;
+        };
+        let written = match taken {
+            Taken::Nothing => return Taken::Nothing,
+            Taken::Whole => parts.iter().map(|p| p.len()).sum(),
+            Taken::Part(n) => {
+                state.rest = parts.concat().split_off(n);
+                n
+            }
+        };
+        if let Some(counters) = &self.counters {
+            counters.sent(written);
+        }
+        state.bytes += piece.len() as u64;
+        state.pieces += 1;
+        taken
+    }
+}
+// ANCHOR_END: body_courier
 
 #[cfg(test)]
 mod tests {

@@ -7,13 +7,14 @@
 use std::io::{self, Write};
 use std::net::TcpStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::connection::{Connection, Next};
 use super::lines::{log_request, trace};
 use crate::App;
 use crate::handler::{StreamBody, UpgradeFn, Upgraded};
-use crate::http::body::BodyWriter;
+use crate::http::body::{BodyCourier, BodyWriter};
 use crate::http::method::Method;
 use crate::http::request::{Request, RequestError, Version};
 use crate::http::response::{Delimit, Response, head_bytes, status_has_no_body};
@@ -127,7 +128,20 @@ impl Connection<'_> {
             left: length.unwrap_or(usize::MAX),
             counters,
         };
-        let mut writer = BodyWriter::new(&mut out, chunked);
+        // A stream of unknown length may also be written by another thread that must not
+        // wait: the hub's publisher, handing an event straight to a sleeping stream.
+        let mut writer = match length {
+            None => {
+                let courier = BodyCourier::new(
+                    self.watch.shared_stream(),
+                    chunked,
+                    app.config.timeouts.write,
+                    app.traffic.get(&request.path).cloned(),
+                );
+                BodyWriter::with_courier(&mut out, chunked, Arc::new(courier))
+            }
+            Some(_) => BodyWriter::new(&mut out, chunked),
+        };
         let result = match catch_unwind(AssertUnwindSafe(|| body(&mut writer))) {
             Ok(Ok(())) => match length {
                 // Fewer bytes than announced: the client would wait for the rest for ever.

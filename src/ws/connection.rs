@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::budget::Budget;
 use crate::log::Log;
-use crate::net::{is_timeout, linger, write_all_within};
+use crate::net::{Taken, is_timeout, linger, unbrief, write_all_within, write_briefly};
 use crate::traffic::Counters;
 use crate::ws::close::{self, Violation};
 use crate::ws::frame::{self, Opcode};
@@ -57,6 +57,11 @@ struct Outgoing {
     trace: Option<(String, Log)>,
     /// The path's traffic counters (`/stats`): every byte sent is added.
     counters: Option<Arc<Counters>>,
+    /// The rest of a frame the socket took only part of (`text_briefly`): it goes before
+    /// any other frame, or nothing may.
+    rest: Vec<u8>,
+    /// The socket's write timeout is the brief one (`net::write_briefly`).
+    brief: bool,
 }
 
 impl Sender {
@@ -105,18 +110,12 @@ impl Sender {
                 "close already sent",
             ));
         }
+        out.finish_rest()?;
+        let out = &mut *out; // the fields, not the guard, so that two can be borrowed at once
+        unbrief(&out.stream, &mut out.brief, out.limit)?;
         out.close_sent = opcode == Opcode::Close;
         let header = frame::encode_header(true, opcode, payload.len() as u64, None);
-        if let Some((id, log)) = &out.trace {
-            let header = frame::Header {
-                is_final: true,
-                rsv: 0,
-                opcode,
-                mask: None,
-                payload_len: payload.len() as u64,
-            };
-            log.write(format!("{id} < {}\n", frame::describe(&header, payload)));
-        }
+        out.trace_frame(opcode, payload);
         // Header and payload in one vectored write: one segment, no copy, no Nagle wait.
         out.broken = true;
         if let Err(e) = write_all_within(&out.stream, &[&header, payload], out.limit) {
@@ -130,8 +129,90 @@ impl Sender {
         Ok(())
     }
     // ANCHOR_END: send_frame
+
+    // ANCHOR: send_briefly
+    /// One text frame if the socket takes it at once (`net::write_briefly`), for a thread
+    /// that must not wait: the hub's publisher, handing a message straight to a socket whose
+    /// writer is asleep. `Nothing` when another thread is writing, a frame is unfinished or
+    /// the socket is full: then the writer must be woken. `Part`: the rest waits in `rest`
+    /// and goes first at the next write (`catch_up`).
+    pub fn text_briefly(&self, text: &str) -> Taken {
+        let Ok(mut out) = self.out.try_lock() else {
+            return Taken::Nothing;
+        };
+        if out.broken || out.close_sent || !out.rest.is_empty() {
+            return Taken::Nothing;
+        }
+        let payload = text.as_bytes();
+        let header = frame::encode_header(true, Opcode::Text, payload.len() as u64, None);
+        let stream = Arc::clone(&out.stream);
+        let Ok(taken) = write_briefly(&stream, &[&header, payload], &mut out.brief) else {
+            out.broken = true;
+            let _ = out.stream.shutdown(Shutdown::Both);
+            return Taken::Nothing;
+        };
+        let written = match taken {
+            Taken::Nothing => return Taken::Nothing,
+            Taken::Whole => header.len() + payload.len(),
+            Taken::Part(n) => {
+                out.rest = [&header[..], payload].concat().split_off(n);
+                n
+            }
+        };
+        out.trace_frame(Opcode::Text, payload);
+        if let Some(counters) = &out.counters {
+            counters.sent(written);
+        }
+        taken
+    }
+    // ANCHOR_END: send_briefly
+
+    /// Finishes a frame `text_briefly` began, within the write timeout.
+    pub fn catch_up(&self) -> io::Result<()> {
+        self.out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .finish_rest()
+    }
 }
 // ANCHOR_END: sender
+
+impl Outgoing {
+    /// Writes the rest of a frame begun elsewhere, whole and in time, or cuts the connection.
+    fn finish_rest(&mut self) -> io::Result<()> {
+        if self.rest.is_empty() {
+            return Ok(());
+        }
+        if self.broken {
+            return Err(io::Error::new(ErrorKind::NotConnected, "connection cut"));
+        }
+        unbrief(&self.stream, &mut self.brief, self.limit)?;
+        let rest = std::mem::take(&mut self.rest);
+        if let Err(e) = write_all_within(&self.stream, &[&rest], self.limit) {
+            self.broken = true;
+            let _ = self.stream.shutdown(Shutdown::Both);
+            return Err(e);
+        }
+        if let Some(counters) = &self.counters {
+            counters.sent(rest.len());
+        }
+        Ok(())
+    }
+
+    /// With `--trace`, one line for a frame the server sends.
+    fn trace_frame(&self, opcode: Opcode, payload: &[u8]) {
+        if let Some((id, log)) = &self.trace {
+            let header = frame::Header {
+                is_final: true,
+                rsv: 0,
+                opcode,
+                mask: None,
+                payload_len: payload.len() as u64,
+            };
+            log.write(format!("{id} < {}\n", frame::describe(&header, payload)));
+        }
+    }
+}
 
 /// How a connection ended, for the log.
 enum Ending {
@@ -198,6 +279,8 @@ impl Connection {
                 .clone()
                 .map(|log| (options.trace_id.clone(), log)),
             counters: options.counters.clone(),
+            rest: Vec::new(),
+            brief: false,
         };
         Ok(Connection {
             stream,

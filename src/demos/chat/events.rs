@@ -39,7 +39,10 @@ pub fn events(chat: &State, request: &Request, context: &Context) -> Reply {
     let retry_ms = context.app.config.tick.as_millis();
     Reply::stream(head, move |out| {
         out.send(format!("retry: {retry_ms}\n\n").as_bytes())?;
-        follower.run(out, None, ": keepalive\n", sse_events)
+        // Messages are written by the publisher while the stream sleeps: see `hub::Courier`.
+        follower
+            .direct(sse_events)
+            .run(out, None, ": keepalive\n", sse_events)
     })
 }
 
@@ -86,6 +89,7 @@ mod tests {
     #[test]
     fn a_gap_moves_the_browsers_last_event_id() {
         let batch = Batch {
+            since: 2,
             gap: Some(Gap {
                 after: 2,
                 resume: 9,

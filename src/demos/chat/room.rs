@@ -45,6 +45,9 @@ pub fn message_json(event: &Event) -> String {
 /// What a reader gets for its cursor: perhaps a gap, then messages, oldest first.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Batch {
+    /// The cursor the batch follows: the reader's, or further if the room's publisher
+    /// delivered some messages straight to it meanwhile (`hub::Courier`).
+    pub since: u64,
     pub gap: Option<Gap>,
     pub messages: Vec<Event>,
 }
@@ -72,16 +75,25 @@ impl Gap {
 }
 
 impl Batch {
+    /// One message, just published, for a reader that had everything before it.
+    pub fn of_one(event: &Event) -> Batch {
+        Batch {
+            since: event.id - 1,
+            gap: None,
+            messages: vec![event.clone()],
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.gap.is_none() && self.messages.is_empty()
     }
 
     /// The reader's next cursor: the last id it got, or just before where the room resumes.
-    pub fn cursor(&self, since: u64) -> u64 {
+    pub fn cursor(&self) -> u64 {
         match (self.messages.last(), self.gap) {
             (Some(last), _) => last.id,
             (None, Some(gap)) => gap.resume - 1,
-            (None, None) => since,
+            (None, None) => self.since,
         }
     }
 
@@ -114,11 +126,15 @@ pub fn wait(
             after: since,
             resume,
         });
-        return Batch { gap, messages };
+        return Batch {
+            since,
+            gap,
+            messages,
+        };
     }
-    let messages = match waiter {
+    let (since, messages) = match waiter {
         Some(waiter) => waiter.wait_after(since, deadline, gone),
-        None => room.after(since),
+        None => (since, room.after(since)),
     };
     let gap = messages
         .first()
@@ -127,7 +143,11 @@ pub fn wait(
             after: since,
             resume: first.id,
         });
-    Batch { gap, messages }
+    Batch {
+        since,
+        gap,
+        messages,
+    }
 }
 
 /// `wait` without the waiting.
@@ -258,7 +278,7 @@ mod tests {
             "2 was dropped"
         );
         assert_eq!(ids(&behind), [3, 4, 5]);
-        assert_eq!(behind.cursor(1), 5);
+        assert_eq!(behind.cursor(), 5);
         let exact = read(&room, 2);
         assert_eq!(exact.gap, None, "3 is the next one, and it is kept");
         let restarted = read(&room, 99);
@@ -284,7 +304,7 @@ mod tests {
                 resume: 1
             })
         );
-        assert_eq!(batch.cursor(12), 0);
+        assert_eq!(batch.cursor(), 0);
         assert_eq!(batch.records(), [r#"{"gap":{"after":12,"resume":1}}"#]);
     }
 

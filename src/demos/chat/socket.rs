@@ -21,10 +21,11 @@ use crate::limits::THREAD_STACK_BYTES;
 use crate::ws::connection::{Message, Next, Sender};
 use crate::ws::handshake;
 
-use super::room::{check_name, check_text, parse_since, publish, wait};
+use super::room::{check_name, check_text, message_json, parse_since, publish, wait};
 use super::{State, Tally, Transport, full, refuse};
 use crate::held::Place;
-use crate::hub::Hub;
+use crate::hub::{Courier, Event, Hub};
+use crate::net::Taken;
 
 // ANCHOR: ws
 /// `GET /chat/ws?since=N&from=NAME`: the handshake, then the room both ways.
@@ -51,7 +52,7 @@ pub fn ws(chat: &State, request: &Request, context: &Context) -> Reply {
     })
 }
 
-fn talk(upgraded: Upgraded, room: &Hub, tally: &Tally, since: u64, from: &str, _place: Place) {
+fn talk(upgraded: Upgraded, room: &Hub, tally: &Arc<Tally>, since: u64, from: &str, _place: Place) {
     let hold = upgraded.app.config.hold;
     let Ok(connection) = upgraded.websocket() else {
         return; // the socket failed before the first frame
@@ -95,26 +96,52 @@ fn talk(upgraded: Upgraded, room: &Hub, tally: &Tally, since: u64, from: &str, _
 /// The writer: every record after the cursor, as a text frame, until the connection ends.
 fn push(
     room: &Hub,
-    tally: &Tally,
+    tally: &Arc<Tally>,
     hold: Duration,
     since: u64,
     sender: &Sender,
     ended: &AtomicBool,
 ) {
     let mut cursor = since;
-    let waiter = room.waiter(); // on the room's list until the connection ends
+    // On the room's list until the connection ends; the publisher writes to the socket
+    // itself while this thread sleeps (`hub::Courier`).
+    let courier = SocketCourier {
+        sender: sender.clone(),
+        tally: Arc::clone(tally),
+    };
+    let waiter = room.waiter_with(Arc::new(courier));
     while !ended.load(Ordering::SeqCst) {
         let deadline = Instant::now() + hold;
         let batch = wait(room, Some(&waiter), cursor, deadline, || {
             ended.load(Ordering::SeqCst)
         });
+        if sender.catch_up().is_err() {
+            return; // a frame the publisher began could not be finished: cut
+        }
         for record in batch.records() {
             if sender.text(&record).is_err() {
                 return; // gone, or closing: the reader ends the connection
             }
         }
         tally.delivered(batch.messages.len());
-        cursor = batch.cursor(cursor);
+        cursor = batch.cursor();
     }
 }
 // ANCHOR_END: ws
+
+/// Writes a message to the socket from the publisher's thread while the writer sleeps.
+struct SocketCourier {
+    sender: Sender,
+    tally: Arc<Tally>,
+}
+
+impl Courier for SocketCourier {
+    fn deliver(&self, event: &Event) -> Taken {
+        let text = self.tally.rendered(event, message_json);
+        let taken = self.sender.text_briefly(&text);
+        if taken != Taken::Nothing {
+            self.tally.delivered(1);
+        }
+        taken
+    }
+}

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use crate::demos::chat::CHAT_STREAM_MAX_BYTES;
 use crate::handler::{Context, Reply};
-use crate::http::body::BodyWriter;
+use crate::http::body::{BodyCourier, BodyWriter};
 use crate::http::request::Request;
 use crate::http::response::Response;
-use crate::hub::Hub;
-use crate::net::ClientWatch;
+use crate::hub::{Courier, Event, Hub};
+use crate::net::{ClientWatch, Taken};
 
 use super::room::{Batch, parse_since, wait};
 use super::{State, Tally, Transport, for_origin, full, refuse};
@@ -37,6 +37,8 @@ pub(super) struct Follower {
     tally: Arc<Tally>,
     /// Held for as long as the stream runs.
     _place: Place,
+    /// How the publisher writes a message itself, if it may (`direct`).
+    direct: Option<fn(&Batch) -> String>,
 }
 
 impl Follower {
@@ -57,7 +59,15 @@ impl Follower {
             hold: context.app.config.hold,
             tally,
             _place: place,
+            direct: None,
         })
+    }
+
+    /// Lets the room's publisher write messages to this stream while it sleeps, each made by
+    /// `render` (which must make the same piece `run`'s own `render` would).
+    pub(super) fn direct(mut self, render: fn(&Batch) -> String) -> Follower {
+        self.direct = Some(render);
+        self
     }
 
     /// Sends each batch as `render` writes it, one chunk per batch, as soon as it is
@@ -71,22 +81,33 @@ impl Follower {
         keepalive: &str,
         render: impl Fn(&Batch) -> String,
     ) -> io::Result<()> {
-        let waiter = self.room.waiter(); // on the room's list for as long as the stream runs
+        // On the room's list for as long as the stream runs.
+        let waiter = match (limit, out.courier(), self.direct) {
+            (None, Some(body), Some(render)) => self.room.waiter_with(Arc::new(StreamCourier {
+                body,
+                tally: Arc::clone(&self.tally),
+                render,
+            })),
+            _ => self.room.waiter(),
+        };
         loop {
             let deadline = Instant::now() + self.hold;
             let batch = wait(&self.room, Some(&waiter), self.cursor, deadline, || {
                 self.client.client_gone()
             });
+            out.catch_up()?; // what the publisher began and the socket did not take at once
+            self.cursor = batch.cursor();
             if batch.is_empty() {
                 if self.client.client_gone() {
                     return Err(io::Error::other("client gone"));
                 }
-                out.send(keepalive.as_bytes())?;
+                if Instant::now() >= deadline {
+                    out.send(keepalive.as_bytes())?;
+                }
                 continue;
             }
             out.send(render(&batch).as_bytes())?;
             self.tally.delivered(batch.messages.len());
-            self.cursor = batch.cursor(self.cursor);
             if limit.is_some_and(|limit| out.bytes >= limit) {
                 return Ok(());
             }
@@ -94,6 +115,29 @@ impl Follower {
     }
 }
 // ANCHOR_END: follower
+
+// ANCHOR: stream_courier
+/// Writes a message to a sleeping stream from the publisher's thread (`hub::Courier`): the
+/// piece its own thread would have sent, made once for every stream of the transport.
+struct StreamCourier {
+    body: Arc<BodyCourier>,
+    tally: Arc<Tally>,
+    render: fn(&Batch) -> String,
+}
+
+impl Courier for StreamCourier {
+    fn deliver(&self, event: &Event) -> Taken {
+        let piece = self
+            .tally
+            .rendered(event, |event| (self.render)(&Batch::of_one(event)));
+        let taken = self.body.send_briefly(piece.as_bytes());
+        if taken != Taken::Nothing {
+            self.tally.delivered(1);
+        }
+        taken
+    }
+}
+// ANCHOR_END: stream_courier
 
 // ANCHOR: xhr_stream
 /// `GET /chat/stream?since=N`: one JSON record per line, for as long as the client stays.
