@@ -153,9 +153,25 @@ pub fn parse_header(buf: &[u8]) -> Result<Option<(Header, usize)>, Violation> {
 /// Masks or unmasks (the same operation, §5.3): byte `i` of the payload is XORed with byte
 /// `i % 4` of the key. `offset` is where `bytes` starts in the payload, so a payload that
 /// arrives in pieces can be unmasked piece by piece.
+///
+/// Eight bytes at a time: the key, turned to line up with `bytes[0]` and written twice,
+/// is one 64-bit word, and XOR works the same on a word as on its bytes. Byte by byte, a
+/// 1 MiB message spent more time here than everywhere else together (`perf`, echo-large).
 pub fn apply_mask(bytes: &mut [u8], key: [u8; 4], offset: u64) {
-    for (i, byte) in bytes.iter_mut().enumerate() {
-        *byte ^= key[((offset + i as u64) % 4) as usize];
+    let turn = (offset % 4) as usize;
+    let key: [u8; 4] = std::array::from_fn(|i| key[(turn + i) % 4]);
+    let word = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut eights = bytes.chunks_exact_mut(8);
+    for eight in &mut eights {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(eight);
+        eight.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+    }
+    // The rest (under eight bytes) starts at a multiple of eight: the key lines up again.
+    for (i, byte) in eights.into_remainder().iter_mut().enumerate() {
+        *byte ^= key[i % 4];
     }
 }
 // ANCHOR_END: apply_mask
@@ -357,6 +373,25 @@ mod tests {
         apply_mask(a, MASK, 0);
         apply_mask(b, MASK, 7);
         assert_eq!(pieces, whole);
+    }
+
+    #[test]
+    fn masking_eight_at_a_time_is_the_rfcs_byte_by_byte_rule() {
+        // §5.3: octet i of the transformed data is octet i of the original XOR octet
+        // (i MOD 4) of the masking key; every length and every starting offset.
+        let payload: Vec<u8> = (0..=255u8).cycle().take(100).collect();
+        for len in 0..payload.len() {
+            for offset in 0..8u64 {
+                let mut fast = payload[..len].to_vec();
+                apply_mask(&mut fast, MASK, offset);
+                let slow: Vec<u8> = payload[..len]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ MASK[((offset + i as u64) % 4) as usize])
+                    .collect();
+                assert_eq!(fast, slow, "len {len} offset {offset}");
+            }
+        }
     }
 
     #[test]
