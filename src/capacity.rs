@@ -197,7 +197,10 @@ impl Capacity {
         Capacity {
             connections,
             connections_from,
-            held: max_held.unwrap_or_else(|| held_share(connections)),
+            // More held places than connections could never be used: cut to the connections.
+            held: max_held
+                .unwrap_or_else(|| held_share(connections))
+                .min(connections),
             per_client,
         }
     }

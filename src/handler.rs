@@ -197,9 +197,33 @@ pub struct Upgraded<'a> {
     pub peer: &'a str,
     /// The path's traffic counters: the new protocol adds the bytes it reads and writes.
     pub counters: Option<Arc<Counters>>,
+    /// Asks the server for a second thread's seat (`second_thread`).
+    pub(crate) second_seat: Box<dyn Fn() -> Option<ThreadSeat> + 'a>,
+}
+
+/// A seat for a second thread on one connection, counted against `--max-conns` like a
+/// connection: a thread and its memory mappings are what the limit guards, not sockets.
+/// Dropping it gives the seat back.
+pub struct ThreadSeat {
+    /// Whatever the server gives back when this is dropped.
+    _given_back_on_drop: Box<dyn Send>,
+}
+
+impl ThreadSeat {
+    pub(crate) fn new(given_back_on_drop: Box<dyn Send>) -> ThreadSeat {
+        ThreadSeat {
+            _given_back_on_drop: given_back_on_drop,
+        }
+    }
 }
 
 impl Upgraded<'_> {
+    /// A seat for a second thread on this connection (a pushing socket's writer), taking one
+    /// back from an idle connection if the server is full; `None` when none can be had.
+    pub fn second_thread(&self) -> Option<ThreadSeat> {
+        (self.second_seat)()
+    }
+
     /// The connection as a WebSocket, with the server's log, trace, budget and timeouts.
     pub fn websocket(self) -> io::Result<Connection> {
         let app = self.app;

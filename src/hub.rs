@@ -16,6 +16,7 @@
 //! of streams each publish became a stampede of threads taking the lock in turn.
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 use crate::clock::now_millis;
 
 use crate::json;
-use crate::limits::{GONE_CHECK_INTERVAL, GONE_CHECKS_PER_SECOND};
+use crate::limits::{DIRECT_WRITE_BUDGET, GONE_CHECK_INTERVAL, GONE_CHECKS_PER_SECOND};
 use crate::net::Taken;
 
 // ANCHOR: batch_limits
@@ -163,9 +164,12 @@ impl Hub {
         // published: every one of them has something to send now. A waiter busy writing is
         // not parked; its next park returns at once, and it finds the event then.
         // The list is copied so that readers may come and go while it is walked.
+        // Direct writes may take `DIRECT_WRITE_BUDGET` in all: past it (many sockets full at
+        // once), the rest are woken to write for themselves, and the publish goes on.
         let readers: Vec<Reader> = self.waiting().readers.values().cloned().collect();
+        let stop_handing = Instant::now() + DIRECT_WRITE_BUDGET;
         for reader in readers {
-            if !hand_over(&reader, &event) {
+            if Instant::now() >= stop_handing || !hand_over(&reader, &event) {
                 reader.thread.unpark();
             }
         }
@@ -327,22 +331,34 @@ fn hand_over(reader: &Reader, event: &Event) -> bool {
     {
         return false; // awake: it will look at the log itself
     }
-    let handed = state.cursor.load(Ordering::SeqCst) + 1 == event.id && {
-        match courier.deliver(event) {
-            Taken::Whole => {
-                state.cursor.store(event.id, Ordering::SeqCst);
-                true
-            }
-            Taken::Part(_) => {
-                state.cursor.store(event.id, Ordering::SeqCst);
-                state.finish.store(true, Ordering::SeqCst);
-                false
-            }
-            Taken::Nothing => false,
+    // The pen goes back however this ends, a panic in the courier included: a pen kept for
+    // ever would leave the reader's thread waiting for it for ever.
+    let _pen = PenBack(&state.pen);
+    if state.cursor.load(Ordering::SeqCst) + 1 != event.id {
+        return false;
+    }
+    let delivered = catch_unwind(AssertUnwindSafe(|| courier.deliver(event)));
+    match delivered.unwrap_or(Taken::Nothing) {
+        Taken::Whole => {
+            state.cursor.store(event.id, Ordering::SeqCst);
+            true
         }
-    };
-    state.pen.store(false, Ordering::SeqCst);
-    handed
+        Taken::Part(_) => {
+            state.cursor.store(event.id, Ordering::SeqCst);
+            state.finish.store(true, Ordering::SeqCst);
+            false
+        }
+        Taken::Nothing => false,
+    }
+}
+
+/// Gives a reader's pen back when dropped.
+struct PenBack<'a>(&'a AtomicBool);
+
+impl Drop for PenBack<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 // ANCHOR_END: hand_over
 // ANCHOR_END: wait_after

@@ -55,7 +55,14 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a thread writing for another waits on one socket (`net::write_briefly`): a
 /// publish handing an event straight to a waiting stream. A client whose buffer is full costs
 /// the publisher this, once; its own thread then writes the rest with `WRITE_TIMEOUT`.
+/// (Linux rounds a socket timeout up to a scheduler tick: 4 ms at the common HZ=250.) A
+/// socket that made it wait is not written to directly again until its own thread has
+/// written, so each stalled reader costs a publish this at most once.
 pub const DIRECT_WRITE_TIMEOUT: Duration = Duration::from_millis(1);
+/// What one publish may spend writing to sleeping readers itself, all of them together.
+/// Past it the rest are woken to write for themselves: a crowd of full sockets cannot make
+/// a publish slow, and nobody waits longer for it than this.
+pub const DIRECT_WRITE_BUDGET: Duration = Duration::from_millis(50);
 /// After an error or `Connection: close`, how long we keep reading (and discarding) what the
 /// client still sends, so our last response is not destroyed by a TCP reset (RFC 9112 §9.6).
 pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);

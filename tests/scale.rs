@@ -9,7 +9,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::ws::upgrade;
+use support::ws::{upgrade, upgrade_request};
 use support::{Client, get, post_request, start_custom, test_config};
 use webwire::Running;
 use webwire::config::Config;
@@ -227,4 +227,39 @@ fn until_in_a_chunk(client: &mut Client, needle: &str) -> bool {
         }
     }
     false
+}
+
+#[test]
+fn a_chat_sockets_writer_thread_counts_like_a_connection() {
+    // Two seats, two held places: one chat socket takes both (its connection and the thread
+    // that writes to it), so the next connection finds the server full.
+    let server = server_with(|config| {
+        config.max_conns = Some(2);
+        config.max_held = Some(2);
+    });
+    let (mut socket, reply) = upgrade(&server, "/chat/ws?since=0", "");
+    assert_eq!(reply.status, 101);
+    // A message sent on the socket comes back through the writer: it has its seat now.
+    socket.send_text("hi");
+    assert!(socket.read_text().contains("\"text\":\"hi\""));
+    let refused = Client::connect(&server).read_reply();
+    assert_eq!(refused.status, 503);
+    assert_eq!(
+        refused.text(),
+        "the server is full (2 connections, --max-conns); try again shortly\n"
+    );
+    assert!(still_open(&mut socket), "the socket goes on");
+}
+
+#[test]
+fn a_chat_socket_takes_two_held_places() {
+    let server = server_with(|config| config.max_held = Some(3));
+    let (_first, reply) = upgrade(&server, "/chat/ws?since=0", "");
+    assert_eq!(reply.status, 101, "two of the three places");
+    let reply = Client::connect(&server).exchange(upgrade_request("/chat/ws?since=0", ""));
+    assert_eq!(reply.status, 503, "one place left, two needed");
+    // An event stream needs one: it fits.
+    let mut stream = Client::connect(&server);
+    stream.send("GET /chat/events HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(stream.read_reply_to(true).status, 200);
 }

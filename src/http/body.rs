@@ -246,7 +246,11 @@ impl<'a> BodyWriter<'a> {
     }
 
     fn catch_up_with(&mut self, state: &mut CourierState, courier: &BodyCourier) -> io::Result<()> {
+        // Counted first, so that the log line of a stream that fails here still has them.
+        self.bytes += std::mem::take(&mut state.bytes);
+        self.pieces += std::mem::take(&mut state.pieces);
         unbrief(&courier.stream, &mut state.brief, courier.limit)?;
+        state.stalled = false; // this thread writes now: the next piece may go directly again
         if state.failed {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
@@ -258,8 +262,6 @@ impl<'a> BodyWriter<'a> {
             self.out.flush()?;
             state.rest = Vec::new();
         }
-        self.bytes += std::mem::take(&mut state.bytes);
-        self.pieces += std::mem::take(&mut state.pieces);
         Ok(())
     }
 
@@ -300,6 +302,9 @@ struct CourierState {
     failed: bool,
     /// The socket's write timeout is the brief one (`net::write_briefly`).
     brief: bool,
+    /// The socket took nothing in the brief time: no more direct writes until the stream's
+    /// own thread has written (its reader may have stopped reading).
+    stalled: bool,
     /// Body bytes and pieces sent here, added to the `BodyWriter`'s for the log.
     bytes: u64,
     pieces: u64,
@@ -334,7 +339,7 @@ impl BodyCourier {
         let Ok(mut state) = self.state.try_lock() else {
             return Taken::Nothing; // its own thread is writing
         };
-        if state.failed || !state.rest.is_empty() || piece.is_empty() {
+        if state.failed || state.stalled || !state.rest.is_empty() || piece.is_empty() {
             return Taken::Nothing;
         }
         let size_line = format!("{:x}\r\n", piece.len());
@@ -348,7 +353,10 @@ impl BodyCourier {
             return Taken::Nothing;
         };
         let written = match taken {
-            Taken::Nothing => return Taken::Nothing,
+            Taken::Nothing => {
+                state.stalled = true;
+                return Taken::Nothing;
+            }
             Taken::Whole => parts.iter().map(|p| p.len()).sum(),
             Taken::Part(n) => {
                 state.rest = parts.concat().split_off(n);

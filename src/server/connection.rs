@@ -106,7 +106,7 @@ pub(super) struct Connection<'s> {
     pub(super) watch: ClientWatch,
     /// Its place in the roster, where it says what it is doing (`roster.rs`).
     seat: &'s Seat,
-    roster: &'s Roster,
+    pub(super) roster: &'s Arc<Roster>,
     /// Bytes received and not yet used: a partial head, or pipelined requests.
     pub(super) buf: Vec<u8>,
     pub(super) id: u64,
@@ -232,7 +232,9 @@ impl Connection<'_> {
                 && let Parsed::Complete(request, used) = parse_head(&self.buf)?
             {
                 if !self.seat.now(Doing::Busy) {
-                    return Err(ReadError::Gone); // taken back as it arrived: drop it
+                    // Taken back just as it arrived whole: say so, so the client sends it
+                    // again, rather than close without a word.
+                    return Err(RequestError::HeadTakenBack.into());
                 }
                 trace(app, self.id, ">", &self.buf[..used]);
                 self.buf.drain(..used);

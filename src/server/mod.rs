@@ -68,7 +68,7 @@ struct Shared {
     app: App,
     router: Router,
     /// Connections being served now and what each is doing, for `--max-conns`.
-    roster: roster::Roster,
+    roster: Arc<roster::Roster>,
     /// Numbers connections in logs and traces: `#1`, `#2`, …
     next_id: AtomicU64,
 }
@@ -103,7 +103,10 @@ pub fn start(app: App, router: Router) -> Result<Running, StartError> {
         .collect();
     let capacity = app.capacity.clone();
     let shared = Arc::new(Shared {
-        roster: roster::Roster::new(app.capacity.connections, app.capacity.per_client),
+        roster: Arc::new(roster::Roster::new(
+            app.capacity.connections,
+            app.capacity.per_client,
+        )),
         app,
         router,
         next_id: AtomicU64::new(1),

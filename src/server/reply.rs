@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::connection::{Connection, Next};
 use super::lines::{log_request, trace};
 use crate::App;
-use crate::handler::{StreamBody, UpgradeFn, Upgraded};
+use crate::handler::{StreamBody, ThreadSeat, UpgradeFn, Upgraded};
 use crate::http::body::{BodyCourier, BodyWriter};
 use crate::http::method::Method;
 use crate::http::request::{Request, RequestError, Version};
@@ -193,6 +193,10 @@ impl Connection<'_> {
             id: self.id,
             peer: &self.peer,
             counters: app.traffic.get(&request.path).cloned(),
+            second_seat: {
+                let roster = Arc::clone(self.roster);
+                Box::new(move || roster.extra().map(|seat| ThreadSeat::new(Box::new(seat))))
+            },
         };
         if catch_unwind(AssertUnwindSafe(|| protocol(upgraded))).is_err() {
             app.log(&format!(

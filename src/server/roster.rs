@@ -18,6 +18,12 @@
 //!    counts as a head from its first moment (its header timeout runs from then too), so a
 //!    socket opened and left silent is the slowest of all.
 //!
+//! Idle connections and heads are taken from the client address that holds the most seats
+//! first: a client that floods the server with sockets loses its own, not everyone else's.
+//! (A keep-alive answer counts as idle from the moment its last write starts, so that a
+//! client that has read it may count on the connection being idle; taking it back then only
+//! shuts the reading side, and the write finishes.)
+//!
 //! A connection reading a body, running its handler, writing its answer or held open (a
 //! stream, a socket, a long poll) is never taken back: held requests have their own cap
 //! (`--max-held`), below the connection limit, for that reason.
@@ -26,6 +32,7 @@
 //! connection's thread, blocked in `read`, wakes with nothing, sees that its seat was taken,
 //! and ends. The seat goes to the new connection at once, so the count never passes the limit.
 
+use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
@@ -140,7 +147,8 @@ pub(super) struct Roster {
 struct Seats {
     list: Vec<Option<Arc<Seat>>>,
     free: Vec<usize>,
-    /// Connections per client address, kept only with `--max-conns-per-client`.
+    /// Connections per client address: for `--max-conns-per-client`, and to take seats back
+    /// from the address that holds the most.
     by_address: HashMap<IpAddr, usize>,
 }
 
@@ -212,13 +220,24 @@ impl Roster {
         } else {
             seats.list[index] = Some(Arc::clone(&seat));
         }
-        if self.per_address.is_some() {
-            *seats.by_address.entry(address).or_insert(0) += 1;
-        }
+        *seats.by_address.entry(address).or_insert(0) += 1;
         self.open.fetch_add(1, Ordering::Relaxed);
         Ok((seat, taken_from))
     }
     // ANCHOR_END: admit
+
+    /// A seat for a second thread on a connection — a pushing WebSocket's writer — counted
+    /// like a connection, since threads (and their memory mappings) are what the limit
+    /// guards. A connection is taken back for it if the server is full; `None` if none can be.
+    pub(super) fn extra(self: &Arc<Self>) -> Option<ExtraSeat> {
+        let mut seats = self.lock();
+        if self.open.load(Ordering::Relaxed) >= self.most {
+            let (_, from, index) = take_back(&mut seats, |_| true)?;
+            self.remove(&mut seats, index, from);
+        }
+        self.open.fetch_add(1, Ordering::Relaxed);
+        Some(ExtraSeat(Arc::clone(self)))
+    }
 
     /// Gives a connection's seat back when it ends. A seat taken back was already given to
     /// someone else: nothing to do.
@@ -247,15 +266,29 @@ impl Roster {
     }
 }
 
+/// A second thread's seat (`Roster::extra`); dropping it gives the seat back.
+pub(super) struct ExtraSeat(Arc<Roster>);
+
+impl Drop for ExtraSeat {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 // ANCHOR: take_back
-/// Takes back the seat cheapest to lose among those `eligible` says may go: the lowest
-/// `Doing` (closing, then idle, then an unfinished head), the oldest first within each. A
-/// busy or held connection is never taken. Returns what it was doing, its address and index.
+/// Takes back the seat cheapest to lose among those `eligible` says may go: a closing one,
+/// else one of the address holding the most seats — idle before an unfinished head, the
+/// oldest first. A busy or held connection is never taken. Returns what it was doing, its
+/// address and its index.
 fn take_back(
     seats: &mut Seats,
     eligible: impl Fn(&Seat) -> bool,
 ) -> Option<(Doing, IpAddr, usize)> {
     loop {
+        // Closing connections first; then from the address that holds the most seats, so
+        // that one client flooding the server takes its own seats back, not everyone
+        // else's; within it, idle before a head under way, the oldest first.
+        let greed = |seat: &Seat| Reverse(seats.by_address.get(&seat.address).copied());
         let cheapest = seats
             .list
             .iter()
@@ -263,7 +296,9 @@ fn take_back(
             .filter(|seat| eligible(seat))
             .map(|seat| (seat.doing(), seat.since.load(Ordering::Relaxed), seat))
             .filter(|(doing, _, _)| (*doing as u8) < Doing::Busy as u8)
-            .min_by_key(|(doing, since, _)| (*doing as u8, *since))?;
+            .min_by_key(|(doing, since, seat)| {
+                (*doing != Doing::Closing, greed(seat), *doing as u8, *since)
+            })?;
         let (doing, _, seat) = cheapest;
         // The connection may have moved on since we looked (a request arrived): then look
         // again. Once it says TakenBack, its thread ends at its next step.

@@ -62,6 +62,9 @@ struct Outgoing {
     rest: Vec<u8>,
     /// The socket's write timeout is the brief one (`net::write_briefly`).
     brief: bool,
+    /// The socket took nothing in the brief time: no more direct writes until a thread has
+    /// written to it with the ordinary timeout.
+    stalled: bool,
 }
 
 impl Sender {
@@ -113,6 +116,7 @@ impl Sender {
         out.finish_rest()?;
         let out = &mut *out; // the fields, not the guard, so that two can be borrowed at once
         unbrief(&out.stream, &mut out.brief, out.limit)?;
+        out.stalled = false; // a thread writes now: direct writes may follow again
         out.close_sent = opcode == Opcode::Close;
         let header = frame::encode_header(true, opcode, payload.len() as u64, None);
         out.trace_frame(opcode, payload);
@@ -140,7 +144,7 @@ impl Sender {
         let Ok(mut out) = self.out.try_lock() else {
             return Taken::Nothing;
         };
-        if out.broken || out.close_sent || !out.rest.is_empty() {
+        if out.broken || out.close_sent || out.stalled || !out.rest.is_empty() {
             return Taken::Nothing;
         }
         let payload = text.as_bytes();
@@ -152,7 +156,10 @@ impl Sender {
             return Taken::Nothing;
         };
         let written = match taken {
-            Taken::Nothing => return Taken::Nothing,
+            Taken::Nothing => {
+                out.stalled = true;
+                return Taken::Nothing;
+            }
             Taken::Whole => header.len() + payload.len(),
             Taken::Part(n) => {
                 out.rest = [&header[..], payload].concat().split_off(n);
@@ -281,6 +288,7 @@ impl Connection {
             counters: options.counters.clone(),
             rest: Vec::new(),
             brief: false,
+            stalled: false,
         };
         Ok(Connection {
             stream,

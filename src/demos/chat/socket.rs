@@ -43,27 +43,40 @@ pub fn ws(chat: &State, request: &Request, context: &Context) -> Reply {
         Err(refusal) => return refusal.into(),
     };
     let tally = Arc::clone(chat.tally(Transport::Socket));
-    let Some(place) = context.hold() else {
+    // Two held places: one for the connection, one for the writer thread it will start.
+    let (Some(place), Some(writer_place)) = (context.hold(), context.hold()) else {
         return full(request, context);
     };
     let room = Arc::clone(&chat.room);
     Reply::upgrade(handshake::switching_protocols(&accepted), move |upgraded| {
-        talk(upgraded, &room, &tally, since, &from, place);
+        talk(upgraded, &room, &tally, since, &from, [place, writer_place]);
     })
 }
 
-fn talk(upgraded: Upgraded, room: &Hub, tally: &Arc<Tally>, since: u64, from: &str, _place: Place) {
+fn talk(
+    upgraded: Upgraded,
+    room: &Hub,
+    tally: &Arc<Tally>,
+    since: u64,
+    from: &str,
+    _places: [Place; 2],
+) {
     let hold = upgraded.app.config.hold;
+    // The writer's thread takes a seat like a connection: threads are what run out.
+    let writer_seat = upgraded.second_thread();
     let Ok(connection) = upgraded.websocket() else {
         return; // the socket failed before the first frame
     };
     let sender = connection.sender();
     let ended = AtomicBool::new(false);
     thread::scope(|scope| {
-        let writer = thread::Builder::new()
-            .name("chat-ws-writer".to_string())
-            .stack_size(THREAD_STACK_BYTES)
-            .spawn_scoped(scope, || push(room, tally, hold, since, &sender, &ended));
+        let writer = match writer_seat {
+            Some(_) => thread::Builder::new()
+                .name("chat-ws-writer".to_string())
+                .stack_size(THREAD_STACK_BYTES)
+                .spawn_scoped(scope, || push(room, tally, hold, since, &sender, &ended)),
+            None => Err(std::io::ErrorKind::OutOfMemory.into()),
+        };
         if writer.is_err() {
             // 1013 Try Again Later (RFC 6455 §7.4.1 registry): the machine's thread limit.
             let _ = sender.close(
