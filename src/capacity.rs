@@ -29,7 +29,8 @@ use crate::limits::{MAX_HEAD_BYTES, THREAD_STACK_BYTES};
 /// (`/proc`, `prlimit`'s pipes at start), a connection being refused.
 pub const FD_RESERVE: usize = 64;
 /// Threads one connection needs. A WebSocket that pushes (the chat's) has a second thread,
-/// a writer; it comes out of the reserve below, and where none can be had the socket closes
+/// a writer, which takes a seat of its own under `--max-conns` (and a second held place),
+/// so the limit counts threads, not sockets; where no seat can be had the socket closes
 /// with 1013, "try again later". Counting two for every connection would halve the limit
 /// for the sake of one demo's sockets.
 pub const THREADS_PER_CONNECTION: usize = 1;

@@ -59,9 +59,9 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// socket that made it wait is not written to directly again until its own thread has
 /// written, so each stalled reader costs a publish this at most once.
 pub const DIRECT_WRITE_TIMEOUT: Duration = Duration::from_millis(1);
-/// What one publish may spend writing to sleeping readers itself, all of them together.
-/// Past it the rest are woken to write for themselves: a crowd of full sockets cannot make
-/// a publish slow, and nobody waits longer for it than this.
+/// How long one publish may wait, all together, on sockets too full to take its event at
+/// once (each costs it up to `DIRECT_WRITE_TIMEOUT`). Past it the rest are woken to write
+/// for themselves: a crowd of stalled readers cannot make a publish slow.
 pub const DIRECT_WRITE_BUDGET: Duration = Duration::from_millis(50);
 /// After an error or `Connection: close`, how long we keep reading (and discarding) what the
 /// client still sends, so our last response is not destroyed by a TCP reset (RFC 9112 §9.6).
