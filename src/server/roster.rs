@@ -32,7 +32,6 @@
 //! connection's thread, blocked in `read`, wakes with nothing, sees that its seat was taken,
 //! and ends. The seat goes to the new connection at once, so the count never passes the limit.
 
-use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
@@ -287,8 +286,15 @@ fn take_back(
     loop {
         // Closing connections first; then from the address that holds the most seats, so
         // that one client flooding the server takes its own seats back, not everyone
-        // else's; within it, idle before a head under way, the oldest first.
-        let greed = |seat: &Seat| Reverse(seats.by_address.get(&seat.address).copied());
+        // else's; then the rest; idle before a head under way, the oldest first. (The
+        // greediest address is found once, not looked up per seat: this scan runs for every
+        // connection that arrives at a full server, and must stay cheap.)
+        let greediest = seats
+            .by_address
+            .iter()
+            .max_by_key(|(_, count)| **count)
+            .map(|(address, _)| *address);
+        let greed = |seat: &Seat| Some(seat.address) != greediest;
         let cheapest = seats
             .list
             .iter()
