@@ -102,9 +102,10 @@ impl App {
     }
 
     /// Queues one line for the server's log, unless `--quiet`. Never waits for stdout.
+    /// Control characters are escaped: much of a line is what a client sent.
     pub fn log(&self, line: &str) {
         if let Some(log) = self.log_sink() {
-            log.write(format!("{line}\n"));
+            log.write(format!("{}\n", text::escape_controls(line)));
         }
     }
 

@@ -6,9 +6,33 @@ pub fn cut(text: &str, max: usize) -> &str {
     &text[..text.floor_char_boundary(max)]
 }
 
+/// `text` with every control character written as an escape (`\u{9b}`), for a line that goes
+/// to a terminal. A client chooses much of what is logged (an `Origin`, a target); a control
+/// character in it — a C1 CSI (U+009B), an ESC — would otherwise reach the terminal and act
+/// there: move the cursor, recolour, rewrite earlier lines.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| match c {
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect::<String>()
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controls_are_escaped_for_the_terminal() {
+        assert_eq!(escape_controls("plain é"), "plain é");
+        assert_eq!(escape_controls("a\u{9b}2Jb"), "a\\u{9b}2Jb");
+        assert_eq!(escape_controls("\x1b[31m\ttab"), "\\u{1b}[31m\\u{9}tab");
+    }
 
     #[test]
     fn cuts_never_split_a_character() {

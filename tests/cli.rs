@@ -159,3 +159,48 @@ fn a_log_nobody_reads_never_stops_the_server() {
     let _ = server.wait();
     assert!(seen_notice, "the log says lines were dropped");
 }
+
+#[test]
+fn control_characters_a_client_sends_are_escaped_in_the_log() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let mut server = Command::new(env!("CARGO_BIN_EXE_webwire"))
+        .args(["--port", "0", "--bind", "127.0.0.1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start webwire");
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .split(':')
+        .nth(2)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    // An Origin holding a C1 control, U+009B (CSI): in a terminal, "ESC [" — it could clear
+    // the screen. The CORS demo logs the Origin it was sent.
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .write_all("GET /cors HTTP/1.1\r\nHost: t\r\nOrigin: http://a\u{9b}2J.test\r\nConnection: close\r\n\r\n".as_bytes())
+        .unwrap();
+    let mut reply = Vec::new();
+    client.read_to_end(&mut reply).unwrap();
+    let logged = loop {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the log ended");
+        if line.starts_with("cors:") {
+            break line.clone();
+        }
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        logged.contains("Origin: http://a\\u{9b}2J.test"),
+        "{logged}"
+    );
+    assert!(
+        !logged.chars().any(|c| c.is_control() && c != '\n'),
+        "{logged:?}"
+    );
+}

@@ -273,7 +273,8 @@ fn http_1_0_closes_unless_asked_to_keep_alive() {
     let server = start();
     let mut client = Client::connect(&server);
     let reply = client.exchange("GET / HTTP/1.0\r\n\r\n");
-    assert!(reply.head.starts_with("HTTP/1.0 200 OK\r\n"));
+    // The server's own version on the status line (RFC 9110 §6.2); HTTP/1.0's framing.
+    assert!(reply.head.starts_with("HTTP/1.1 200 OK\r\n"));
     assert_eq!(reply.header("connection"), Some("close"));
     assert!(client.is_closed_by_server());
 
@@ -612,7 +613,9 @@ fn bad_requests_get_their_status_and_reason_and_the_server_carries_on() {
         ("POST /test/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3a\r\n\r\nabc".into(), 400, "Content-Length is not a decimal number"),
         ("POST /test/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 184467440737095516160\r\n\r\n".into(), 400, "Content-Length is not a decimal number"),
         ("POST /test/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".into(), 400, "a chunk is malformed (size line, hex digits or CR LF)"),
-        ("POST /test/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n".into(), 501, "only the chunked transfer coding is supported"),
+        // RFC 9112 §6.3: chunked is not the final coding, so the length is unknowable: 400.
+        ("POST /test/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n".into(), 400, "chunked must be applied exactly once, as the final coding"),
+        ("POST /test/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".into(), 501, "only the chunked transfer coding is supported"),
         ("POST /test/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, chunked\r\n\r\n".into(), 400, "chunked must be applied exactly once, as the final coding"),
         ("POST /test/echo HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx".into(), 417, "the only expectation supported is 100-continue"),
     ];
@@ -1015,4 +1018,76 @@ fn a_port_in_use_is_a_clear_error() {
             server.port()
         )
     );
+}
+
+// ---- strict to the letter (issue 13) ----------------------------------------------------------
+
+#[test]
+fn a_form_feed_before_chunked_is_refused_and_nothing_is_smuggled_behind_it() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    client.send(
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: \x0cchunked\r\n\r\n0\r\n\r\n\
+         GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    let reply = client.read_reply();
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(client.is_closed_by_server(), "one answer, then the close");
+}
+
+#[test]
+fn chunked_that_is_not_the_last_coding_is_400_and_a_close() {
+    // RFC 9112 §6.3: the length cannot be known; 400, then close. (`gzip, chunked` is 501.)
+    let server = start();
+    let mut client = Client::connect(&server);
+    let reply =
+        client.exchange("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
+    assert_eq!(reply.status, 400);
+    assert!(client.is_closed_by_server());
+    let reply = Client::connect(&server)
+        .exchange("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+    assert_eq!(reply.status, 501);
+}
+
+#[test]
+fn a_content_length_list_with_an_empty_element_is_400() {
+    let server = start();
+    for value in ["3,", ",3", "3, ,3"] {
+        let reply = Client::connect(&server).exchange(format!(
+            "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {value}\r\n\r\nabc"
+        ));
+        assert_eq!(reply.status, 400, "{value:?}");
+    }
+    let reply = Client::connect(&server)
+        .exchange("POST /ajax/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3, 3\r\n\r\nabc");
+    assert_eq!(reply.status, 200, "equal values may be taken as one (§6.3)");
+}
+
+#[test]
+fn bytes_that_cannot_start_a_request_are_refused_at_once() {
+    // With a minute of header timeout, an answer at all proves it came at once.
+    let mut config = test_config();
+    config.timeouts.header = Duration::from_secs(60);
+    let server = start_custom(config, Vec::new());
+    // The start of a TLS ClientHello: record type 22 (handshake), version 3.1.
+    let mut client = Client::connect(&server);
+    client.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");
+    let reply = client.read_reply();
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.text(),
+        "this is a plain http:// server, and that was a TLS handshake: use http://, not https://\n"
+    );
+    let mut client = Client::connect(&server);
+    client.send(b"\x00\x01\x02");
+    let reply = client.read_reply();
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (400, "the method is not a valid token\n")
+    );
+    // A method arriving a byte at a time is still waited for.
+    let mut client = Client::connect(&server);
+    client.send_bytewise("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(client.read_reply().status, 200);
 }

@@ -228,7 +228,7 @@ fn http_1_0_gets_the_same_document_ended_by_the_close() {
     assert_eq!(
         reply.head_without_date(),
         head(
-            "HTTP/1.0 200 OK",
+            "HTTP/1.1 200 OK",
             &[
                 ("Content-Type", "text/html; charset=utf-8"),
                 ("Cache-Control", "no-store"),

@@ -164,7 +164,7 @@ fn http_1_0_gets_the_numbers_delimited_by_the_close() {
     assert_eq!(
         reply.head_without_date(),
         head(
-            "HTTP/1.0 200 OK",
+            "HTTP/1.1 200 OK",
             &[
                 ("Content-Type", "text/plain; charset=utf-8"),
                 ("Cache-Control", "no-store"),

@@ -14,6 +14,9 @@ pub enum RequestError {
     BareLineFeed,
     MalformedRequestLine,
     InvalidMethod,
+    /// The first bytes are a TLS handshake: an `https://` client talking to this plain
+    /// `http://` server. 400 at once, saying so.
+    TlsHandshake,
     InvalidTarget,
     MalformedVersion,
     UnsupportedVersion,
@@ -69,6 +72,9 @@ impl RequestError {
             BareLineFeed => "lines must end in CR LF, not a bare LF (with netcat, use nc -C)",
             MalformedRequestLine => "the request line must be METHOD SP TARGET SP VERSION",
             InvalidMethod => "the method is not a valid token",
+            TlsHandshake => {
+                "this is a plain http:// server, and that was a TLS handshake: use http://, not https://"
+            }
             InvalidTarget => "the request target is not a valid path, absolute URL or *",
             MalformedVersion => "the version must look like HTTP/1.1",
             UnsupportedVersion => "only HTTP/1.0 and HTTP/1.1 are served here",

@@ -188,6 +188,21 @@ pub fn parse_head(buf: &[u8]) -> Result<Parsed, RequestError> {
     }
 
     // ANCHOR: request_line
+    // A request starts with its method, a token. A byte that can be no part of one means this
+    // is not HTTP at all — a TLS handshake, binary noise — so refuse at once, not after the
+    // whole header timeout. (CR and LF are left to the line rules below.)
+    if let Some(&bad) = buf[pos..]
+        .iter()
+        .take_while(|&&b| b != b' ')
+        .find(|&&b| !is_token_byte(b) && b != b'\r' && b != b'\n')
+    {
+        // A TLS record starts with its type, 22 (0x16) for a handshake (RFC 8446 §5.1).
+        return Err(if buf[pos] == 0x16 && bad == 0x16 {
+            RequestError::TlsHandshake
+        } else {
+            RequestError::InvalidMethod
+        });
+    }
     let Some((line, next)) = next_line(buf, pos)? else {
         if buf.len() - pos > MAX_REQUEST_LINE {
             return Err(RequestError::RequestLineTooLong);
@@ -308,7 +323,10 @@ fn parse_header_line(line: &[u8]) -> Result<(String, String), RequestError> {
     if name.is_empty() || !name.iter().all(|&b| is_token_byte(b)) {
         return Err(RequestError::InvalidHeaderName);
     }
-    let value = value.trim_ascii();
+    // Optional whitespace around the value is SP and HTAB only (§5.6.3). `trim_ascii` would
+    // also strip form feed and CR, and `\x0cchunked` would pass as `chunked`; left in, they
+    // are refused just below.
+    let value = trim_ows(value);
     // RFC 9110 §5.5: field-vchar, SP, HTAB and obs-text; no NUL, no bare CR, no other CTL.
     if !value
         .iter()
@@ -320,11 +338,28 @@ fn parse_header_line(line: &[u8]) -> Result<(String, String), RequestError> {
     Ok((name, String::from_utf8_lossy(value).into_owned()))
 }
 
+/// `value` without the optional whitespace (SP, HTAB) around it.
+fn trim_ows(value: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |i| i + 1);
+    &value[start..end]
+}
+
 // ANCHOR: body_framing
 /// Decides how the body is delimited, refusing every ambiguity (RFC 9112 §6.1, §6.3).
 fn body_framing(request: &Request) -> Result<BodyFraming, RequestError> {
     let codings: Vec<&str> = comma_list(request.header_values("transfer-encoding")).collect();
-    let lengths: Vec<&str> = comma_list(request.header_values("content-length")).collect();
+    // Every element of a Content-Length list, empty ones kept: `3,` is not a list of equal
+    // valid values (§6.3 item 5) but a malformed one, and must not pass as `3`.
+    let lengths: Vec<&str> = request
+        .header_values("content-length")
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim_matches([' ', '\t']))
+        .collect();
     let has_transfer_encoding = request.header("transfer-encoding").is_some();
 
     // ANCHOR: transfer_encoding
@@ -336,11 +371,20 @@ fn body_framing(request: &Request) -> Result<BodyFraming, RequestError> {
         if request.version == Version::Http10 {
             return Err(RequestError::TransferEncodingInHttp10);
         }
+        // §6.3: chunked that is not the final coding leaves the length unknowable: 400 and
+        // close, whatever the other codings are. Chunked last after others we cannot undo
+        // (`gzip, chunked`) is a coding we do not implement: 501.
+        if !codings
+            .last()
+            .is_some_and(|c| c.eq_ignore_ascii_case("chunked"))
+        {
+            return Err(RequestError::ChunkedNotFinal);
+        }
         if codings.iter().any(|c| !c.eq_ignore_ascii_case("chunked")) {
             return Err(RequestError::UnsupportedTransferCoding);
         }
         if codings.len() != 1 {
-            return Err(RequestError::ChunkedNotFinal); // empty, or chunked twice
+            return Err(RequestError::ChunkedNotFinal); // chunked twice
         }
         return Ok(BodyFraming::Chunked);
     }
@@ -518,6 +562,16 @@ mod tests {
         );
         let many = format!("GET / HTTP/1.1\r\nHost: h\r\n{}\r\n", "A: b\r\n".repeat(64));
         let cases: Vec<(&str, RequestError, &str)> = vec![
+            (
+                "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \x0cchunked\r\n\r\n",
+                InvalidHeaderValue,
+                "a form feed is not optional whitespace",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: h\r\nX: a\x0c\r\n\r\n",
+                InvalidHeaderValue,
+                "a trailing form feed",
+            ),
             ("GET / HTTP/1.1\nHost: h\n\n", BareLineFeed, "bare LF"),
             (
                 "GET / HTTP/1.1\r\nHost: h\n\r\n",
@@ -707,6 +761,21 @@ mod tests {
                 "chunked twice",
             ),
             ("Transfer-Encoding:\r\n", ChunkedNotFinal, "empty coding"),
+            (
+                "Transfer-Encoding: chunked, gzip\r\n",
+                ChunkedNotFinal,
+                "chunked not last: 400, not 501",
+            ),
+            (
+                "Content-Length: 3,\r\n",
+                InvalidContentLength,
+                "an empty element",
+            ),
+            (
+                "Content-Length: ,3\r\n",
+                InvalidContentLength,
+                "an empty first element",
+            ),
             (
                 "Expect: something\r\n",
                 UnsupportedExpectation,

@@ -114,7 +114,9 @@ pub fn head_bytes(
 ) -> Vec<u8> {
     // Pieces pushed onto one buffer, not formatted: this runs for every response.
     let mut head = String::with_capacity(256);
-    head.push_str(version.as_str());
+    // RFC 9110 §6.2: a server sends its own highest version, HTTP/1.1, to an HTTP/1.0 client
+    // too; the client's version still decides the framing (no chunks, close by default).
+    head.push_str(Version::Http11.as_str());
     let _ = write!(head, " {} ", response.status);
     head.push_str(reason_phrase(response.status));
     head.push_str("\r\nDate: ");

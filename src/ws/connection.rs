@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::budget::Budget;
 use crate::log::Log;
 use crate::net::{Taken, is_timeout, linger, unbrief, write_all_within, write_briefly};
+use crate::text::escape_controls;
 use crate::traffic::Counters;
 use crate::ws::close::{self, Violation};
 use crate::ws::frame::{self, Opcode};
@@ -442,10 +443,9 @@ impl Connection {
         };
         let lived = started.elapsed();
         if let Some(log) = &self.options.log {
-            log.write(format!(
-                "{} websocket {what}, after {lived:.1?}\n",
-                self.options.peer
-            ));
+            // The close reason is the client's text: escape its control characters.
+            let line = format!("{} websocket {what}, after {lived:.1?}", self.options.peer);
+            log.write(format!("{}\n", escape_controls(&line)));
         }
         match ending {
             // §7.1.1: after the close frames the server closes TCP first, lingering so the
