@@ -18,6 +18,45 @@ pub fn allowed_for(request: &Request, origin: &str, extra_origins: &[String]) ->
 }
 // ANCHOR_END: allowed_for
 
+// ANCHOR: verdict
+/// What a request's `Origin` says about who may act through it, for every place that changes
+/// state or opens a socket: the chat room, the long-poll log, the WebSocket handshake. One
+/// rule for all of them, so that no endpoint is the one a foreign page can still post to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    /// No `Origin`: not a browser (curl, a script), which has no visitor's cookies to abuse.
+    NotABrowser,
+    /// A demo origin, or one given with `--allow-origin`.
+    Allowed,
+    /// Another site's page: refuse (403).
+    Foreign(&'a str),
+    /// Several `Origin` headers: which page sent this cannot be told, so refuse (403).
+    Ambiguous,
+}
+
+pub fn verdict<'a>(request: &'a Request, extra_origins: &[String]) -> Verdict<'a> {
+    let mut origins = request.header_values("origin");
+    match (origins.next(), origins.next()) {
+        (None, _) => Verdict::NotABrowser,
+        (Some(_), Some(_)) => Verdict::Ambiguous,
+        (Some(origin), None) if allowed_for(request, origin, extra_origins) => Verdict::Allowed,
+        (Some(origin), None) => Verdict::Foreign(origin),
+    }
+}
+
+/// The reason for a 403 when `verdict` refuses, `what` saying what was refused ("post to
+/// this room"); `None` when it does not.
+pub fn refusal_reason(verdict: &Verdict, what: &str) -> Option<String> {
+    match verdict {
+        Verdict::NotABrowser | Verdict::Allowed => None,
+        Verdict::Foreign(origin) => Some(format!("pages from {origin} may not {what}")),
+        Verdict::Ambiguous => Some(format!(
+            "more than one Origin header: a request that may {what} must say which page sent it"
+        )),
+    }
+}
+// ANCHOR_END: verdict
+
 // ANCHOR: allow_list
 /// Whether a page from `origin` may read this server's answers: the two demo origins on the
 /// port the request was sent to (from `Host`), or one given with `--allow-origin`. Compared

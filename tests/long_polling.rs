@@ -402,3 +402,25 @@ fn stats_byte_for_byte() {
     assert_eq!(reply.head_without_date(), json_head(body.len()));
     assert_eq!(reply.text(), body);
 }
+
+#[test]
+fn publish_follows_the_one_origin_rule_for_changing_state() {
+    // The same rule as the chat room's: a form posted from another site's page is refused,
+    // as is a request whose Origin is ambiguous; the demo origins and plain clients may post.
+    let server = server(AN_HOUR, AN_HOUR);
+    let with = |origins: &str| {
+        Client::connect(&server).exchange(format!(
+            "POST /longpoll/publish HTTP/1.1\r\nHost: localhost:8088\r\n{origins}\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 6\r\n\r\ntext=x"
+        ))
+    };
+    let foreign = with("Origin: http://evil.example\r\n");
+    assert_eq!(
+        (foreign.status, foreign.text().as_str()),
+        (403, "pages from http://evil.example may not publish here\n")
+    );
+    let two = with("Origin: http://localhost:8088\r\nOrigin: http://evil.example\r\n");
+    assert_eq!(two.status, 403);
+    assert_eq!(with("Origin: http://localhost:8088\r\n").status, 200);
+    assert_eq!(with("").status, 200, "no Origin: not a browser");
+}

@@ -119,12 +119,21 @@ fn bad_handshakes_get_400_405_or_403() {
         (
             good.replace("\r\n\r\n", "\r\nOrigin: http://evil.example\r\n\r\n"),
             403,
-            "origin http://evil.example may not open this socket\n",
+            "pages from http://evil.example may not open this socket\n",
         ),
         (
             good.replace("\r\n\r\n", "\r\nOrigin: http://localhost:9999\r\n\r\n"),
             403,
-            "origin http://localhost:9999 may not open this socket\n",
+            "pages from http://localhost:9999 may not open this socket\n",
+        ),
+        (
+            // One allowed and one not: which page is it? Refused, not the first one believed.
+            good.replace(
+                "\r\n\r\n",
+                "\r\nOrigin: http://localhost:8088\r\nOrigin: http://evil.example\r\n\r\n",
+            ),
+            403,
+            "more than one Origin header: a request that may open this socket must say which page sent it\n",
         ),
         (
             good.replace("GET", "POST"),

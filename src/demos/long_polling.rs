@@ -45,6 +45,7 @@ use crate::http::response::Response;
 use crate::hub::{Event, Hub};
 use crate::json::{self, Object};
 use crate::limits::RETRY_AFTER_SECS;
+use crate::origins::{refusal_reason, verdict};
 use crate::random::Xorshift;
 use crate::router::Route;
 
@@ -170,7 +171,13 @@ fn events_reply(events: &[Event]) -> Reply {
 /// `POST /longpoll/publish` with a form body `text=...`: appends an event and answers it.
 /// 200, not 201: an event has no URL of its own, and 201 would promise one (RFC 9110
 /// §15.3.2: the new resource is named by `Location`, or else is the request's own target).
-fn publish(state: &State, request: &Request, _: &Context) -> Reply {
+fn publish(state: &State, request: &Request, context: &Context) -> Reply {
+    // A form can be posted here from any site without a preflight: the same rule as the
+    // chat room's (`origins::verdict`), so a foreign page cannot publish.
+    let verdict = verdict(request, &context.app.config.extra_origins);
+    if let Some(reason) = refusal_reason(&verdict, "publish here") {
+        return refuse(403, &reason);
+    }
     let form = "application/x-www-form-urlencoded";
     // No Content-Type at all is taken as a form, as curl -d sends.
     if request

@@ -22,7 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::http::method::Method;
 use crate::http::request::{Request, Version, comma_list};
 use crate::http::response::Response;
-use crate::origins::allowed_for;
+use crate::origins::{refusal_reason, verdict};
 
 /// §1.3: the fixed GUID appended to the key.
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -100,10 +100,7 @@ pub fn check(
     // §10.2: a browser always sends Origin; a page from another site must not be able to
     // open a socket that carries this site's cookies (cross-site WebSocket hijacking).
     // A client that is not a browser sends none, and has no victim's cookies to abuse.
-    if let Some(origin) = request.header("origin")
-        && !allowed_for(request, origin, extra_origins)
-    {
-        let reason = format!("origin {origin} may not open this socket");
+    if let Some(reason) = refusal_reason(&verdict(request, extra_origins), "open this socket") {
         return Err(Response::refusal(403, &reason));
     }
     Ok(Accepted {
@@ -184,6 +181,11 @@ mod tests {
         assert_eq!(answer("Origin: http://localhost:9999\r\n"), Err(403));
         assert_eq!(answer("Origin: http://evil.example\r\n"), Err(403));
         assert_eq!(answer("Origin: null\r\n"), Err(403));
+        assert_eq!(
+            answer("Origin: http://localhost:8088\r\nOrigin: http://evil.example\r\n"),
+            Err(403),
+            "two Origins, one allowed: ambiguous"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::http::query::{self, form_value};
 use crate::http::request::Request;
 use crate::hub::{Event, Hub, Waiter};
 use crate::json::{self, Object};
+use crate::origins::{refusal_reason, verdict};
 
 use super::{State, json_reply, refuse};
 
@@ -198,10 +199,8 @@ pub fn check_text(text: &str) -> Result<(), String> {
 pub fn send(chat: &State, request: &Request, context: &Context) -> Reply {
     // A form can be posted here from any site, no CORS asked (a "simple" request). Only the
     // demo origins may speak in the room: a browser always says where a POST comes from.
-    if let Some(origin) = request.header("origin")
-        && !context.origin_allowed(request, origin)
-    {
-        let reason = format!("pages from {origin} may not post to this room");
+    let verdict = verdict(request, &context.app.config.extra_origins);
+    if let Some(reason) = refusal_reason(&verdict, "post to this room") {
         return refuse(request, context, 403, &reason);
     }
     let (from, text) = match from_and_text(request) {
