@@ -43,9 +43,14 @@ OPTIONS:
                      nothing is new, an idle event stream sends a keepalive (default 25000)
     --trace          print every request head and response head as it crosses the wire,
                      with CR LF made visible, and every WebSocket frame header
-    --quiet          do not log requests
+    --quiet, -q      do not log requests
     --list           list the demos and exit
-    --help           show this text and exit
+    --help, -h       show this text and exit
+
+EXIT STATUS:
+    0 after --help or --list; 1 when the server cannot start (the port is taken, the
+    address cannot be used); 2 for a mistake on the command line (an unknown option or
+    demo, a bad value)
 ";
 
 /// How long the server waits for what. Tests shorten these; `limits.rs` has the defaults

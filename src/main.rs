@@ -55,6 +55,12 @@ fn main() -> ExitCode {
             running.wait();
             ExitCode::SUCCESS
         }
+        // A demo name is part of the command line: a wrong one is a usage mistake (2), like
+        // a wrong option; a server that cannot start for another reason is 1.
+        Err(error @ webwire::StartError::UnknownDemo(_)) => {
+            eprintln!("webwire: {error} (see --help)");
+            ExitCode::from(2)
+        }
         Err(error) => {
             eprintln!("webwire: {error}");
             ExitCode::from(1)

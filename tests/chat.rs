@@ -619,3 +619,16 @@ fn an_allow_origin_is_honoured_by_every_chat_transport_that_checks_origins() {
     let (_, switched) = upgrade(&server, "/chat/ws?since=0", &format!("Origin: {extra}\r\n"));
     assert_eq!(switched.status, 101);
 }
+
+#[test]
+fn a_socket_without_a_cursor_starts_from_now() {
+    // `new WebSocket("/chat/ws")`, as simply as `new EventSource(...)`: no 400, and not the
+    // room's history either: the first record is the next message.
+    let server = server(Duration::from_secs(10));
+    say(&server, "ann", "before");
+    let mut socket = open_socket(&server, "/chat/ws");
+    say(&server, "bob", "after");
+    let record = socket.read_text();
+    assert_eq!(ids(&record), [2], "{record}");
+    assert!(record.contains("\"text\":\"after\""), "{record}");
+}

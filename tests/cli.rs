@@ -23,6 +23,12 @@ fn help_and_list_exit_zero() {
     assert_eq!(code, 0);
     assert!(out.starts_with("webwire — "), "{out}");
     assert!(out.contains("--max-conns N"));
+    // Every short form the parser takes is listed, and does the same as the long one.
+    assert!(
+        out.contains("--quiet, -q") && out.contains("--help, -h"),
+        "{out}"
+    );
+    assert_eq!(webwire(&["-h"]).1, out);
     let (code, out, _) = webwire(&["--list"]);
     assert_eq!(code, 0);
     for demo in webwire::demos::ALL {
@@ -41,7 +47,7 @@ fn mistakes_exit_non_zero_with_one_line() {
         )
     );
     let (code, _, err) = webwire(&["no-such-demo", "--port", "0"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a usage mistake, like a wrong option");
     assert!(
         err.starts_with("webwire: no demo is called \"no-such-demo\""),
         "{err}"

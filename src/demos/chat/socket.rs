@@ -1,4 +1,5 @@
-//! WebSocket: `GET /chat/ws?since=N&from=NAME`, both directions on one connection.
+//! WebSocket: `GET /chat/ws[?since=N][&from=NAME]`, both directions on one connection.
+//! Without `since` it starts from now: the next message is the first it gets.
 //!
 //! After the 101, every record (messages, and the gap signal) arrives as one text frame of
 //! JSON, and every text frame the client sends is published in the room as a message from
@@ -28,11 +29,16 @@ use crate::hub::{Courier, Event, Hub};
 use crate::net::Taken;
 
 // ANCHOR: ws
-/// `GET /chat/ws?since=N&from=NAME`: the handshake, then the room both ways.
+/// `GET /chat/ws[?since=N][&from=NAME]`: the handshake, then the room both ways.
 pub fn ws(chat: &State, request: &Request, context: &Context) -> Reply {
-    let since = match parse_since(request.query_param("since").as_deref()) {
-        Ok(since) => since,
-        Err(reason) => return refuse(request, context, 400, &reason),
+    // No cursor: a plain `new WebSocket("/chat/ws")` starts from now, with the next message;
+    // `since=N` resumes after N.
+    let since = match request.query_param("since") {
+        None => chat.room.last_id(),
+        Some(since) => match parse_since(Some(&since)) {
+            Ok(since) => since,
+            Err(reason) => return refuse(request, context, 400, &reason),
+        },
     };
     let from = match check_name(request.query_param("from").as_deref()) {
         Ok(from) => from,
