@@ -176,6 +176,69 @@ pub fn apply_mask(bytes: &mut [u8], key: [u8; 4], offset: u64) {
 }
 // ANCHOR_END: apply_mask
 
+/// How much of a payload a `--trace` line shows.
+const PREVIEW_BYTES: usize = 32;
+
+/// `"κόσμε"`: as much of `bytes` as is whole UTF-8, controls, quotes and backslashes escaped.
+fn quoted_text(bytes: &[u8]) -> String {
+    let whole = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        // A preview may cut a character in two: show up to the cut.
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+    };
+    let mut quoted = String::from("\"");
+    for c in whole.chars() {
+        match c {
+            '"' | '\\' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            c if c.is_control() => quoted.extend(c.escape_default()),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// `"\x0f\xa0done"`: printable ASCII as is, every other byte in hex.
+fn quoted_bytes(bytes: &[u8]) -> String {
+    let mut quoted = String::from("\"");
+    for &byte in bytes {
+        match byte {
+            b'"' | b'\\' => {
+                quoted.push('\\');
+                quoted.push(byte as char);
+            }
+            b' '..=b'~' => quoted.push(byte as char),
+            _ => quoted.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// The name of a close code, from the registry in RFC 6455 §7.4.1 (and IANA's for 1012–1014).
+fn close_code_name(code: u16) -> &'static str {
+    match code {
+        1000 => "normal closure",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1007 => "invalid payload data",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1010 => "mandatory extension",
+        1011 => "internal error",
+        1012 => "service restart",
+        1013 => "try again later",
+        1014 => "bad gateway",
+        3000..=3999 => "registered for libraries and frameworks",
+        4000..=4999 => "private use",
+        _ => "not a code a peer may send",
+    }
+}
+
 // ANCHOR: encode_header
 /// The header for a frame of `payload_len` bytes, with the shortest length form. A server
 /// sends `mask: None`: §5.1 "A server MUST NOT mask any frames that it sends to the client".
@@ -220,6 +283,7 @@ pub fn encode(is_final: bool, opcode: Opcode, payload: &[u8], mask: Option<[u8; 
 /// One line for `--trace`: `fin=1 rsv=000 op=1 text mask=1 len=5 "Hello"`, with at most the
 /// first 16 bytes of the (unmasked) payload, printable ASCII as is, the rest as `\xNN`.
 pub fn describe(header: &Header, payload_start: &[u8]) -> String {
+    let payload_start = &payload_start[..payload_start.len().min(PREVIEW_BYTES)];
     let mask = match header.mask {
         Some(_) => "mask=1",
         None => "mask=0",
@@ -232,19 +296,23 @@ pub fn describe(header: &Header, payload_start: &[u8]) -> String {
         header.opcode.name(),
         header.payload_len
     );
-    if !payload_start.is_empty() {
-        line.push_str(" \"");
-        for &byte in payload_start.iter().take(16) {
-            match byte {
-                b'"' | b'\\' => line.push_str(&format!("\\{}", byte as char)),
-                b' '..=b'~' => line.push(byte as char),
-                _ => line.push_str(&format!("\\x{byte:02x}")),
-            }
+    if payload_start.is_empty() {
+        return line;
+    }
+    let shown = match header.opcode {
+        // A close is its code, the code's name and the reason (RFC 6455 §7.4.1).
+        Opcode::Close if payload_start.len() >= 2 => {
+            let code = u16::from_be_bytes([payload_start[0], payload_start[1]]);
+            let reason = quoted_text(&payload_start[2..]);
+            format!(" code={code} ({}) {reason}", close_code_name(code))
         }
-        line.push('"');
-        if header.payload_len > 16 {
-            line.push('…');
-        }
+        // Text is shown as text: only control characters, quotes and backslashes escaped.
+        Opcode::Text => format!(" {}", quoted_text(payload_start)),
+        _ => format!(" {}", quoted_bytes(payload_start)),
+    };
+    line.push_str(&shown);
+    if header.payload_len > payload_start.len() as u64 || payload_start.len() > PREVIEW_BYTES {
+        line.push('…');
     }
     line
 }
@@ -456,7 +524,40 @@ mod tests {
         };
         assert_eq!(
             describe(&header, b"Hello, \"world\"\n!!!"),
-            "fin=1 rsv=000 op=1 text mask=1 len=20 \"Hello, \\\"world\\\"\\x0a!\"…"
+            "fin=1 rsv=000 op=1 text mask=1 len=20 \"Hello, \\\"world\\\"\\n!!!\"…"
+        );
+        let of = |opcode, payload: &[u8]| {
+            let header = Header {
+                is_final: true,
+                rsv: 0,
+                opcode,
+                mask: None,
+                payload_len: payload.len() as u64,
+            };
+            describe(&header, payload)
+        };
+        // UTF-8 text is shown as text, not as escapes.
+        assert_eq!(
+            of(Opcode::Text, "κόσμε".as_bytes()),
+            "fin=1 rsv=000 op=1 text mask=0 len=10 \"κόσμε\""
+        );
+        // A close is its code, the code's name, and the reason.
+        assert_eq!(
+            of(Opcode::Close, b"\x03\xe8done here"),
+            "fin=1 rsv=000 op=8 close mask=0 len=11 code=1000 (normal closure) \"done here\""
+        );
+        assert_eq!(
+            of(Opcode::Binary, &[0, 0xff, b'a']),
+            "fin=1 rsv=000 op=2 binary mask=0 len=3 \"\\x00\\xffa\""
+        );
+        // A long text is cut at a character, never inside one.
+        let long = "é".repeat(40);
+        assert_eq!(
+            of(Opcode::Text, long.as_bytes()),
+            format!(
+                "fin=1 rsv=000 op=1 text mask=0 len=80 \"{}\"…",
+                "é".repeat(16)
+            )
         );
     }
 }
