@@ -41,3 +41,34 @@ test('index page loads and every same-server link answers 200', async () => {
     assert.equal(linked.status(), 200, `GET ${url}`);
   }
 });
+
+test('every page fits a phone: nothing wider than a 390 px screen', async () => {
+  // 390 CSS px is a common phone width. A page wider than its viewport scrolls sideways,
+  // and a fixed-width input runs off the screen (the chat's message box once did).
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await page.goto(server.base + '/');
+  const pages = [...new Set(await page.$$eval('a[href$=".html"]', (links) => links.map((a) => a.href)))]
+    .filter((href) => href.startsWith(server.base));
+  assert.ok(pages.length >= 12, `the demo pages: ${pages.join(', ')}`);
+  const tooWide = {};
+  for (const url of ['/', ...pages]) {
+    await page.goto(new URL(url, server.base).href);
+    const wide = await page.evaluate(() => {
+      const limit = document.documentElement.clientWidth;
+      // A box that scrolls sideways by itself (a wide table's) may hold wider content.
+      const scrollsItself = (el) => {
+        for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+          if (['auto', 'scroll'].includes(getComputedStyle(up).overflowX)) return true;
+        }
+        return false;
+      };
+      return [...document.querySelectorAll('body *')]
+        .filter((el) => el.getBoundingClientRect().right > limit + 1 && !scrollsItself(el))
+        .map((el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}`)
+        .slice(0, 5);
+    });
+    if (wide.length > 0) tooWide[url] = wide;
+  }
+  assert.deepEqual(tooWide, {}, 'elements past the right edge at 390 px');
+  await page.close();
+});
