@@ -171,6 +171,9 @@ test('progress: a Content-Length body in pieces moves the bar', async () => {
     return { value, max };
   });
   assert.deepEqual(bar, { value: 200000, max: 200000 });
+  // The bar belongs to the large body: another request's progress events leave it alone.
+  await run('#xml-plain');
+  assert.equal(await page.textContent('#progress-text'), 'Received 200000 of 200000 bytes');
 });
 
 test('overrideMimeType(): responseXML is null until the page overrides text/plain', async () => {

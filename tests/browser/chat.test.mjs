@@ -59,13 +59,19 @@ test('a message sent from the page appears in every panel, with its latency', as
     assert.match(line, new RegExp(`^#${id} ann: hello everyone  \\(\\d+ ms\\)$`), name);
     assert.notEqual(await page.textContent(`[data-transport="${name}"] .median`), '–', name);
   }
-  // The WebSocket panel can send too: a frame is a message, and every panel gets it.
+  // The WebSocket panel can send too: a frame is a message, and every panel gets it, under
+  // the name in the box — changed since the socket opened, so the page reopens it first.
+  await page.fill('#from', 'bea');
   await page.selectOption('#send-with', 'ws');
   await page.fill('#text', 'over the socket');
   await page.click('#send-form button');
   await seen(page, id + 1);
   for (const name of TRANSPORTS) {
-    assert.match(await page.textContent(`[data-transport="${name}"] .log li`), /over the socket/, name);
+    assert.match(
+      await page.textContent(`[data-transport="${name}"] .log li`),
+      new RegExp(`^#${id + 1} bea: over the socket`),
+      name,
+    );
   }
   assert.deepEqual(errors, []);
   await page.close();
