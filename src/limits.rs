@@ -82,7 +82,9 @@ pub const MAX_UNREAD_WHILE_HELD: usize = 16 * 1024;
 /// a pipe nobody drains) makes the server drop lines, counted in the log, and never wait.
 pub const LOG_QUEUE_BYTES: usize = 1024 * 1024;
 /// How often a handler holding a request open (a long poll) checks whether its client has
-/// gone. A client that leaves frees its thread within this time, not at the end of the hold.
+/// gone, at most: a client that leaves frees its thread within this time, not at the end of
+/// the hold. With many readers waiting on one event log, each checks less often
+/// (`GONE_CHECKS_PER_SECOND`).
 pub const GONE_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 /// At most this many such checks per second among all the readers waiting on one event log:
 /// with more readers than this times `GONE_CHECK_INTERVAL` allows, each checks less often

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 fn webwire(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_webwire"))
@@ -15,6 +15,27 @@ fn webwire(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// Starts the real binary with `args`, its stdout a pipe; reads the first line
+/// (`webwire listening on http://HOST:PORT/ (…)`) and returns the process, the rest of its
+/// output, that line and the port.
+fn start_listening(args: &[&str]) -> (Child, BufReader<ChildStdout>, String, u16) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_webwire"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start webwire");
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .split_once("http://")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|host_port| host_port.rsplit_once(':'))
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    (server, out, line, port)
 }
 
 #[test]
@@ -57,14 +78,12 @@ fn mistakes_exit_non_zero_with_one_line() {
 
 #[test]
 fn it_says_where_it_listens_then_a_taken_port_is_refused() {
-    let mut first = Command::new(env!("CARGO_BIN_EXE_webwire"))
-        .args(["--port", "0", "--quiet", "--max-conns", "100"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start webwire");
-    let mut line = String::new();
-    let mut out = BufReader::new(first.stdout.take().unwrap());
-    out.read_line(&mut line).unwrap();
+    let (mut first, mut out, line, port) =
+        start_listening(&["--port", "0", "--quiet", "--max-conns", "100"]);
+    assert!(
+        line.starts_with("webwire listening on http://localhost:"),
+        "{line}"
+    );
     // The second line says the limits in force and where they came from.
     let mut limits = String::new();
     out.read_line(&mut limits).unwrap();
@@ -72,11 +91,6 @@ fn it_says_where_it_listens_then_a_taken_port_is_refused() {
         limits.starts_with("limits: 100 connections (--max-conns), 88 of them held; open files: "),
         "{limits}"
     );
-    let port: u16 = line
-        .strip_prefix("webwire listening on http://localhost:")
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
     assert!(line.ends_with("; --help for options)\n"), "{line}");
 
     let (code, _, err) = webwire(&["--port", &port.to_string()]);
@@ -96,19 +110,7 @@ fn a_log_nobody_reads_never_stops_the_server() {
     use std::io::{Read, Write};
     use std::net::TcpStream;
     // stdout is a pipe that this test does not read until the end: a paused terminal.
-    let mut server = Command::new(env!("CARGO_BIN_EXE_webwire"))
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start webwire");
-    let mut out = BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let port: u16 = line
-        .strip_prefix("webwire listening on http://localhost:")
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let (mut server, mut out, _, port) = start_listening(&["--port", "0"]);
     // Each request logs a line of about 7 KB: 400 of them are far more than the pipe and
     // the log's queue hold. Every one is still answered.
     let target = format!("/{}", "x".repeat(7000));
@@ -170,20 +172,8 @@ fn a_log_nobody_reads_never_stops_the_server() {
 fn control_characters_a_client_sends_are_escaped_in_the_log() {
     use std::io::{Read, Write};
     use std::net::TcpStream;
-    let mut server = Command::new(env!("CARGO_BIN_EXE_webwire"))
-        .args(["--port", "0", "--bind", "127.0.0.1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start webwire");
-    let mut out = BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let port: u16 = line
-        .split(':')
-        .nth(2)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let (mut server, mut out, mut line, port) =
+        start_listening(&["--port", "0", "--bind", "127.0.0.1"]);
     // An Origin holding a C1 control, U+009B (CSI): in a terminal, "ESC [" — it could clear
     // the screen. The CORS demo logs the Origin it was sent.
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();

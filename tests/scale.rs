@@ -15,6 +15,8 @@ use webwire::Running;
 use webwire::config::Config;
 
 const GET_INDEX: &str = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+/// A chat XHR stream: held open for as long as its client stays.
+const STREAM: &str = "GET /chat/stream?since=0 HTTP/1.1\r\nHost: t\r\n\r\n";
 
 fn server_with(change: impl FnOnce(&mut Config)) -> Running {
     let mut config = test_config();
@@ -28,7 +30,7 @@ fn server_with(change: impl FnOnce(&mut Config)) -> Running {
 /// A stream held open on the chat's XHR streaming transport, its head read.
 fn open_stream(server: &Running) -> Client {
     let mut client = Client::connect(server);
-    client.send("GET /chat/stream?since=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+    client.send(STREAM);
     assert_eq!(client.read_reply_to(true).status, 200);
     client
 }
@@ -88,8 +90,7 @@ fn held_streams_fill_only_their_share_and_a_normal_client_is_served() {
     // Eight connections: seven may be held (`--max-held` is 7/8 of `--max-conns`).
     let server = server_with(|config| config.max_conns = Some(8));
     let held: Vec<Client> = (0..7).map(|_| open_stream(&server)).collect();
-    let refused =
-        Client::connect(&server).exchange("GET /chat/stream?since=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+    let refused = Client::connect(&server).exchange(STREAM);
     assert_eq!(refused.status, 503);
     assert_eq!(refused.header("retry-after"), Some("1"));
     assert_eq!(
@@ -102,12 +103,7 @@ fn held_streams_fill_only_their_share_and_a_normal_client_is_served() {
         assert_eq!(client.exchange(GET_INDEX).status, 200);
     }
     // Even with that seat taken by an idle keep-alive client, the next one gets in.
-    let mut idle = loop {
-        let mut client = Client::connect(&server);
-        if client.exchange(GET_INDEX).status == 200 {
-            break client;
-        }
-    };
+    let mut idle = once_there_is_room(&server, GET_INDEX, false);
     assert_eq!(get(&server, "/").status, 200);
     assert!(idle.is_closed_by_server());
     drop(held);
@@ -128,22 +124,24 @@ fn one_address_is_capped_by_max_conns_per_client() {
 
     // At its cap, an address makes room among its own connections: its idle one goes. (The
     // two streams' threads see their clients gone within a moment: wait for the seats.)
-    let mut busy = loop {
-        let mut client = Client::connect(&server);
-        client.send("GET /chat/stream?since=0 HTTP/1.1\r\nHost: t\r\n\r\n");
-        if client.read_reply_to(true).status == 200 {
-            break client;
-        }
-    };
-    let mut idle = loop {
-        let mut client = Client::connect(&server);
-        if client.exchange(GET_INDEX).status == 200 {
-            break client;
-        }
-    };
+    let mut busy = once_there_is_room(&server, STREAM, true);
+    let mut idle = once_there_is_room(&server, GET_INDEX, false);
     assert_eq!(get(&server, "/").status, 200);
     assert!(idle.is_closed_by_server());
     assert!(still_open(&mut busy), "a held stream is never taken back");
+}
+
+/// A client whose `request` was answered 200, asked again on a new connection until it is:
+/// seats and held places come back a moment after their clients have gone. `head_only` for
+/// a stream, whose body never ends.
+fn once_there_is_room(server: &Running, request: &str, head_only: bool) -> Client {
+    loop {
+        let mut client = Client::connect(server);
+        client.send(request);
+        if client.read_reply_to(head_only).status == 200 {
+            return client;
+        }
+    }
 }
 
 /// `n` clients, each served a request on its own connection, kept open.

@@ -76,14 +76,15 @@ fn talk(
     let sender = connection.sender();
     let ended = AtomicBool::new(false);
     thread::scope(|scope| {
-        let writer = match writer_seat {
-            Some(_) => thread::Builder::new()
+        // No seat, or no thread: the writer is `None`, and the socket says so and closes.
+        let writer = writer_seat.as_ref().and_then(|_| {
+            thread::Builder::new()
                 .name("chat-ws-writer".to_string())
                 .stack_size(THREAD_STACK_BYTES)
-                .spawn_scoped(scope, || push(room, tally, hold, since, &sender, &ended)),
-            None => Err(std::io::ErrorKind::OutOfMemory.into()),
-        };
-        if writer.is_err() {
+                .spawn_scoped(scope, || push(room, tally, hold, since, &sender, &ended))
+                .ok()
+        });
+        if writer.is_none() {
             // 1013 Try Again Later (RFC 6455 §7.4.1 registry): the machine's thread limit.
             let _ = sender.close(
                 Some(1013),
@@ -106,7 +107,7 @@ fn talk(
         });
         // Tell the writer, and wake it: it may be asleep waiting on the room.
         ended.store(true, Ordering::SeqCst);
-        if let Ok(writer) = &writer {
+        if let Some(writer) = &writer {
             writer.thread().unpark();
         }
     });

@@ -71,7 +71,8 @@ impl Follower {
     }
 
     /// Sends each batch as `render` writes it, one chunk per batch, as soon as it is
-    /// published (the room wakes us: nothing is re-checked on a timer). Idle for `hold`, it
+    /// published (the room wakes us, or, after `direct`, writes it for us while we sleep).
+    /// Idle for `hold`, it
     /// sends `keepalive`, so proxies see a live connection. Returns when the client has gone
     /// or a write failed (an error), or once `limit` body bytes are out (done).
     pub(super) fn run(
