@@ -25,6 +25,11 @@ OPTIONS:
     --port N         listen on port N (default 8088; 0 picks a free port)
     --bind ADDR      listen on ADDR (default localhost: both 127.0.0.1 and ::1, so
                      http://localhost:8088 works whichever one the browser picks)
+    --listen-on-stdin
+                     serve on the listening TCP socket given as standard input (as
+                     systemd's StandardInput=socket passes it) instead of binding one with
+                     --port and --bind: its owner can give it a longer accept queue than
+                     the 128 that Rust's std asks for (docs/15-scale.md)
     --max-conns N    serve at most N connections at once; more get 503 (default: what
                      the machine allows: open files, threads, memory mappings and memory,
                      each after a margin; the start-up line says which limit decided)
@@ -80,6 +85,9 @@ impl Default for Timeouts {
 pub struct Config {
     pub bind: String,
     pub port: u16,
+    /// `--listen-on-stdin`: serve on the listening socket that is standard input, not on
+    /// one bound to `bind` and `port`.
+    pub listen_on_stdin: bool,
     /// Serve only this demo.
     pub demo: Option<String>,
     pub trace: bool,
@@ -108,6 +116,7 @@ impl Default for Config {
         Config {
             bind: DEFAULT_BIND.to_string(),
             port: DEFAULT_PORT,
+            listen_on_stdin: false,
             demo: None,
             trace: false,
             quiet: false,
@@ -135,6 +144,8 @@ pub enum Command {
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut config = Config::default();
     let mut args = args.into_iter();
+    // Whether --port or --bind was given, which --listen-on-stdin cannot honour.
+    let mut address_given = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
@@ -148,12 +159,15 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                 config.port = value
                     .parse()
                     .map_err(|_| format!("--port {value}: not a port number (0 to 65535)"))?;
+                address_given = Some("--port");
             }
             "--bind" => {
                 config.bind = args
                     .next()
                     .ok_or("--bind needs an address, e.g. --bind 0.0.0.0")?;
+                address_given = Some("--bind");
             }
+            "--listen-on-stdin" => config.listen_on_stdin = true,
             "--max-conns" => config.max_conns = Some(count(&arg, args.next())?),
             "--max-held" => config.max_held = Some(count(&arg, args.next())?),
             "--max-conns-per-client" => {
@@ -177,6 +191,12 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             demo if config.demo.is_none() => config.demo = Some(demo.to_string()),
             extra => return Err(format!("one demo at a time: {extra} is one too many")),
         }
+    }
+    if let (true, Some(flag)) = (config.listen_on_stdin, address_given) {
+        return Err(format!(
+            "{flag} and --listen-on-stdin: the socket on standard input is already bound; \
+             drop {flag}"
+        ));
     }
     Ok(Command::Serve(Box::new(config)))
 }

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         }
     };
     let host = config.bind.clone();
+    let listen_on_stdin = config.listen_on_stdin;
     let count = config
         .demo
         .as_ref()
@@ -32,6 +33,18 @@ fn main() -> ExitCode {
     let open_files = webwire::capacity::raise_open_files_limit();
     match webwire::start(config) {
         Ok(running) => {
+            // An inherited socket's address is whatever its owner bound.
+            let host = match running.addrs.first() {
+                Some(addr) if listen_on_stdin => addr.ip().to_string(),
+                _ => host,
+            };
+            // Rust's std asks for an accept queue of 128; an inherited socket has the queue
+            // its owner asked for (`listen::from_stdin`).
+            let queue = if listen_on_stdin {
+                "accept queue: as the socket's owner set it"
+            } else {
+                "accept queue: 128 (std's bind; --listen-on-stdin for a longer one)"
+            };
             // An IPv6 literal needs brackets inside a URL.
             let host = if host.contains(':') {
                 format!("[{host}]")
@@ -43,7 +56,7 @@ fn main() -> ExitCode {
             // (`println!` would panic on it).
             let started = format!(
                 "webwire listening on http://{host}:{}/ ({count} demo{plural}; --help for options)\n\
-                 limits: {}; {open_files}\n",
+                 limits: {}; {open_files}; {queue}\n",
                 running.port(),
                 running.capacity.summary()
             );

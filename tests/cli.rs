@@ -21,8 +21,17 @@ fn webwire(args: &[&str]) -> (i32, String, String) {
 /// (`webwire listening on http://HOST:PORT/ (…)`) and returns the process, the rest of its
 /// output, that line and the port.
 fn start_listening(args: &[&str]) -> (Child, BufReader<ChildStdout>, String, u16) {
+    start_listening_with(args, Stdio::inherit())
+}
+
+/// `start_listening`, with `stdin` as the server's standard input.
+fn start_listening_with(
+    args: &[&str],
+    stdin: Stdio,
+) -> (Child, BufReader<ChildStdout>, String, u16) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_webwire"))
         .args(args)
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start webwire");
@@ -198,5 +207,155 @@ fn control_characters_a_client_sends_are_escaped_in_the_log() {
     assert!(
         !logged.chars().any(|c| c.is_control() && c != '\n'),
         "{logged:?}"
+    );
+}
+
+/// Sends `GET /time` to `port` and returns the status line.
+fn status_of_time(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    client
+        .write_all(b"GET /time HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    answer.lines().next().unwrap_or("").to_string()
+}
+
+#[test]
+fn it_serves_on_a_listening_socket_given_as_standard_input() {
+    use std::os::fd::OwnedFd;
+    // The socket a parent (systemd, a script) created and bound; std's own is enough here.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (mut server, mut out, line, said_port) = start_listening_with(
+        &["--listen-on-stdin", "--quiet"],
+        Stdio::from(OwnedFd::from(listener)),
+    );
+    let mut limits = String::new();
+    out.read_line(&mut limits).unwrap();
+    let status = status_of_time(port);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        line.starts_with(&format!("webwire listening on http://127.0.0.1:{port}/ ")),
+        "{line}"
+    );
+    assert_eq!(said_port, port);
+    assert!(
+        limits.ends_with("; accept queue: as the socket's owner set it\n"),
+        "{limits}"
+    );
+    assert_eq!(status, "HTTP/1.1 200 OK");
+}
+
+#[test]
+fn the_start_up_line_names_the_accept_queue_std_gives() {
+    let (mut server, mut out, _, _) = start_listening(&["--port", "0", "--quiet"]);
+    let mut limits = String::new();
+    out.read_line(&mut limits).unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        limits.ends_with("; accept queue: 128 (std's bind; --listen-on-stdin for a longer one)\n"),
+        "{limits}"
+    );
+}
+
+#[test]
+fn listen_on_stdin_refuses_what_is_not_a_listening_socket() {
+    use std::os::fd::OwnedFd;
+    let run = |stdin: Stdio| {
+        let output = Command::new(env!("CARGO_BIN_EXE_webwire"))
+            .arg("--listen-on-stdin")
+            .stdin(stdin)
+            .output()
+            .expect("run webwire");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let needs = "webwire: --listen-on-stdin needs a listening TCP socket as standard input, but";
+    assert_eq!(
+        run(Stdio::null()),
+        (1, format!("{needs} it is /dev/null, not a socket\n"))
+    );
+    // One connection, as inetd's "nowait" mode would pass: not something to accept on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    assert_eq!(
+        run(Stdio::from(OwnedFd::from(client))),
+        (
+            1,
+            format!(
+                "{needs} it is a connected TCP socket, not a listening one (inetd's \"nowait\" \
+                 mode passes one connection; webwire needs the listening socket)\n"
+            )
+        )
+    );
+    // The socket is already bound: an address on the command line could not be honoured.
+    let (code, _, err) = webwire(&["--listen-on-stdin", "--port", "8089"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            2,
+            "webwire: --port and --listen-on-stdin: the socket on standard input is already \
+             bound; drop --port (see --help)\n"
+        )
+    );
+}
+
+/// The recipe docs/15-scale.md gives: systemd's socket activator binds with the system's
+/// longest accept queue and starts webwire on the first connection, the socket moved from
+/// fd 3 (systemd's convention) to standard input.
+#[test]
+fn systemd_socket_activate_hands_webwire_its_socket() {
+    let Ok(found) = Command::new("systemd-socket-activate")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!(
+            "SKIPPED systemd_socket_activate_hands_webwire_its_socket: no systemd-socket-activate \
+             on PATH (Debian package systemd)"
+        );
+        return;
+    };
+    assert!(found.status.success());
+    // A port that was free a moment ago: the activator takes no port 0 it would report.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = format!(
+        "exec '{}' --listen-on-stdin <&3 3<&-",
+        env!("CARGO_BIN_EXE_webwire")
+    );
+    let mut activator = Command::new("systemd-socket-activate")
+        .args(["-l", &format!("127.0.0.1:{port}"), "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It says so on stderr once its socket listens.
+    let mut said = BufReader::new(activator.stderr.take().unwrap());
+    let mut line = String::new();
+    said.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("Listening on 127.0.0.1:{port} as 3.\n"));
+    // The first connection starts webwire, which answers it.
+    let status = status_of_time(port);
+    let mut out = BufReader::new(activator.stdout.take().unwrap());
+    let mut started = String::new();
+    out.read_line(&mut started).unwrap();
+    let _ = activator.kill();
+    let _ = activator.wait();
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        started.starts_with(&format!("webwire listening on http://127.0.0.1:{port}/ ")),
+        "{started}"
     );
 }

@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
@@ -51,6 +52,62 @@ pub(super) fn bind(host: &str, port: u16) -> Result<Vec<TcpListener>, StartError
         (true, Some((addr, e))) => Err(StartError::CannotBind(addr, e)),
         (true, None) => Err(StartError::CannotResolve(host.to_string())),
     }
+}
+
+// ANCHOR: from_stdin
+/// The listening socket that is our standard input (`--listen-on-stdin`), as systemd passes
+/// one with `StandardInput=socket` and inetd in its "wait" mode. Why take a socket from a
+/// parent: Rust's `TcpListener::bind` always calls `listen(fd, 128)`, and std offers no way
+/// to ask for a longer accept queue (only unsafe code or the libc crate could call `listen`
+/// again). Whoever creates the socket chooses its queue; systemd asks for the system's
+/// maximum, `net.core.somaxconn` (4096 on current kernels). Standard input is the one
+/// inherited descriptor std hands out safely, so that is where the socket must be.
+pub(super) fn from_stdin() -> Result<TcpListener, StartError> {
+    let not_usable = StartError::NotAListeningSocket;
+    // `/proc/self/fd/0` names what fd 0 is: `socket:[INODE]`, `/dev/pts/3`, `pipe:[…]`…
+    let target = std::fs::read_link("/proc/self/fd/0")
+        .map_err(|e| not_usable(format!("cannot see what it is ({e})")))?;
+    let target = target.to_string_lossy();
+    let Some(inode) = target
+        .strip_prefix("socket:[")
+        .and_then(|rest| rest.strip_suffix(']'))
+    else {
+        return Err(not_usable(format!("it is {target}, not a socket")));
+    };
+    match tcp_state(inode).as_deref() {
+        Some("0A") => {}
+        Some(_) => {
+            return Err(not_usable(
+                "it is a connected TCP socket, not a listening one (inetd's \"nowait\" mode \
+                 passes one connection; webwire needs the listening socket)"
+                    .to_string(),
+            ));
+        }
+        None => return Err(not_usable("it is a socket, but not a TCP one".to_string())),
+    }
+    let fd = io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| not_usable(format!("cannot take it ({e})")))?;
+    Ok(TcpListener::from(fd))
+}
+// ANCHOR_END: from_stdin
+
+/// The TCP state of the socket with this inode, as `/proc/net/tcp` and `tcp6` give it: the
+/// 4th field (`0A` is LISTEN, include/net/tcp_states.h), on the line whose 10th is the inode.
+fn tcp_state(inode: &str) -> Option<String> {
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(table) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in table.lines().skip(1) {
+            let fields: Vec<&str> = line.split_ascii_whitespace().collect();
+            if fields.get(9) == Some(&inode) {
+                return fields.get(3).map(ToString::to_string);
+            }
+        }
+    }
+    None
 }
 
 // ANCHOR: accept_loop

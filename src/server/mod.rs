@@ -35,6 +35,8 @@ pub enum StartError {
     AddressInUse(String),
     CannotBind(String, io::Error),
     CannotResolve(String),
+    /// `--listen-on-stdin`, but standard input is not a listening TCP socket: why.
+    NotAListeningSocket(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -53,6 +55,10 @@ impl std::fmt::Display for StartError {
                 "{addr} is already in use (another webwire?); pick another port with --port N"
             ),
             StartError::CannotBind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            StartError::NotAListeningSocket(why) => write!(
+                f,
+                "--listen-on-stdin needs a listening TCP socket as standard input, but {why}"
+            ),
             StartError::CannotResolve(host) => {
                 write!(
                     f,
@@ -96,7 +102,11 @@ impl Running {
 
 /// Binds the listeners and starts one acceptor thread per listener.
 pub fn start(app: App, router: Router) -> Result<Running, StartError> {
-    let listeners = listen::bind(&app.config.bind, app.config.port)?;
+    let listeners = if app.config.listen_on_stdin {
+        vec![listen::from_stdin()?]
+    } else {
+        listen::bind(&app.config.bind, app.config.port)?
+    };
     let addrs: Vec<SocketAddr> = listeners
         .iter()
         .filter_map(|l| l.local_addr().ok())
