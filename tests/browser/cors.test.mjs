@@ -4,7 +4,7 @@
 // where no CORS applies).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser } from './support.mjs';
+import { startServer, launchBrowser, engine } from './support.mjs';
 
 const servers = [];
 let browser;
@@ -25,7 +25,13 @@ async function openPage(pageServer, query = '') {
   page.on('console', (message) => {
     if (message.type() === 'error') consoleErrors.push(message.text());
   });
-  page.on('pageerror', (error) => pageErrors.push(error.message));
+  // Firefox writes why it blocked a response to the page's error log, where puppeteer
+  // reports it as a page error; Chromium writes it to the console. Both are the browser's
+  // reasons, not a script's failure: keep them together.
+  page.on('pageerror', (error) => {
+    if (error.message.startsWith('Cross-Origin Request Blocked:')) consoleErrors.push(error.message);
+    else pageErrors.push(error.message);
+  });
   await page.goto(pageServer.base + '/cors.html' + query);
   await page.waitForFunction(() => document.body.dataset.ready === 'yes');
   return { page, context, consoleErrors, pageErrors };
@@ -74,16 +80,26 @@ test('simple and preflighted calls succeed or are blocked as the page says, and 
   assert.deepEqual(fromNull.seen, ['GET /cors']);
   assert.match(fromNull.saw, /blocked: Origin null/);
 
-  // The first PUT is preflighted; the second, within Max-Age, goes alone.
+  // The first PUT is preflighted; a later one, within Max-Age, goes alone. Chromium
+  // reuses the answer from the second PUT on. Firefox ESR sends the preflight again before
+  // the second and the third identical PUT, and reuses it only from the fourth (the same
+  // with pauses between the clicks, and with no driver attached: a page that makes the
+  // PUTs by itself in `firefox-esr -headless` shows the same three preflights).
   const firstPut = await click(page, 'put');
   assert.equal(firstPut.outcome, 'load, status 200');
   assert.equal(firstPut.text, '{"method":"PUT","contentType":"application/json","customHeader":"hello","body":"{\\"n\\":1}"}');
   assert.deepEqual(firstPut.seen, ['OPTIONS /cors', 'PUT /cors']);
   assert.equal(await page.locator('#preflights').textContent(), '1');
-  const secondPut = await click(page, 'put');
-  assert.equal(secondPut.outcome, 'load, status 200');
-  assert.deepEqual(secondPut.seen, ['PUT /cors']);
-  assert.equal(await page.locator('#preflights').textContent(), '1');
+  const preflightedPuts = engine === 'firefox' ? 3 : 1;
+  for (let put = 2; put <= preflightedPuts; put++) {
+    const again = await click(page, 'put');
+    assert.equal(again.outcome, 'load, status 200');
+    assert.deepEqual(again.seen, ['OPTIONS /cors', 'PUT /cors'], `PUT number ${put}`);
+  }
+  const cachedPut = await click(page, 'put');
+  assert.equal(cachedPut.outcome, 'load, status 200');
+  assert.deepEqual(cachedPut.seen, ['PUT /cors']);
+  assert.equal(await page.locator('#preflights').textContent(), String(preflightedPuts));
   // The answer listed POST and both headers: the JSON POST needs no preflight either.
   assert.deepEqual((await click(page, 'post-json')).seen, ['POST /cors']);
   // text/plain is a simple request: never preflighted.
@@ -100,16 +116,15 @@ test('simple and preflighted calls succeed or are blocked as the page says, and 
   assert.equal(evil.outcome, 'error, status 0');
   assert.deepEqual(evil.seen, ['OPTIONS /cors']);
   assert.match(evil.saw, /preflight fails: x-evil-header is not in Access-Control-Allow-Headers/);
-  assert.equal(await page.locator('#preflights').textContent(), '3');
+  assert.equal(await page.locator('#preflights').textContent(), String(preflightedPuts + 2));
 
   // The server agrees, request by request.
   const log = await serverLog(target);
-  assert.equal(log.preflights, 3);
+  assert.equal(log.preflights, preflightedPuts + 2);
   assert.deepEqual(log.recent.map((entry) => `${entry.method} ${entry.origin} ${entry.status}`), [
     `GET ${target.base} 200`,
     'GET null 200',
-    `OPTIONS ${target.base} 204`,
-    `PUT ${target.base} 200`,
+    ...Array(preflightedPuts).fill([`OPTIONS ${target.base} 204`, `PUT ${target.base} 200`]).flat(),
     `PUT ${target.base} 200`,
     `POST ${target.base} 200`,
     `POST ${target.base} 200`,
@@ -117,11 +132,24 @@ test('simple and preflighted calls succeed or are blocked as the page says, and 
     `OPTIONS ${target.base} 204`,
   ]);
   // And the browser's console gives the reasons the page could not see.
-  const reasons = consoleErrors.filter((line) => line.includes('blocked by CORS policy'));
-  assert.equal(reasons.length, 3);
-  assert.match(reasons[0], /from origin 'null'.*No 'Access-Control-Allow-Origin' header/);
-  assert.match(reasons[1], /Method DELETE is not allowed by Access-Control-Allow-Methods/);
-  assert.match(reasons[2], /x-evil-header is not allowed by Access-Control-Allow-Headers/);
+  const reasons = consoleErrors.filter((line) =>
+    line.includes('blocked by CORS policy') || line.startsWith('Cross-Origin Request Blocked:'));
+  if (engine === 'firefox') {
+    // Firefox gives a reason for the null origin and for each failed preflight, and then
+    // says again, for the request that never went, that it "did not succeed".
+    assert.deepEqual(reasons.map((line) => line.replace(/^.*\(Reason: /, '(Reason: ')), [
+      '(Reason: CORS header ‘Access-Control-Allow-Origin’ missing). Status code: 200.',
+      '(Reason: Did not find method in CORS header ‘Access-Control-Allow-Methods’).',
+      '(Reason: CORS request did not succeed). Status code: (null).',
+      '(Reason: header ‘x-evil-header’ is not allowed according to header ‘Access-Control-Allow-Headers’ from CORS preflight response).',
+      '(Reason: CORS request did not succeed). Status code: (null).',
+    ]);
+  } else {
+    assert.equal(reasons.length, 3);
+    assert.match(reasons[0], /from origin 'null'.*No 'Access-Control-Allow-Origin' header/);
+    assert.match(reasons[1], /Method DELETE is not allowed by Access-Control-Allow-Methods/);
+    assert.match(reasons[2], /x-evil-header is not allowed by Access-Control-Allow-Headers/);
+  }
   assert.deepEqual(pageErrors, []);
   await context.close();
 });
@@ -133,11 +161,14 @@ test('a credentialed request carries the cookie the server set, and the wrong an
   const set = await click(page, 'set-cookie');
   assert.equal(set.outcome, 'load, status 200');
   assert.equal(set.text, 'set webwire_cors=1');
-  // Stored for 127.0.0.1, in the partition of the top-level site, localhost.
+  // Stored for 127.0.0.1. Chromium keeps it in the partition of the top-level site,
+  // localhost (puppeteer gives the partition as { sourceOrigin, hasCrossSiteAncestor });
+  // Firefox reports no partition key for it.
   const [cookie] = await context.cookies();
   assert.deepEqual(
-    [cookie.name, cookie.value, cookie.domain, cookie.path, cookie.secure, cookie.httpOnly, cookie.sameSite, cookie.partitionKey],
-    ['webwire_cors', '1', '127.0.0.1', '/cors', true, true, 'None', 'http://localhost'],
+    [cookie.name, cookie.value, cookie.domain, cookie.path, cookie.secure, cookie.httpOnly, cookie.sameSite, cookie.partitionKey?.sourceOrigin],
+    ['webwire_cors', '1', '127.0.0.1', '/cors', true, true, 'None',
+      engine === 'firefox' ? undefined : 'http://localhost'],
   );
 
   const correct = await click(page, 'cookie-correct');

@@ -1,9 +1,11 @@
-// Helpers shared by every browser test: start a real webwire server on a
-// free port, and launch the machine's own Chromium to talk to it.
+// Helpers shared by every browser test: start a real webwire server on a free port, and
+// launch one of the machine's own browsers to talk to it: Debian's Chromium or Firefox ESR,
+// as WEBWIRE_BROWSER says (`chromium`, the default, or `firefox`). tests/run-all runs the
+// whole suite once in each.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch } from './driver.mjs';
 
 // tests/browser/ -> repo root, so tests work from any working directory.
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -68,22 +70,25 @@ export function startServer(args = []) {
   return ready;
 }
 
-// Debian's Chromium, not a Playwright-downloaded one: this machine has no
-// network beyond package registries. The flags keep Chromium from trying to
-// reach Google services (sync, updates, QUIC probes) and from needing a GPU
-// or a user-namespace sandbox, which containers often lack.
+// The engine this run tests: every test may ask, where the engines behave differently.
+export const engine = process.env.WEBWIRE_BROWSER ?? 'chromium';
+if (!['chromium', 'firefox'].includes(engine)) {
+  throw new Error(`WEBWIRE_BROWSER=${engine}: say chromium or firefox`);
+}
+
+// Debian's own browsers, not downloaded ones: this machine has no network beyond package
+// registries. Chromium's flags keep it from trying to reach Google services (sync, updates,
+// QUIC probes) and from needing a GPU or a user-namespace sandbox, which containers often
+// lack; puppeteer gives Firefox a fresh profile that turns the same services off.
 export function launchBrowser() {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-    ],
-  });
+  if (engine === 'firefox') return launch('firefox', '/usr/bin/firefox-esr', []);
+  return launch('chromium', '/usr/bin/chromium', [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+  ]);
 }
