@@ -28,8 +28,10 @@ const DEFAULT_VIEWPORT = { width: 1280, height: 720 };
 // this module. `steps` is a locator's recipe. A selector step replaces the elements found so
 // far by the matches of its selector under them, keeping those that contain `hasText`
 // (case-insensitive, runs of white space as one space, as Playwright matches); an index step
-// keeps the `index`-th of them (counted from the end if negative).
-function findInPage(steps, wantVisible) {
+// keeps the `index`-th of them (counted from the end if negative). `want` says what to
+// return: true, the first match if it is visible (else null); false, the first match (or
+// null); null, how many match; 'all', every match.
+function findInPage(steps, want) {
   const squash = (text) => text.replace(/\s+/g, ' ').trim().toLowerCase();
   let found = [document];
   for (const step of steps) {
@@ -44,11 +46,11 @@ function findInPage(steps, wantVisible) {
       found = found.filter((element) => squash(element.textContent).includes(wanted));
     }
   }
-  if (wantVisible === null) return found.length; // count
-  if (wantVisible === 'all') return found;
+  if (want === null) return found.length;
+  if (want === 'all') return found;
   const element = found[0];
   if (!element) return null;
-  if (wantVisible) {
+  if (want) {
     // Playwright's "visible": a non-empty box, and not visibility: hidden.
     const box = element.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) return null;

@@ -36,6 +36,9 @@ async function run(query) {
       let start = 0;
       return {
         head: section.querySelector('.head').textContent,
+        // When the head and the end arrived, on the page's one clock.
+        headAt: Number(section.querySelector('.head').dataset.at),
+        doneAt: Number(whole.dataset.at),
         whole: whole.textContent,
         status: whole.dataset.status,
         // Each piece as its text (cut from the whole by the `received` count the page
@@ -86,6 +89,14 @@ test('both readers show the ten numbers one by one as they land, then the whole 
   // hands over the last number together with the end of the response, at readyState 4.
   assert.deepEqual(xhr.pieces.map((p) => p.state),
     engine === 'firefox' ? [...Array(9).fill('3'), '4'] : Array(10).fill('3'));
+});
+
+// The page reads the same URL twice at once, by XHR and by fetch(). Without `cache: 'no-store'`
+// on the fetch, Firefox held it back until the XHR's response had ended.
+test('the two columns stream side by side: each head arrives before the other column ends', async () => {
+  const { xhr, fetch } = await run('');
+  assert.ok(fetch.headAt < xhr.doneAt, `fetch head at ${fetch.headAt}, XHR done at ${xhr.doneAt}`);
+  assert.ok(xhr.headAt < fetch.doneAt, `XHR head at ${xhr.headAt}, fetch done at ${fetch.doneAt}`);
 });
 
 test('with sniffing allowed, Chromium\'s XHR gets nothing until the end (Firefox\'s streams), while fetch still streams', async () => {

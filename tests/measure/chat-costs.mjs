@@ -1,8 +1,9 @@
 // Measures what each chat transport costs, at the articles' pace (a poll every 2 s, holds of
-// 25 s), by running the compare page in headless Chromium and printing its table as Markdown.
+// 25 s), by running the compare page in a headless browser and printing its table as Markdown.
 // Not part of `cargo test` or the browser tests: run it by hand, after `cargo build`:
 //
 //     node tests/measure/chat-costs.mjs [messages] [spacing-ms]
+//     WEBWIRE_BROWSER=firefox node tests/measure/chat-costs.mjs    # in Firefox ESR
 //
 // (defaults: 20 messages, one every 500 ms). The figures in docs/14-choosing.md come from it.
 import { startServer, launchBrowser } from '../browser/support.mjs';
