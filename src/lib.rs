@@ -40,6 +40,7 @@ pub mod pages;
 pub mod random;
 pub mod router;
 pub mod server;
+pub mod site;
 pub mod text;
 pub mod traffic;
 pub mod ws;

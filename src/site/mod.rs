@@ -1,0 +1,3 @@
+//! The chapters as a site: `docs/*.md` rendered to HTML by the server.
+
+pub mod markdown;
