@@ -12,6 +12,7 @@ use crate::html::escape_html;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::router::{Route, Router, not_found};
+use crate::site::{self, DemoLink};
 
 /// `doc!("02-ajax.md")` is `("02-ajax.md", <the text of docs/02-ajax.md>)`.
 macro_rules! doc {
@@ -41,6 +42,10 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("14-choosing.md"),
     doc!("15-scale.md"),
 ];
+
+/// Pictures the chapters show, served at `/docs/img/<file>`. A test checks this lists every
+/// SVG in `docs/img/`.
+pub const DOC_IMAGES: &[(&str, &str)] = &[("scale.svg", include_str!("../docs/img/scale.svg"))];
 
 const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");
 const STYLE: &str = include_str!("../demos/style.css");
@@ -82,11 +87,45 @@ pub fn build(demos: &[&'static Demo]) -> Vec<Page> {
         }
     }
     for (file, text) in DOCS {
-        // text/markdown (RFC 7763): browsers show it as plain text, which is what we want.
+        // The Markdown as written, text/markdown (RFC 7763), for `curl` and editors; a
+        // browser asking for it is sent to the rendered chapter (`serve_markdown`).
         pages.push(Page::new(
             format!("/docs/{file}"),
             "text/markdown; charset=utf-8",
             *text,
+        ));
+    }
+    for (file, svg) in DOC_IMAGES {
+        pages.push(Page::new(
+            format!("/docs/img/{file}"),
+            "image/svg+xml",
+            *svg,
+        ));
+    }
+    // The chapters rendered, linking to the demo pages this server has.
+    let demo_pages: Vec<String> = pages
+        .iter()
+        .filter(|p| p.path.ends_with(".html"))
+        .map(|p| p.path.clone())
+        .collect();
+    let demo_links: Vec<DemoLink> = demos
+        .iter()
+        .map(|demo| DemoLink {
+            chapter: demo.chapter,
+            page: format!("/{}.html", demo.name),
+            title: demo.title,
+        })
+        .collect();
+    for chapter in site::chapters(DOCS, &demo_links, &demo_pages) {
+        pages.push(Page::new(chapter.path, html, chapter.html));
+    }
+    // The project's own files, which the chapters link to.
+    pages.push(Page::new("/source/", html, site::source_index()));
+    for (path, text) in site::sources::SOURCES {
+        pages.push(Page::new(
+            format!("/source/{path}"),
+            html,
+            site::source_page(path, text),
         ));
     }
     pages
@@ -95,7 +134,12 @@ pub fn build(demos: &[&'static Demo]) -> Vec<Page> {
 /// Adds a GET route for every page.
 pub fn add_routes(router: &mut Router, pages: &[Page]) {
     for page in pages {
-        router.add(Route::get(page.path.clone(), serve));
+        let handler = if page.path.ends_with(".md") {
+            serve_markdown
+        } else {
+            serve
+        };
+        router.add(Route::get(page.path.clone(), handler));
     }
     router.add(Route::get("/favicon.ico", no_icon));
 }
@@ -118,16 +162,50 @@ fn index_html(demos: &[&'static Demo]) -> String {
             .map(|demo| {
                 format!(
                     "<li><a href=\"/{name}.html\">{title}</a> — {summary} \
-                     <a class=\"chapter\" href=\"/docs/{chapter}\">chapter</a></li>\n",
+                     <a class=\"chapter\" href=\"{chapter}\">chapter</a></li>\n",
                     name = demo.name,
                     title = escape_html(demo.title),
                     summary = escape_html(demo.summary),
-                    chapter = demo.chapter,
+                    chapter = site::chapter_path(demo.chapter),
                 )
             })
             .collect()
     };
     INDEX_TEMPLATE.replace("<!-- demos -->", &items)
+}
+
+/// A chapter's Markdown: to a browser, which asks for HTML first (`Accept: text/html,…`), a
+/// `308` to the rendered chapter; to anyone else (`curl`, `fetch()` with its `*/*`), the
+/// Markdown. `Vary: Accept` tells caches the answer depends on it (RFC 9110 §12.5.5).
+fn serve_markdown(request: &Request, context: &Context) -> Reply {
+    let wants_html = request.header("accept").is_some_and(accepts_html);
+    if wants_html && let Some(file) = request.path.strip_prefix("/docs/") {
+        return Response::new(308)
+            .with_header("Location", site::chapter_path(file))
+            .with_header("Vary", "Accept")
+            .with_body(
+                format!("The chapter, rendered: {}\n", site::chapter_path(file)).into_bytes(),
+            )
+            .into();
+    }
+    match serve(request, context) {
+        Reply::Full(response) => response.with_header("Vary", "Accept").into(),
+        other => other,
+    }
+}
+
+/// Whether an `Accept` header names `text/html` with a weight above zero (RFC 9110 §12.5.1).
+fn accepts_html(accept: &str) -> bool {
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("");
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q == 0.0)
+        });
+        media.eq_ignore_ascii_case("text/html") && !refused
+    })
 }
 
 // ANCHOR: serve

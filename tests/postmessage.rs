@@ -151,11 +151,12 @@ fn the_index_links_the_demo_and_its_chapter() {
         index.contains(
             "<li><a href=\"/postmessage.html\">postMessage</a> — a page and a frame on another \
              origin talk with postMessage, checking event.origin \
-             <a class=\"chapter\" href=\"/docs/11-postmessage.md\">chapter</a></li>\n"
+             <a class=\"chapter\" href=\"/docs/11-postmessage\">chapter</a></li>\n"
         ),
         "{index}"
     );
     // The child is a part of the demo, not a demo: the index does not list it.
     assert!(!index.contains("postmessage-child"));
+    assert_eq!(get(&server, "/docs/11-postmessage").status, 200);
     assert_eq!(get(&server, "/docs/11-postmessage.md").status, 200);
 }

@@ -2,7 +2,7 @@
 // every link on it that points back at this server works.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser } from './support.mjs';
+import { startServer, launchBrowser, axeViolations } from './support.mjs';
 
 let server;
 let browser;
@@ -42,7 +42,7 @@ test('index page loads and every same-server link answers 200', async () => {
   }
 });
 
-test('every page fits a phone: nothing wider than a 390 px screen', async () => {
+test('every page fits a phone (nothing wider than a 390 px screen) and passes axe-core\'s WCAG A/AA rules', async () => {
   // 390 CSS px is a common phone width. A page wider than its viewport scrolls sideways,
   // and a fixed-width input runs off the screen (the chat's message box once did).
   const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
@@ -51,8 +51,12 @@ test('every page fits a phone: nothing wider than a 390 px screen', async () => 
     .filter((href) => href.startsWith(server.base));
   assert.ok(pages.length >= 12, `the demo pages: ${pages.join(', ')}`);
   const tooWide = {};
-  for (const url of ['/', ...pages]) {
+  const inaccessible = {};
+  // The pages no index link leads to: the chat's comparison, the postMessage child frame.
+  for (const url of ['/', ...pages, '/compare.html', '/postmessage-child.html']) {
     await page.goto(new URL(url, server.base).href);
+    const violations = await axeViolations(page);
+    if (violations.length > 0) inaccessible[url] = violations;
     const wide = await page.evaluate(() => {
       const limit = document.documentElement.clientWidth;
       // A box that scrolls sideways by itself (a wide table's) may hold wider content.
@@ -70,5 +74,6 @@ test('every page fits a phone: nothing wider than a 390 px screen', async () => 
     if (wide.length > 0) tooWide[url] = wide;
   }
   assert.deepEqual(tooWide, {}, 'elements past the right edge at 390 px');
+  assert.deepEqual(inaccessible, {}, 'axe-core: WCAG 2 A/AA violations');
   await page.close();
 });

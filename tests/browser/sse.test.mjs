@@ -41,9 +41,15 @@ function readLog(page) {
   })));
 }
 
-function waitForId(page, id) {
-  return page.waitForFunction((wanted) => [...document.querySelectorAll('#log li')]
-    .some((li) => li.dataset.id !== '' && Number(li.dataset.id) >= wanted), id);
+async function waitForId(page, id) {
+  try {
+    await page.waitForFunction((wanted) => [...document.querySelectorAll('#log li')]
+      .some((li) => li.dataset.id !== '' && Number(li.dataset.id) >= wanted), id);
+  } catch (error) {
+    // Say what the page saw instead: the last lines of its log.
+    const seen = (await readLog(page)).slice(-8).map((l) => `${l.kind} ${l.state} ${l.text}`);
+    throw new Error(`no event with id ${id}: ${error.message}\n${seen.join('\n')}`);
+  }
 }
 
 // The ids a page must have seen, from 1 to `last`: every one, in order, except

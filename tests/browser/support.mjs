@@ -5,6 +5,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { launch } from './driver.mjs';
 
 // tests/browser/ -> repo root, so tests work from any working directory.
@@ -91,4 +93,20 @@ export function launchBrowser() {
     '--disable-sync',
     '--disable-quic',
   ]);
+}
+
+// axe-core, the accessibility checker, run inside the page under test.
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+// The rules axe-core checks: WCAG 2.0, 2.1 and 2.2, levels A and AA.
+const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+
+// Runs axe-core on the page as it is now; returns each violation as "rule: where, where…".
+export async function axeViolations(page) {
+  await page.evaluate((source) => { if (!window.axe) (0, eval)(source); }, AXE_SOURCE);
+  return page.evaluate(async (tags) => {
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: tags } });
+    return result.violations.map((v) =>
+      `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  }, WCAG_TAGS);
 }

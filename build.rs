@@ -1,0 +1,66 @@
+//! Lists the project's own source files for the site's `/source/` pages, so that a chapter's
+//! link to `../src/ws/frame.rs` works on the server as on GitHub. The list is written to
+//! `$OUT_DIR/sources.rs` as `include_str!`s: the files are compiled into the binary, like the
+//! chapters, and no request path ever reaches the filesystem.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The folders whose files are listed, and the kinds of file that are.
+const FOLDERS: &[&str] = &["src", "tests", "demos", ".ci"];
+const EXTENSIONS: &[&str] = &["rs", "mjs", "py", "html", "css", "txt", "toml", "json"];
+/// Scripts without an extension.
+const SCRIPTS: &[&str] = &["tests/run-all", "tests/conformance/run-autobahn", ".ci/run"];
+/// Not the project's own: installed packages, lock files, and the Markdown spec's examples.
+const SKIPPED: &[&str] = &["node_modules", "package-lock.json", "tests/data"];
+
+fn main() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let mut files = vec![PathBuf::from("Cargo.toml"), PathBuf::from("build.rs")];
+    for folder in FOLDERS {
+        println!("cargo:rerun-if-changed={folder}");
+        collect(&root, Path::new(folder), &mut files);
+    }
+    files.sort();
+    let mut out = String::from("/// The project's source files: (path from the root, text).\n");
+    out.push_str("pub const SOURCES: &[(&str, &str)] = &[\n");
+    for file in &files {
+        let path = file.to_string_lossy().replace('\\', "/");
+        let absolute = root.join(file);
+        out.push_str(&format!(
+            "    ({path:?}, include_str!({:?})),\n",
+            absolute.to_string_lossy()
+        ));
+    }
+    out.push_str("];\n");
+    let target = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("sources.rs");
+    if let Ok(mut file) = fs::File::create(target) {
+        let _ = file.write_all(out.as_bytes());
+    }
+}
+
+fn collect(root: &Path, relative: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(root.join(relative)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = relative.join(entry.file_name());
+        let name = path.to_string_lossy().replace('\\', "/");
+        if SKIPPED
+            .iter()
+            .any(|skip| name.ends_with(skip) || name.contains(&format!("{skip}/")))
+        {
+            continue;
+        }
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            collect(root, &path, files);
+        } else if SCRIPTS.contains(&name.as_str())
+            || path
+                .extension()
+                .is_some_and(|e| EXTENSIONS.contains(&e.to_string_lossy().as_ref()))
+        {
+            files.push(path);
+        }
+    }
+}
