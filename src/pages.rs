@@ -41,6 +41,7 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("13-chat.md"),
     doc!("14-choosing.md"),
     doc!("15-scale.md"),
+    doc!("sources.md"),
 ];
 
 /// Pictures the chapters show, served at `/docs/img/<file>`. A test checks this lists every

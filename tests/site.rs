@@ -19,10 +19,10 @@ fn a_chapter_is_served_as_html_with_its_contents_and_neighbours() {
     );
     let html = reply.text();
     for part in [
-        "<title>Server-Sent Events — webwire</title>",
+        "<title>07 — Server-Sent Events — webwire</title>",
         "<p class=\"try\">Try it: <a href=\"/sse.html\">the Server-Sent Events demo</a></p>",
         "<nav class=\"contents\" aria-label=\"Contents\">",
-        "<h1 id=\"server-sent-events\">Server-Sent Events</h1>",
+        "<h1 id=\"07--server-sent-events\">07 — Server-Sent Events</h1>",
         // A link between chapters, written `05-xhr-streaming.md` for GitHub, rewritten here.
         "<a href=\"/docs/05-xhr-streaming\">XHR streaming</a>",
         "<a rel=\"prev\" href=\"/docs/06-iframe-streaming\">",
@@ -86,5 +86,25 @@ fn the_projects_files_are_readable_under_source() {
         "/source/docs/07-sse.md",
     ] {
         assert_eq!(get(&server, path).status, 404, "{path}");
+    }
+}
+
+#[test]
+fn every_diagram_is_drawn_as_svg_with_its_source_kept() {
+    let server = start();
+    for (file, markdown) in webwire::pages::DOCS {
+        let blocks = markdown.matches("```mermaid\n").count();
+        let path = webwire::site::chapter_path(file);
+        let html = get(&server, &path).text();
+        let drawn = html
+            .matches("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+            .count();
+        assert_eq!(drawn, blocks, "{path}: {blocks} diagrams, {drawn} drawn");
+        assert_eq!(
+            html.matches("<summary>The diagram's source (Mermaid)</summary>")
+                .count(),
+            blocks,
+            "{path}"
+        );
     }
 }

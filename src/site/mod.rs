@@ -7,7 +7,9 @@
 //! rewritten here to the rendered URLs; links to the demo pages (`../demos/sse.html`) become
 //! the served pages (`/sse.html`).
 
+pub mod flowchart;
 pub mod markdown;
+pub mod sequence;
 pub mod sources;
 
 use crate::html::escape_html;
@@ -122,10 +124,16 @@ pub fn chapters(
     pages: &[String],
 ) -> Vec<Chapter> {
     let rewrite = |url: &str| site_link(url, pages);
+    // Numbers the diagrams, so that each SVG's ids are its own.
+    let drawn = std::cell::Cell::new(0);
+    let diagram = |info: &str, code: &str| {
+        drawn.set(drawn.get() + 1);
+        diagram(info, code, drawn.get())
+    };
     let options = Options {
         heading_ids: true,
         rewrite_link: &rewrite,
-        fence: &diagram_source,
+        fence: &diagram,
     };
     let rendered: Vec<(&'static str, markdown::Rendered)> = docs
         .iter()
@@ -185,14 +193,25 @@ fn scrollable(html: &str) -> String {
         .replace("</table>", "</table></div>")
 }
 
-/// A Mermaid block is shown as its source until the diagram renderer draws it.
-fn diagram_source(info: &str, code: &str) -> Option<String> {
-    (info == "mermaid").then(|| {
-        format!(
-            "<figure class=\"diagram\"><pre><code class=\"language-mermaid\">{}</code></pre>\
-             <figcaption>A sequence diagram, in Mermaid's notation.</figcaption></figure>\n",
-            markdown::escape_text(code)
-        )
+/// A Mermaid block: a sequence diagram or a flowchart drawn as SVG (`sequence.rs`,
+/// `flowchart.rs`), its source one click away; anything else shown as its source.
+fn diagram(info: &str, code: &str, n: usize) -> Option<String> {
+    if info != "mermaid" {
+        return None;
+    }
+    let source = markdown::escape_text(code);
+    let drawn = sequence::render(code, n).or_else(|| flowchart::render(code, n));
+    Some(match drawn {
+        Some(svg) => format!(
+            "<figure class=\"diagram\">\n<div class=\"scroll\" tabindex=\"0\" role=\"region\" \
+             aria-label=\"Diagram {n}\">{svg}</div>\n<details><summary>The diagram's source \
+             (Mermaid)</summary><pre><code class=\"language-mermaid\">{source}</code></pre>\
+             </details>\n</figure>\n"
+        ),
+        None => format!(
+            "<figure class=\"diagram\"><pre><code class=\"language-mermaid\">{source}</code></pre>\
+             <figcaption>A diagram, in Mermaid's notation.</figcaption></figure>\n"
+        ),
     })
 }
 

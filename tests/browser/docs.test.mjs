@@ -1,7 +1,7 @@
 // The chapters as the server renders them (src/site/): every chapter listed at /docs/ opens
-// as HTML with its title, contents and neighbours, throws no error, has no link that leads
-// nowhere (on the server, or to an anchor that is not there), and passes axe-core's WCAG 2
-// A and AA rules, at desktop and at phone width.
+// as HTML with its title, contents and neighbours and its diagrams drawn, throws no error, has
+// no link that leads nowhere (on the server, or to an anchor that is not there), and passes
+// axe-core's WCAG 2 A and AA rules, at desktop and at phone width.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, axeViolations } from './support.mjs';
@@ -31,7 +31,7 @@ async function chapterPaths() {
 
 test('the chapter list links to every chapter, rendered', async () => {
   const paths = await chapterPaths();
-  assert.equal(paths.length, 17, paths.join(' '));
+  assert.equal(paths.length, 18, paths.join(' '));
   for (const path of paths) {
     const response = await fetch(server.base + path);
     assert.equal(response.status, 200, path);
@@ -70,6 +70,12 @@ test('every chapter renders, with no error, no dead link, and no WCAG A/AA viola
       if (errors.length) problems.push(`${path}: ${errors.join('; ')}`);
       if (viewport.width === 1280) {
         assert.equal(await page.locator('h1').count(), 1, `${path}: one h1`);
+        // Every diagram drawn: an SVG with a size, not source text (tests/site.rs counts them).
+        const undrawn = await page.$$eval('figure.diagram', (figures) => figures.filter((f) => {
+          const svg = f.querySelector('svg');
+          return !svg || svg.getBoundingClientRect().height < 50;
+        }).length);
+        if (undrawn) problems.push(`${path}: ${undrawn} diagrams not drawn`);
         const links = await page.$$eval('a[href]', (as) => as.map((a) => a.getAttribute('href')));
         for (const href of links) {
           if (/^[a-z]+:/.test(href)) continue; // another site: not reachable from here
