@@ -2,8 +2,8 @@
 //!
 //! A server that reads from strangers must bound everything it reads and every wait it makes:
 //! otherwise one client can take all the memory (a huge header) or all the threads (a request
-//! that never finishes). `docs/01-http-by-hand.md` explains each number and the status code a
-//! client sees when it crosses it.
+//! that never finishes). `docs/appendix-limits.md` lists each number with the status code a
+//! client sees when it crosses it; `docs/01-http-by-hand.md` explains why they exist.
 
 use std::time::Duration;
 

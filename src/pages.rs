@@ -41,6 +41,8 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("13-chat.md"),
     doc!("14-choosing.md"),
     doc!("15-scale.md"),
+    doc!("appendix-limits.md"),
+    doc!("reference.md"),
     doc!("sources.md"),
 ];
 

@@ -147,3 +147,34 @@ fn chapter_links_point_at_files_that_exist() {
         }
     }
 }
+
+/// `docs/reference.md` is the page a client author reads for every route: a route added to a
+/// demo, or a page to the server, without a line there fails here. Each path must appear in
+/// backticks, as the page writes them; the project's files are one pattern, `/source/<path>`.
+#[test]
+fn the_reference_names_every_route_the_server_has() {
+    let reference = fs::read_to_string(Path::new(ROOT).join("docs/reference.md")).unwrap();
+    let mut missing: Vec<String> = Vec::new();
+    let mut check = |path: &str| {
+        let shown = if path.starts_with("/source/") && path != "/source/" {
+            "/source/<path>".to_string()
+        } else {
+            path.to_string()
+        };
+        if !reference.contains(&format!("`{shown}`")) && !missing.contains(&shown) {
+            missing.push(shown);
+        }
+    };
+    for demo in webwire::demos::ALL {
+        for route in (demo.routes)() {
+            check(&route.path);
+        }
+    }
+    for page in webwire::pages::build(webwire::demos::ALL) {
+        check(&page.path);
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/reference.md does not name: {missing:?}"
+    );
+}

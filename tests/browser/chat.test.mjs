@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startServer, launchBrowser } from './support.mjs';
+import { markdownTable, HEADER } from '../measure/chat-costs-table.mjs';
 
 const TRANSPORTS = ['poll', 'longpoll', 'stream', 'iframe', 'sse', 'jsonp', 'ws'];
 
@@ -141,6 +142,13 @@ test('the compare page measures a burst on every transport, with nothing lost', 
   assert.equal(requests.sse, 0);
   assert.ok(requests.poll > 0 && requests.longpoll > 0 && requests.jsonp > 0);
   assert.equal(await page.textContent('tr[data-transport="ws"] .lost'), '0');
+  // The Markdown that chapter 14's figures are printed as (tests/measure/chat-costs.mjs).
+  const markdown = markdownTable(table).split('\n');
+  assert.deepEqual(markdown.slice(0, 2), HEADER);
+  assert.deepEqual(markdown.slice(2).map((line) => line.split(' | ')[0]),
+    TRANSPORTS.map((name) => `| ${name}`));
+  assert.ok(markdown.slice(2).every((line) => /^\| \S+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 0 \|$/.test(line)),
+    markdown.join('\n'));
   assert.deepEqual(errors, []);
   await page.screenshot({ path: '/tmp/compare-page.png', fullPage: true });
   await page.close();

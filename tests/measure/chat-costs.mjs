@@ -7,6 +7,7 @@
 //
 // (defaults: 20 messages, one every 500 ms). The figures in docs/14-choosing.md come from it.
 import { startServer, launchBrowser } from '../browser/support.mjs';
+import { markdownTable } from './chat-costs-table.mjs';
 
 const count = Number(process.argv[2] ?? 20);
 const spacing = Number(process.argv[3] ?? 500);
@@ -24,11 +25,7 @@ try {
   const table = await page.evaluate(() => window.compare.table);
   const send = await page.textContent('#send-cost');
   console.log(`${count} messages, one every ${spacing} ms; tick 2000 ms, hold 25000 ms\n`);
-  console.log('| technique | requests / message | bytes / message | median latency (ms) | worst latency (ms) | lost |');
-  console.log('|---|---:|---:|---:|---:|---:|');
-  for (const row of table) {
-    console.log(`| ${row.name} | ${row.requests} | ${row.bytes} | ${row.median} | ${row.worst} | ${row.lost} |`);
-  }
+  console.log(markdownTable(table));
   console.log(`\n${send}`);
 } finally {
   await browser.close();
