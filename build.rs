@@ -4,7 +4,6 @@
 //! chapters, and no request path ever reaches the filesystem.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The folders whose files are listed, and the kinds of file that are.
@@ -13,14 +12,28 @@ const EXTENSIONS: &[&str] = &["rs", "mjs", "py", "html", "css", "txt", "toml", "
 /// Scripts without an extension.
 const SCRIPTS: &[&str] = &["tests/run-all", "tests/conformance/run-autobahn", ".ci/run"];
 /// Not the project's own: installed packages, lock files, and the Markdown spec's examples.
+/// Files not in git but on the disk in these folders are listed too: keep them out of there.
 const SKIPPED: &[&str] = &["node_modules", "package-lock.json", "tests/data"];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let mut files = vec![PathBuf::from("Cargo.toml"), PathBuf::from("build.rs")];
+    // The licences too: the source served carries its notice.
+    let mut files: Vec<PathBuf> = ["Cargo.toml", "build.rs", "LICENSE-MIT", "LICENSE-APACHE"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
     for folder in FOLDERS {
-        println!("cargo:rerun-if-changed={folder}");
+        if !holds_skipped(&root.join(folder)) {
+            println!("cargo:rerun-if-changed={folder}");
+        }
         collect(&root, Path::new(folder), &mut files);
+    }
+    // Run again when a listed file changes. A folder is watched whole (cargo looks through it
+    // all) unless it holds something skipped: `tests/browser/node_modules` has thousands of
+    // files, so `tests` and `tests/browser` are watched through their listed files only (a new
+    // file there shows up at the next build that runs this script).
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
     }
     files.sort();
     let mut out = String::from("/// The project's source files: (path from the root, text).\n");
@@ -35,9 +48,25 @@ fn main() {
     }
     out.push_str("];\n");
     let target = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("sources.rs");
-    if let Ok(mut file) = fs::File::create(target) {
-        let _ = file.write_all(out.as_bytes());
+    // A build script fails by panicking; the message beats a later "file not found" from
+    // `include!`.
+    if let Err(e) = fs::write(&target, out) {
+        panic!("cannot write {}: {e}", target.display());
     }
+}
+
+/// Whether a folder holds, anywhere below it, something that is skipped.
+fn holds_skipped(folder: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(folder) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        SKIPPED
+            .iter()
+            .any(|skip| skip.ends_with(&name) && !skip.contains('/'))
+            || (entry.file_type().is_ok_and(|t| t.is_dir()) && holds_skipped(&entry.path()))
+    })
 }
 
 fn collect(root: &Path, relative: &Path, files: &mut Vec<PathBuf>) {
@@ -54,6 +83,9 @@ fn collect(root: &Path, relative: &Path, files: &mut Vec<PathBuf>) {
             continue;
         }
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            if !holds_skipped(&root.join(&path)) {
+                println!("cargo:rerun-if-changed={name}");
+            }
             collect(root, &path, files);
         } else if SCRIPTS.contains(&name.as_str())
             || path

@@ -46,8 +46,8 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("sources.md"),
 ];
 
-/// Pictures the chapters show, served at `/docs/img/<file>`. A test checks this lists every
-/// SVG in `docs/img/`.
+/// Pictures the chapters show, served at `/docs/img/<file>`. `every_doc_is_served` checks
+/// this lists every SVG in `docs/img/`.
 pub const DOC_IMAGES: &[(&str, &str)] = &[("scale.svg", include_str!("../docs/img/scale.svg"))];
 
 const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");
@@ -177,18 +177,24 @@ fn index_html(demos: &[&'static Demo]) -> String {
     INDEX_TEMPLATE.replace("<!-- demos -->", &items)
 }
 
-/// A chapter's Markdown: to a browser, which asks for HTML first (`Accept: text/html,…`), a
-/// `308` to the rendered chapter; to anyone else (`curl`, `fetch()` with its `*/*`), the
-/// Markdown. `Vary: Accept` tells caches the answer depends on it (RFC 9110 §12.5.5).
+/// A chapter's Markdown: to a browser, which prefers HTML (`Accept: text/html,…`), a `307` to
+/// the rendered chapter; to anyone else (`curl` and `fetch()` send `*/*`), the Markdown. The
+/// Markdown is still here, so the redirect is temporary (307, not 308, which a browser would
+/// remember for good), and `Vary: Accept` tells caches the answer depends on that header
+/// (RFC 9110 §12.5.5, §15.4.8).
 fn serve_markdown(request: &Request, context: &Context) -> Reply {
-    let wants_html = request.header("accept").is_some_and(accepts_html);
+    let accept: Vec<&str> = request.header_values("accept").collect();
+    let accept = accept.join(",");
+    // HTML only when it is wanted more than Markdown: `*/*` wants both alike.
+    let wants_html = weight(&accept, "text/html") > weight(&accept, "text/markdown");
     if wants_html && let Some(file) = request.path.strip_prefix("/docs/") {
-        return Response::new(308)
-            .with_header("Location", site::chapter_path(file))
+        let rendered = site::chapter_path(file);
+        return Response::new(307)
+            .with_header("Location", rendered.clone())
             .with_header("Vary", "Accept")
-            .with_body(
-                format!("The chapter, rendered: {}\n", site::chapter_path(file)).into_bytes(),
-            )
+            .with_header("Cache-Control", "no-cache")
+            .with_header("Content-Type", "text/plain; charset=utf-8")
+            .with_body(format!("The chapter, rendered: {rendered}\n").into_bytes())
             .into();
     }
     match serve(request, context) {
@@ -197,18 +203,38 @@ fn serve_markdown(request: &Request, context: &Context) -> Reply {
     }
 }
 
-/// Whether an `Accept` header names `text/html` with a weight above zero (RFC 9110 §12.5.1).
-fn accepts_html(accept: &str) -> bool {
-    accept.split(',').any(|range| {
+/// How much an `Accept` header wants `media` (`text/html`): the weight of the most specific
+/// range that matches it, `type/subtype` before `type/*` before `*/*` (RFC 9110 §12.5.1);
+/// 1 by default, 0 when nothing matches. No `Accept` at all means anything goes.
+fn weight(accept: &str, media: &str) -> f32 {
+    if accept.trim().is_empty() {
+        return 1.0;
+    }
+    let kind = media.split('/').next().unwrap_or("");
+    let mut best: Option<(u8, f32)> = None; // (how specific, weight)
+    for range in accept.split(',') {
         let mut parts = range.split(';').map(str::trim);
-        let media = parts.next().unwrap_or("");
-        let refused = parts.any(|p| {
-            p.strip_prefix("q=")
-                .and_then(|q| q.parse::<f32>().ok())
-                .is_some_and(|q| q == 0.0)
-        });
-        media.eq_ignore_ascii_case("text/html") && !refused
-    })
+        let name = parts.next().unwrap_or("");
+        let specific = if name.eq_ignore_ascii_case(media) {
+            3
+        } else if name.eq_ignore_ascii_case(&format!("{kind}/*")) {
+            2
+        } else if name == "*/*" {
+            1
+        } else {
+            continue;
+        };
+        // `q` is case-insensitive (§12.4.2); a weight that is not a number counts as 1.
+        let q = parts
+            .filter_map(|p| p.split_once('='))
+            .find(|(key, _)| key.trim().eq_ignore_ascii_case("q"))
+            .and_then(|(_, value)| value.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if best.is_none_or(|(s, _)| specific > s) {
+            best = Some((specific, q));
+        }
+    }
+    best.map_or(0.0, |(_, q)| q)
 }
 
 // ANCHOR: serve
@@ -252,6 +278,34 @@ mod tests {
         let mut served: Vec<String> = DOCS.iter().map(|(name, _)| name.to_string()).collect();
         served.sort();
         assert_eq!(served, on_disk);
+        let mut pictures: Vec<String> =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/img"))
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| name.ends_with(".svg"))
+                .collect();
+        pictures.sort();
+        let served: Vec<String> = DOC_IMAGES
+            .iter()
+            .map(|(name, _)| name.to_string())
+            .collect();
+        assert_eq!(served, pictures);
+    }
+
+    #[test]
+    fn a_browser_is_told_apart_from_curl_by_what_it_accepts() {
+        let firefox = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        assert_eq!(weight(firefox, "text/html"), 1.0);
+        assert_eq!(weight(firefox, "text/markdown"), 0.8);
+        assert_eq!(weight("*/*", "text/html"), 1.0); // curl: both alike, so the Markdown
+        assert_eq!(weight("text/html;Q=0, */*", "text/html"), 0.0);
+        assert_eq!(
+            weight("text/markdown, text/html;q=0.1", "text/markdown"),
+            1.0
+        );
+        assert_eq!(weight("text/*;q=0.5", "text/html"), 0.5);
+        assert_eq!(weight("application/json", "text/html"), 0.0);
+        assert_eq!(weight("", "text/html"), 1.0);
     }
 
     #[test]

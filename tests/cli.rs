@@ -331,8 +331,10 @@ fn systemd_socket_activate_hands_webwire_its_socket() {
         .local_addr()
         .unwrap()
         .port();
+    // --quiet: the first connection is already waiting when webwire starts, and its log line
+    // could come before the start-up line.
     let script = format!(
-        "exec '{}' --listen-on-stdin <&3 3<&-",
+        "exec '{}' --listen-on-stdin --quiet <&3 3<&-",
         env!("CARGO_BIN_EXE_webwire")
     );
     let mut activator = Command::new("systemd-socket-activate")

@@ -74,22 +74,49 @@ pub(super) fn from_stdin() -> Result<TcpListener, StartError> {
     else {
         return Err(not_usable(format!("it is {target}, not a socket")));
     };
+    let fd = io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| not_usable(format!("cannot take it ({e})")))?;
     match tcp_state(inode).as_deref() {
         Some("0A") => {}
-        Some(_) => {
+        Some("01") => {
             return Err(not_usable(
                 "it is a connected TCP socket, not a listening one (inetd's \"nowait\" mode \
                  passes one connection; webwire needs the listening socket)"
                     .to_string(),
             ));
         }
-        None => return Err(not_usable("it is a socket, but not a TCP one".to_string())),
+        Some(state) => {
+            return Err(not_usable(format!(
+                "it is a TCP socket in state {state}, not listening (0A)"
+            )));
+        }
+        // Not in this process's tables: the socket may come from another network namespace
+        // (systemd's `PrivateNetwork=yes`), whose sockets /proc/net/tcp does not list. Then
+        // ask the socket itself: a TCP socket has a local address, and a listening one no peer.
+        None => {
+            let probe = TcpStream::from(
+                fd.try_clone()
+                    .map_err(|e| not_usable(format!("cannot take it ({e})")))?,
+            );
+            let listening = probe.local_addr().is_ok()
+                && probe
+                    .peer_addr()
+                    .is_err_and(|e| e.kind() == io::ErrorKind::NotConnected);
+            if !listening {
+                return Err(not_usable(
+                    "it is a socket, but not a listening TCP one".to_string(),
+                ));
+            }
+        }
     }
-    let fd = io::stdin()
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(|e| not_usable(format!("cannot take it ({e})")))?;
-    Ok(TcpListener::from(fd))
+    let listener = TcpListener::from(fd);
+    // The parent may have made it non-blocking; the accept loop waits in `accept`.
+    listener
+        .set_nonblocking(false)
+        .map_err(|e| not_usable(format!("cannot make it blocking ({e})")))?;
+    Ok(listener)
 }
 // ANCHOR_END: from_stdin
 

@@ -206,8 +206,8 @@ fn draw(nodes: &[Node], edges: &[Edge], n: usize) -> Option<String> {
                 xs.iter().sum::<f64>() / xs.len() as f64
             }
         };
-        // Order of the parents (then of first appearance); a child left of its parent when
-        // it is the first edge out of it, as Mermaid's `yes` branches usually are.
+        // By where the parents stand; among the children of one parent, in the order the
+        // nodes first appear in the source.
         let mut keyed: Vec<(f64, usize)> = members.iter().map(|&i| (parent_x(i), i)).collect();
         keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         *members = keyed.iter().map(|(_, i)| *i).collect();
@@ -322,7 +322,7 @@ fn draw(nodes: &[Node], edges: &[Edge], n: usize) -> Option<String> {
     Some(format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width:.0} {height:.0}\" \
          width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\" \
-         aria-labelledby=\"f{n}-title f{n}-desc\" font-family=\"system-ui, sans-serif\" \
+         aria-labelledby=\"f{n}-title\" aria-describedby=\"f{n}-desc\" font-family=\"system-ui, sans-serif\" \
          font-size=\"13\" fill=\"#222\">\n<title id=\"f{n}-title\">Flowchart: {}</title>\n\
          <desc id=\"f{n}-desc\">{}</desc>\n<defs><marker id=\"f{n}-arrow\" viewBox=\"0 0 10 10\" \
          refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\">\

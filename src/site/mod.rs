@@ -92,7 +92,8 @@ pub fn source_index() -> String {
         .iter()
         .map(|(path, _)| {
             format!(
-                "<li><a href=\"/source/{path}\"><code>{}</code></a></li>\n",
+                "<li><a href=\"/source/{}\"><code>{}</code></a></li>\n",
+                escape_html(path),
                 escape_html(path)
             )
         })
@@ -126,18 +127,19 @@ pub fn chapters(
     let rewrite = |url: &str| site_link(url, pages);
     // Numbers the diagrams, so that each SVG's ids are its own.
     let drawn = std::cell::Cell::new(0);
-    let diagram = |info: &str, code: &str| {
+    let draw = |info: &str, code: &str| {
         drawn.set(drawn.get() + 1);
         diagram(info, code, drawn.get())
     };
     let options = Options {
         heading_ids: true,
         rewrite_link: &rewrite,
-        fence: &diagram,
+        fence: &draw,
     };
     let rendered: Vec<(&'static str, markdown::Rendered)> = docs
         .iter()
         .map(|(file, text)| {
+            drawn.set(0); // ids need only be unique within one page
             let mut rendered = render(text, &options);
             rendered.html = scrollable(&rendered.html);
             (*file, rendered)
@@ -233,7 +235,14 @@ impl Page<'_> {
             .headings
             .iter()
             .filter(|h| h.level == 2)
-            .map(|h| format!("<li><a href=\"#{}\">{}</a></li>\n", h.id, h.html))
+            // The heading's text, not its HTML: a link inside it must not nest in this one.
+            .map(|h| {
+                format!(
+                    "<li><a href=\"#{}\">{}</a></li>\n",
+                    h.id,
+                    escape_html(&markdown::plain_text(&h.html))
+                )
+            })
             .collect();
         let contents = if contents.is_empty() {
             String::new()

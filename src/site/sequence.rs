@@ -194,8 +194,19 @@ fn message(line: &str, participants: &mut Vec<(String, String)>) -> Option<Item>
     })
 }
 
-/// `text` in lines of at most `WRAP_CHARS` characters, broken at spaces.
+/// A label's lines: Mermaid's own line breaks (`<br>`, `<br/>`, `<br />`) first, then each
+/// line wrapped at `WRAP_CHARS` characters, broken at spaces.
 fn wrap(text: &str) -> Vec<String> {
+    text.replace("<br />", "\n")
+        .replace("<br/>", "\n")
+        .replace("<br>", "\n")
+        .split('\n')
+        .flat_map(|line| wrap_line(line.trim()))
+        .collect()
+}
+
+/// One line of text in lines of at most `WRAP_CHARS` characters, broken at spaces.
+fn wrap_line(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     for word in text.split(' ') {
@@ -209,6 +220,11 @@ fn wrap(text: &str) -> Vec<String> {
     }
     lines.push(line);
     lines
+}
+
+/// A label as one line of plain words, for the text description.
+fn spoken(text: &str) -> String {
+    wrap(text).join(" ")
 }
 
 fn text_width(lines: &[String]) -> f64 {
@@ -341,8 +357,10 @@ fn draw(diagram: &Diagram, n: usize) -> String {
                     ));
                 }
                 steps.push(format!(
-                    "{} to {}: {text}",
-                    diagram.participants[*from].1, diagram.participants[*to].1
+                    "{} to {}: {}",
+                    spoken(&diagram.participants[*from].1),
+                    spoken(&diagram.participants[*to].1),
+                    spoken(text)
                 ));
                 y = line_y + if from == to { 26.0 } else { 12.0 };
             }
@@ -372,7 +390,7 @@ fn draw(diagram: &Diagram, n: usize) -> String {
                         diagram.participants[*first].1, diagram.participants[*last].1
                     )
                 };
-                steps.push(format!("Note over {over}: {text}"));
+                steps.push(format!("Note over {over}: {}", spoken(text)));
                 y += height + 10.0;
             }
             Item::Open { kind, label } => {
@@ -389,7 +407,7 @@ fn draw(diagram: &Diagram, n: usize) -> String {
                 if let Some(frame) = frames.last_mut() {
                     frame.sections.push((y, label.clone()));
                 }
-                steps.push(format!("else {label}:"));
+                steps.push(format!("then, {label}:"));
                 y += 28.0;
             }
             Item::Close => {
@@ -443,7 +461,7 @@ fn draw(diagram: &Diagram, n: usize) -> String {
     svg.push_str(&format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width:.0} {height:.0}\" \
          width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\" \
-         aria-labelledby=\"d{n}-title d{n}-desc\" font-family=\"system-ui, sans-serif\" \
+         aria-labelledby=\"d{n}-title\" aria-describedby=\"d{n}-desc\" font-family=\"system-ui, sans-serif\" \
          font-size=\"13\" fill=\"#222\">\n<title id=\"d{n}-title\">Sequence diagram: {}</title>\n\
          <desc id=\"d{n}-desc\">{}</desc>\n",
         escape_text(&names.join(", ")),
@@ -535,6 +553,12 @@ mod tests {
         ] {
             assert!(svg.contains(part), "{part} in {svg}");
         }
+        let broken = render("sequenceDiagram\n    A->>B: one<br/>two", 0).unwrap();
+        assert!(
+            broken.contains(">one</tspan>") && broken.contains(">two</tspan>"),
+            "{broken}"
+        );
+        assert!(!broken.contains("&lt;br"), "{broken}");
         let hostile = render("sequenceDiagram\n    A->>B: <script>&", 0).unwrap();
         assert!(hostile.contains("&lt;script&gt;&amp;") && !hostile.contains("<script>"));
     }

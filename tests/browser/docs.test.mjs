@@ -1,7 +1,7 @@
 // The chapters as the server renders them (src/site/): every chapter listed at /docs/ opens
-// as HTML with its title, contents and neighbours and its diagrams drawn, throws no error, has
-// no link that leads nowhere (on the server, or to an anchor that is not there), and passes
-// axe-core's WCAG 2 A and AA rules, at desktop and at phone width.
+// as HTML with its title, contents and neighbours and its diagrams drawn, throws no error and
+// logs none to the console, has no link that leads nowhere (on the server, or to an anchor that
+// is not there), and passes axe-core's WCAG 2 A and AA rules, at desktop and at phone width.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, axeViolations } from './support.mjs';
@@ -66,8 +66,10 @@ test('every chapter renders, with no error, no dead link, and no WCAG A/AA viola
       const page = await browser.newPage({ viewport });
       const errors = [];
       page.on('pageerror', (error) => errors.push(error.message));
+      page.on('console', (message) => {
+        if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+      });
       await page.goto(server.base + path);
-      if (errors.length) problems.push(`${path}: ${errors.join('; ')}`);
       if (viewport.width === 1280) {
         assert.equal(await page.locator('h1').count(), 1, `${path}: one h1`);
         // Every diagram drawn: an SVG with a size, not source text (tests/site.rs counts them).
@@ -93,6 +95,8 @@ test('every chapter renders, with no error, no dead link, and no WCAG A/AA viola
       for (const violation of await axeViolations(page)) {
         problems.push(`${path} at ${viewport.width} px: ${violation}`);
       }
+      // Last, so that an error logged while the page was laid out or checked counts too.
+      if (errors.length) problems.push(`${path}: ${errors.join('; ')}`);
       await page.close();
     }
   }

@@ -3,8 +3,8 @@
 //!
 //! Containers are handled by "strip and recurse": the lines of a block quote or a list item
 //! are collected, their marker or indentation taken off, and parsed again as a document of
-//! their own. That covers every construct the chapters use; what it does not (setext
-//! headings, link reference definitions, raw HTML blocks) is listed in tests/markdown.rs.
+//! their own. That covers every construct the chapters use; what it does not (link reference
+//! definitions, raw HTML) is listed in tests/markdown.rs.
 
 /// One block, its text not yet parsed for inlines.
 #[derive(Debug)]
@@ -23,8 +23,6 @@ pub enum Block {
     List(List),
     Table(Table),
     Rule,
-    /// An HTML comment, passed on as written (the chapters' `<!-- excerpt: … -->` markers).
-    Comment(String),
 }
 
 #[derive(Debug)]
@@ -113,17 +111,13 @@ fn parse_block(lines: &[String], i: usize) -> (Option<Block>, usize) {
         return list(lines, i);
     }
     if text.starts_with("<!--") {
-        // The chapters' `<!-- excerpt: … -->` markers: notes for the excerpt tool. Only a
-        // comment that nothing follows on its last line is passed on; any other is dropped,
-        // so no markup from the Markdown reaches the page.
+        // An HTML comment, such as the chapters' `<!-- excerpt: … -->` markers (notes for the
+        // excerpt tool): dropped, like all markup in the Markdown, so none reaches the page.
         let mut j = i;
         while j < lines.len() && !lines[j].contains("-->") {
             j += 1;
         }
-        let end = (j + 1).min(lines.len());
-        let comment = lines[i..end].join("\n");
-        let whole = comment.trim_end().ends_with("-->") && comment.matches("-->").count() == 1;
-        return (whole.then_some(Block::Comment(comment)), end);
+        return (None, (j + 1).min(lines.len()));
     }
     if let Some(table) = table_at(lines, i) {
         return table;

@@ -159,10 +159,6 @@ impl Writer<'_> {
                 self.html.push_str("</blockquote>\n");
             }
             Block::Rule => self.html.push_str("<hr />\n"),
-            Block::Comment(comment) => {
-                self.html.push_str(comment);
-                self.html.push('\n');
-            }
             Block::List(list) => {
                 let open = match list.start {
                     None => "<ul>\n".to_string(),
