@@ -6,6 +6,8 @@
 //! that already has the page asks `If-None-Match: "<etag>"` and gets `304 Not Modified` with no
 //! body (RFC 9110 §8.8.3, §13.1.2).
 
+use std::sync::Mutex;
+
 use crate::demos::Demo;
 use crate::handler::{Context, Reply};
 use crate::html::escape_html;
@@ -54,6 +56,7 @@ const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");
 const STYLE: &str = include_str!("../demos/style.css");
 
 /// One file the server can send.
+#[derive(Clone)]
 pub struct Page {
     pub path: String,
     pub content_type: &'static str,
@@ -77,7 +80,24 @@ impl Page {
 }
 
 /// Every page for the chosen demos: the index, the stylesheet, one page per demo, the docs.
+/// Building them renders every chapter and hashes every file; a process that starts many
+/// servers (the tests) does that once per set of demos and copies the result.
 pub fn build(demos: &[&'static Demo]) -> Vec<Page> {
+    static BUILT: Mutex<Vec<(Vec<&'static str>, Vec<Page>)>> = Mutex::new(Vec::new());
+    let key: Vec<&'static str> = demos.iter().map(|demo| demo.name).collect();
+    if let Ok(built) = BUILT.lock()
+        && let Some((_, pages)) = built.iter().find(|(names, _)| *names == key)
+    {
+        return pages.clone();
+    }
+    let pages = build_afresh(demos);
+    if let Ok(mut built) = BUILT.lock() {
+        built.push((key, pages.clone()));
+    }
+    pages
+}
+
+fn build_afresh(demos: &[&'static Demo]) -> Vec<Page> {
     let html = "text/html; charset=utf-8";
     let mut pages = vec![
         Page::new("/", html, index_html(demos)),
