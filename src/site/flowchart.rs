@@ -6,12 +6,11 @@
 //! by where their parents stand, each row centred.
 
 use super::markdown::escape_text;
+use super::svg::{self, CHAR_WIDTH, LINE_HEIGHT, MARGIN, text_lines, text_width};
 
-const CHAR_WIDTH: f64 = 7.0;
-const LINE_HEIGHT: f64 = 17.0;
+/// Between two rows of nodes, and between two nodes of a row.
 const ROW_GAP: f64 = 56.0;
 const NODE_GAP: f64 = 28.0;
-const MARGIN: f64 = 12.0;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Shape {
@@ -152,11 +151,7 @@ fn edge(text: &str) -> Option<(String, bool, &str)> {
 }
 
 fn size(node: &Node) -> (f64, f64) {
-    let text_w = node
-        .lines
-        .iter()
-        .map(|l| l.chars().count() as f64 * CHAR_WIDTH)
-        .fold(0.0, f64::max);
+    let text_w = text_width(&node.lines);
     let text_h = LINE_HEIGHT * node.lines.len() as f64;
     match node.shape {
         Shape::Diamond => (text_w + 56.0, text_h + 34.0),
@@ -240,6 +235,7 @@ fn draw(nodes: &[Node], edges: &[Edge], n: usize) -> Option<String> {
     let width = width + 2.0 * MARGIN;
     let top = |i: usize| row_top[layer[i]];
 
+    let id = format!("f{n}");
     let mut body = String::new();
     let mut steps = Vec::new();
     for e in edges {
@@ -252,7 +248,7 @@ fn draw(nodes: &[Node], edges: &[Edge], n: usize) -> Option<String> {
         };
         body.push_str(&format!(
             "<line x1=\"{x1:.0}\" y1=\"{y1:.0}\" x2=\"{x2:.0}\" y2=\"{:.0}\" stroke=\"#555\"{dash} \
-             marker-end=\"url(#f{n}-arrow)\"/>",
+             marker-end=\"url(#{id}-arrow)\"/>",
             y2 - 2.0
         ));
         if !e.label.is_empty() {
@@ -304,31 +300,19 @@ fn draw(nodes: &[Node], edges: &[Edge], n: usize) -> Option<String> {
             )),
         }
         let first = y + h / 2.0 + 5.0 - LINE_HEIGHT * (node.lines.len() as f64 - 1.0) / 2.0;
-        body.push_str(&format!(
-            "<text x=\"{cx:.0}\" y=\"{first:.0}\" text-anchor=\"middle\">"
-        ));
-        for (k, line) in node.lines.iter().enumerate() {
-            let dy = if k == 0 { 0.0 } else { LINE_HEIGHT };
-            body.push_str(&format!(
-                "<tspan x=\"{cx:.0}\" dy=\"{dy:.0}\">{}</tspan>",
-                escape_text(line)
-            ));
-        }
-        body.push_str("</text>\n");
+        body.push_str(&text_lines(&node.lines, cx, first));
+        body.push('\n');
     }
     let title = nodes
         .first()
         .map_or(String::new(), |node| node.lines.join(" "));
-    Some(format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width:.0} {height:.0}\" \
-         width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\" \
-         aria-labelledby=\"f{n}-title\" aria-describedby=\"f{n}-desc\" font-family=\"system-ui, sans-serif\" \
-         font-size=\"13\" fill=\"#222\">\n<title id=\"f{n}-title\">Flowchart: {}</title>\n\
-         <desc id=\"f{n}-desc\">{}</desc>\n<defs><marker id=\"f{n}-arrow\" viewBox=\"0 0 10 10\" \
-         refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\">\
-         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n{body}</svg>",
-        escape_text(&title),
-        escape_text(&steps.join(" · "))
+    Some(svg::svg(
+        &id,
+        (width, height),
+        &format!("Flowchart: {title}"),
+        &steps.join(" · "),
+        &svg::arrow_marker(&id, "#555"),
+        &body,
     ))
 }
 

@@ -11,6 +11,7 @@ pub mod flowchart;
 pub mod markdown;
 pub mod sequence;
 pub mod sources;
+mod svg;
 
 use crate::html::escape_html;
 use markdown::{Heading, Options, render};

@@ -8,16 +8,12 @@
 //! diagram wider than a phone scrolls sideways in its own box.
 
 use super::markdown::escape_text;
+use super::svg::{self, CHAR_WIDTH, LINE_HEIGHT, MARGIN, text_lines, text_width};
 
-/// Estimated width of one character at the diagram's 13 px font: a little over the average
-/// of a sans-serif face, so text rarely overflows its box.
-const CHAR_WIDTH: f64 = 7.0;
 /// Labels longer than this many characters wrap onto more lines.
 const WRAP_CHARS: usize = 38;
-const LINE_HEIGHT: f64 = 17.0;
 /// A participant's box, for a label of one line.
 const BOX_HEIGHT: f64 = 34.0;
-const MARGIN: f64 = 12.0;
 /// The least room between two lifelines.
 const MIN_GAP: f64 = 130.0;
 
@@ -61,6 +57,8 @@ enum Item {
 /// each `else` section starts.
 struct Frame {
     top: f64,
+    /// How many frames it sits inside: each level is drawn a little further in.
+    depth: usize,
     kind: String,
     label: String,
     sections: Vec<(f64, String)>,
@@ -126,6 +124,9 @@ fn parse(source: &str) -> Option<Diagram> {
             depth += 1;
             diagram.items.push(Item::Open { kind, label });
         } else if let Some(label) = frame_start(line, "else").or_else(|| frame_start(line, "and")) {
+            if depth == 0 {
+                return None; // an `else` outside any frame
+            }
             diagram.items.push(Item::Section { label: label.1 });
         } else if line == "end" {
             depth = depth.checked_sub(1)?;
@@ -225,27 +226,6 @@ fn wrap_line(text: &str) -> Vec<String> {
 /// A label as one line of plain words, for the text description.
 fn spoken(text: &str) -> String {
     wrap(text).join(" ")
-}
-
-fn text_width(lines: &[String]) -> f64 {
-    lines
-        .iter()
-        .map(|l| l.chars().count() as f64 * CHAR_WIDTH)
-        .fold(0.0, f64::max)
-}
-
-/// `<text>` with one `<tspan>` per line, centred on `x`, the first line's baseline at `y`.
-fn text_lines(lines: &[String], x: f64, y: f64) -> String {
-    let mut out = format!("<text x=\"{x:.0}\" y=\"{y:.0}\" text-anchor=\"middle\">");
-    for (i, line) in lines.iter().enumerate() {
-        let dy = if i == 0 { 0.0 } else { LINE_HEIGHT };
-        out.push_str(&format!(
-            "<tspan x=\"{x:.0}\" dy=\"{dy:.0}\">{}</tspan>",
-            escape_text(line)
-        ));
-    }
-    out.push_str("</text>");
-    out
 }
 
 fn draw(diagram: &Diagram, n: usize) -> String {
@@ -396,6 +376,7 @@ fn draw(diagram: &Diagram, n: usize) -> String {
             Item::Open { kind, label } => {
                 frames.push(Frame {
                     top: y,
+                    depth: frames.len(),
                     kind: kind.clone(),
                     label: label.clone(),
                     sections: Vec::new(),
@@ -413,11 +394,14 @@ fn draw(diagram: &Diagram, n: usize) -> String {
             Item::Close => {
                 if let Some(Frame {
                     top,
+                    depth,
                     kind,
                     label,
                     sections,
                 }) = frames.pop()
                 {
+                    let inset = depth as f64 * 6.0;
+                    let (frame_left, frame_right) = (frame_left + inset, frame_right - inset);
                     let bottom = y + 4.0;
                     body.push_str(&format!(
                         "<rect x=\"{frame_left:.0}\" y=\"{top:.0}\" width=\"{:.0}\" \
@@ -452,33 +436,23 @@ fn draw(diagram: &Diagram, n: usize) -> String {
         }
     }
     let height = y + MARGIN;
-    let mut svg = String::new();
     let names: Vec<&str> = diagram
         .participants
         .iter()
         .map(|(_, l)| l.as_str())
         .collect();
-    svg.push_str(&format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width:.0} {height:.0}\" \
-         width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\" \
-         aria-labelledby=\"d{n}-title\" aria-describedby=\"d{n}-desc\" font-family=\"system-ui, sans-serif\" \
-         font-size=\"13\" fill=\"#222\">\n<title id=\"d{n}-title\">Sequence diagram: {}</title>\n\
-         <desc id=\"d{n}-desc\">{}</desc>\n",
-        escape_text(&names.join(", ")),
-        escape_text(&steps.join(" · "))
-    ));
-    svg.push_str(&format!(
-        "<defs><marker id=\"d{n}-arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
-         markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\">\
-         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#333\"/></marker>\
-         <marker id=\"d{n}-cross\" viewBox=\"0 0 10 10\" refX=\"5\" refY=\"5\" \
+    let id = format!("d{n}");
+    let defs = format!(
+        "{}<marker id=\"{id}-cross\" viewBox=\"0 0 10 10\" refX=\"5\" refY=\"5\" \
          markerWidth=\"10\" markerHeight=\"10\" orient=\"auto\">\
-         <path d=\"M1,1 L9,9 M9,1 L1,9\" stroke=\"#333\" stroke-width=\"1.6\"/></marker></defs>\n"
-    ));
+         <path d=\"M1,1 L9,9 M9,1 L1,9\" stroke=\"#333\" stroke-width=\"1.6\"/></marker>",
+        svg::arrow_marker(&id, "#333")
+    );
+    let mut boxes = String::new();
     // Lifelines, then the participants' boxes on top of them.
     for (i, x) in xs.iter().enumerate() {
         let w = box_widths[i];
-        svg.push_str(&format!(
+        boxes.push_str(&format!(
             "<line x1=\"{x:.0}\" y1=\"{:.0}\" x2=\"{x:.0}\" y2=\"{:.0}\" stroke=\"#999\" \
              stroke-dasharray=\"3 3\"/>\
              <rect x=\"{:.0}\" y=\"{MARGIN:.0}\" width=\"{w:.0}\" height=\"{box_height:.0}\" \
@@ -490,12 +464,18 @@ fn draw(diagram: &Diagram, n: usize) -> String {
         let lines = &labels[i];
         let first_y =
             MARGIN + box_height / 2.0 + 5.0 - LINE_HEIGHT * (lines.len() as f64 - 1.0) / 2.0;
-        svg.push_str(&text_lines(lines, *x, first_y));
-        svg.push('\n');
+        boxes.push_str(&text_lines(lines, *x, first_y));
+        boxes.push('\n');
     }
-    svg.push_str(&body);
-    svg.push_str("\n</svg>");
-    svg
+    boxes.push_str(&body);
+    svg::svg(
+        &id,
+        (width, height),
+        &format!("Sequence diagram: {}", names.join(", ")),
+        &steps.join(" · "),
+        &defs,
+        &boxes,
+    )
 }
 
 #[cfg(test)]
@@ -568,5 +548,6 @@ mod tests {
         assert!(render("flowchart TD\n  A --> B", 0).is_none());
         assert!(render("sequenceDiagram\n    alt never closed\n    A->>B: x", 0).is_none());
         assert!(render("sequenceDiagram\n    A B C", 0).is_none());
+        assert!(render("sequenceDiagram\n    A->>B: x\n    else stray", 0).is_none());
     }
 }
