@@ -1,4 +1,5 @@
-//! The browser pages and the docs, compiled into the binary, served with an `ETag`.
+//! The browser pages and the docs, compiled into the binary, served with an `ETag`: the
+//! chapters both as written (Markdown) and rendered (`site/`), and the project's own files.
 //!
 //! `include_str!` copies `demos/*.html` and `docs/*.md` into the executable at build time, so
 //! `cargo run` works from any directory and no request path ever reaches the filesystem (there
@@ -287,29 +288,29 @@ mod tests {
 
     #[test]
     fn every_doc_is_served() {
-        // A chapter added to docs/ but not to DOCS would be missing from the server.
-        let mut on_disk: Vec<String> =
-            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/docs"))
-                .unwrap()
-                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|name| name.ends_with(".md"))
-                .collect();
-        on_disk.sort();
-        let mut served: Vec<String> = DOCS.iter().map(|(name, _)| name.to_string()).collect();
-        served.sort();
-        assert_eq!(served, on_disk);
-        let mut pictures: Vec<String> =
-            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/img"))
-                .unwrap()
-                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|name| name.ends_with(".svg"))
-                .collect();
-        pictures.sort();
-        let served: Vec<String> = DOC_IMAGES
-            .iter()
-            .map(|(name, _)| name.to_string())
+        // A chapter or a picture added to docs/ but not to DOCS or DOC_IMAGES would be missing
+        // from the server.
+        assert_eq!(names(DOCS), files_in("docs", ".md"));
+        assert_eq!(names(DOC_IMAGES), files_in("docs/img", ".svg"));
+    }
+
+    /// The names in a table of compiled-in files, sorted.
+    fn names(table: &[(&str, &str)]) -> Vec<String> {
+        let mut names: Vec<String> = table.iter().map(|(name, _)| name.to_string()).collect();
+        names.sort();
+        names
+    }
+
+    /// The files in a folder of the project whose names end so, sorted.
+    fn files_in(folder: &str, ending: &str) -> Vec<String> {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+        let mut names: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(ending))
             .collect();
-        assert_eq!(served, pictures);
+        names.sort();
+        names
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! the lowest of the nodes that lead to it (longest-path layering), the rows' nodes ordered
 //! by where their parents stand, each row centred.
 
-use super::markdown::escape_text;
 use super::svg::{self, CHAR_WIDTH, LINE_HEIGHT, MARGIN, text_lines, text_width};
+use crate::html::escape_text;
 
 /// Between two rows of nodes, and between two nodes of a row.
 const ROW_GAP: f64 = 56.0;

@@ -13,7 +13,7 @@ pub mod sequence;
 pub mod sources;
 mod svg;
 
-use crate::html::escape_html;
+use crate::html::{escape_html, escape_text};
 use markdown::{Heading, Options, render};
 
 /// A chapter as the site serves it.
@@ -82,7 +82,7 @@ pub fn source_page(path: &str, text: &str) -> String {
     let body = format!(
         "<h1><code>{}</code></h1>\n<pre tabindex=\"0\"><code>{}</code></pre>\n",
         escape_html(path),
-        markdown::escape_text(text)
+        escape_text(text)
     );
     page_shell(&escape_html(path), "<a href=\"/source/\">source</a>", &body)
 }
@@ -202,7 +202,7 @@ fn diagram(info: &str, code: &str, n: usize) -> Option<String> {
     if info != "mermaid" {
         return None;
     }
-    let source = markdown::escape_text(code);
+    let source = escape_text(code);
     let drawn = sequence::render(code, n).or_else(|| flowchart::render(code, n));
     Some(match drawn {
         Some(svg) => format!(

@@ -7,8 +7,8 @@
 //! by an estimate, not a font: long labels are wrapped so a diagram stays narrow, and a
 //! diagram wider than a phone scrolls sideways in its own box.
 
-use super::markdown::escape_text;
 use super::svg::{self, CHAR_WIDTH, LINE_HEIGHT, MARGIN, text_lines, text_width};
+use crate::html::escape_text;
 
 /// Labels longer than this many characters wrap onto more lines.
 const WRAP_CHARS: usize = 38;

@@ -1,7 +1,7 @@
 //! What the two diagram renderers share: the text metrics, lines of text, and the `<svg>`
 //! element with its accessible title and description.
 
-use super::markdown::escape_text;
+use crate::html::escape_text;
 
 /// Estimated width of one character at the diagrams' 13 px font: a little over the average of
 /// a sans-serif face, so text rarely overflows its box. Text is measured by this estimate, not

@@ -5,7 +5,7 @@
 //! arrives, and emphasis last, with the delimiter-run rules of the spec's appendix ("An
 //! algorithm for parsing nested emphasis and links").
 
-use super::escape_text;
+use crate::html::escape_text;
 
 /// What a link's destination becomes in `href`/`src`: lets the site rewrite `02-ajax.md`
 /// to `/docs/02-ajax` while GitHub keeps the file link.

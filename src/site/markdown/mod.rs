@@ -9,6 +9,7 @@
 mod blocks;
 mod inlines;
 
+use crate::html::escape_text;
 use blocks::{Align, Block};
 pub use inlines::plain_text;
 
@@ -67,21 +68,6 @@ pub fn render(markdown: &str, options: &Options) -> Rendered {
         html: writer.html,
         headings: writer.headings,
     }
-}
-
-/// Escapes text for HTML as the reference renderer does: `&`, `<`, `>` and `"`.
-pub fn escape_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// GitHub's anchor for a heading: lower case, spaces to `-`, and only letters, digits, `-`
