@@ -46,6 +46,15 @@ OPTIONS:
                      the articles' two seconds)
     --hold-ms N      the longest a held request stays silent: a long poll answers that
                      nothing is new, an idle event stream sends a keepalive (default 25000)
+    --faults SPEC    play network faults on every demo endpoint, as real proxies and links
+                     do (docs/16-faults.md): a comma-separated list of buffer[=SIZE],
+                     strip-upgrade, idle-cut[=TIME], hold-cap[=TIME], latency[=TIME],
+                     bandwidth[=SIZE per second], drop[=SIZE]; e.g. buffer=4k,idle-cut=30s
+                     (sizes in bytes or with k; times with ms or s). Pages switch them with
+                     the panel at their foot; one request can ask with ?faults=SPEC
+    --fault-control on|off
+                     whether pages may switch faults for the whole server (default: on
+                     only when the server listens on loopback alone)
     --trace          print every request head and response head as it crosses the wire,
                      with CR LF made visible, and every WebSocket frame header
     --quiet, -q      do not log requests
@@ -109,6 +118,11 @@ pub struct Config {
     /// Origins accepted by the cross-origin demos besides the two demo origins
     /// (`http://localhost:PORT`, `http://127.0.0.1:PORT`), from `--allow-origin`.
     pub extra_origins: Vec<String>,
+    /// `--faults SPEC`: the faults every demo endpoint plays from the start (`faults/`).
+    pub faults: crate::faults::Faults,
+    /// `--fault-control on|off`: whether pages may switch faults at run time; `None`: only
+    /// when the server listens on loopback alone.
+    pub fault_control: Option<bool>,
 }
 
 impl Default for Config {
@@ -128,6 +142,8 @@ impl Default for Config {
             tick: DEFAULT_TICK,
             hold: DEFAULT_HOLD,
             extra_origins: Vec::new(),
+            faults: crate::faults::Faults::default(),
+            fault_control: None,
         }
     }
 }
@@ -184,6 +200,20 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                     ));
                 }
                 config.extra_origins.push(origin);
+            }
+            "--faults" => {
+                let spec = args
+                    .next()
+                    .ok_or("--faults needs a list, e.g. --faults buffer=4k,idle-cut=30s")?;
+                config.faults =
+                    crate::faults::Faults::parse(&spec).map_err(|e| format!("--faults: {e}"))?;
+            }
+            "--fault-control" => {
+                config.fault_control = match args.next().as_deref() {
+                    Some("on") => Some(true),
+                    Some("off") => Some(false),
+                    _ => return Err("--fault-control needs on or off".to_string()),
+                };
             }
             "--tick-ms" => config.tick = millis(&arg, args.next())?,
             "--hold-ms" => config.hold = millis(&arg, args.next())?,
@@ -312,6 +342,15 @@ mod tests {
             ),
             (&["--frobnicate"], "unknown option --frobnicate"),
             (&["sse", "ajax"], "one demo at a time: ajax is one too many"),
+            (
+                &["--faults", "bufer"],
+                "--faults: no fault is called \"bufer\"; the faults are buffer, \
+                 strip-upgrade, idle-cut, hold-cap, latency, bandwidth, drop",
+            ),
+            (
+                &["--fault-control", "yes"],
+                "--fault-control needs on or off",
+            ),
         ] {
             assert_eq!(parse(args).err().as_deref(), Some(want));
         }

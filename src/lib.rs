@@ -26,6 +26,7 @@ pub mod capacity;
 pub mod clock;
 pub mod config;
 pub mod demos;
+pub mod faults;
 pub mod handler;
 pub mod held;
 pub mod html;
@@ -68,6 +69,10 @@ pub struct App {
     pub capacity: capacity::Capacity,
     /// Places for held requests (long polls, streams, sockets), `capacity.held` of them.
     pub held: Arc<held::Places>,
+    /// The faults in force for the whole server (`--faults`, `POST /faults`).
+    pub faults: faults::Switch,
+    /// Whether `POST /faults` may change them (`--fault-control`, or loopback alone).
+    pub fault_control: bool,
     /// The log's queue, when anything is logged or traced (`None` with `--quiet` alone).
     log: Option<log::Log>,
 }
@@ -90,6 +95,10 @@ impl App {
             config.memory_budget,
         );
         let held = held::Places::new(capacity.held);
+        let faults = faults::Switch::new(config.faults);
+        let fault_control = config
+            .fault_control
+            .unwrap_or_else(|| listens_on_loopback_alone(&config));
         App {
             config,
             demos,
@@ -98,6 +107,8 @@ impl App {
             budget,
             capacity,
             held,
+            faults,
+            fault_control,
             log,
         }
     }
@@ -128,6 +139,19 @@ impl App {
     }
 }
 
+/// Whether every address the server listens on is a loopback one, so every client is on this
+/// machine: `localhost` (both loopback addresses, `server/listen.rs`) or a loopback IP. A socket
+/// passed on standard input could be anything: no.
+fn listens_on_loopback_alone(config: &Config) -> bool {
+    !config.listen_on_stdin
+        && (config.bind == "localhost"
+            || config
+                .bind
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback()))
+}
+
 /// Starts serving every demo (or the one `config.demo` names) and returns at once.
 pub fn start(config: Config) -> Result<Running, StartError> {
     start_with(config, Vec::new())
@@ -142,6 +166,9 @@ pub fn start_with(config: Config, extra_routes: Vec<Route>) -> Result<Running, S
     let pages = pages::build(&demos);
     let mut router = Router::default();
     pages::add_routes(&mut router, &pages);
+    for route in faults::control::routes() {
+        router.add(route);
+    }
     for demo in &demos {
         for route in (demo.routes)() {
             router.add(route);

@@ -55,6 +55,8 @@ pub const DOC_IMAGES: &[(&str, &str)] = &[("scale.svg", include_str!("../docs/im
 
 const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");
 const STYLE: &str = include_str!("../demos/style.css");
+/// The network-faults panel every demo page loads (`faults/`, chapter 16).
+const FAULTS_PANEL: &str = include_str!("../demos/faults.js");
 
 /// One file the server can send.
 #[derive(Clone)]
@@ -103,6 +105,7 @@ fn build_afresh(demos: &[&'static Demo]) -> Vec<Page> {
     let mut pages = vec![
         Page::new("/", html, index_html(demos)),
         Page::new("/style.css", "text/css; charset=utf-8", STYLE),
+        Page::new("/faults.js", "text/javascript; charset=utf-8", FAULTS_PANEL),
     ];
     for demo in demos {
         pages.push(Page::new(format!("/{}.html", demo.name), html, demo.page));
@@ -285,6 +288,16 @@ pub fn serve(request: &Request, context: &Context) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_demo_page_has_the_faults_panel() {
+        // The child page lives in a frame of its parent, which has the panel.
+        for page in files_in("demos", ".html") {
+            let text = std::fs::read_to_string(format!("demos/{page}")).unwrap();
+            let loads_it = text.contains("<script src=\"/faults.js\" defer></script>");
+            assert_eq!(loads_it, page != "postmessage-child.html", "{page}");
+        }
+    }
 
     #[test]
     fn every_doc_is_served() {

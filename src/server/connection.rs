@@ -12,6 +12,8 @@ use super::lines::trace;
 use super::roster::{Doing, Roster, Seat};
 use crate::App;
 use crate::budget::{Claim, make_room};
+use crate::faults::relay::{Relay, interpose};
+use crate::faults::{FAULTS_HEADER, FAULTS_PARAM, strip_upgrade};
 use crate::handler::{Context, Reply, held_full_reason};
 use crate::held::Place;
 use crate::http::body::ChunkedDecoder;
@@ -40,6 +42,7 @@ pub(super) fn run(stream: Arc<TcpStream>, seat: &Seat, id: u64, shared: &Shared)
         started: Instant::now(),
         received: 0,
         read_timeout: None,
+        relay: None,
     };
     // A panic is a bug, but it must cost one connection, never the server: the handler's own
     // panics become a 500 inside `serve`; this catches anything else.
@@ -54,6 +57,12 @@ pub(super) fn run(stream: Arc<TcpStream>, seat: &Seat, id: u64, shared: &Shared)
             shared.app.config.timeouts.linger,
             LINGER_BYTES,
         );
+    }
+    // Behind a relay (`faults/relay.rs`), the client has its last byte only when the relay
+    // has passed it on: the seat is given back after that.
+    if let Some(relay) = conn.relay.take() {
+        let _ = conn.stream().shutdown(Shutdown::Both);
+        relay.finish();
     }
     shared.roster.leave(seat);
     let _ = conn.stream().shutdown(Shutdown::Both);
@@ -119,6 +128,8 @@ pub(super) struct Connection<'s> {
     /// The socket's read timeout as last set: set again only when a wait differs, so a
     /// keep-alive connection waiting its idle timeout again and again costs no system call.
     read_timeout: Option<Duration>,
+    /// The middlebox this connection now goes through, when faults are on (`faults/`).
+    relay: Option<Relay>,
 }
 
 impl Connection<'_> {
@@ -142,6 +153,11 @@ impl Connection<'_> {
             };
             first = false;
             self.started = Instant::now();
+            // Faults switched on play their part now: on the request, or on its bytes.
+            let faulty = match self.play_faults(app, &mut request) {
+                Ok(()) => None,
+                Err(reason) => Some(Response::refusal(400, &reason)),
+            };
             // A client waiting for `100 Continue` that no handler would take (404, 405, 501) is
             // refused now, before it sends a body nobody would read (RFC 9110 §10.1.1).
             let refuse_early = request.expects_continue && !shared.router.accepts(&request);
@@ -166,12 +182,16 @@ impl Connection<'_> {
                 took_place: Cell::new(false),
                 read_buffer: Cell::new(std::mem::take(&mut self.buf)),
             };
-            let reply = catch_unwind(AssertUnwindSafe(|| {
-                shared.router.dispatch(&request, &context)
-            }))
-            .unwrap_or_else(|_| {
-                Response::refusal(500, "the handler failed; the server log has the details").into()
-            });
+            let reply = match faulty {
+                Some(refusal) => refusal.into(),
+                None => catch_unwind(AssertUnwindSafe(|| {
+                    shared.router.dispatch(&request, &context)
+                }))
+                .unwrap_or_else(|_| {
+                    Response::refusal(500, "the handler failed; the server log has the details")
+                        .into()
+                }),
+            };
             // A stream or a socket holds the connection for as long as it lasts: it needs one
             // of the `--max-held` places, unless its handler took one itself.
             let (reply, _held_place) = hold_if_held(app, reply, context.took_place.get());
@@ -216,6 +236,58 @@ impl Connection<'_> {
         }
     }
     // ANCHOR_END: serve
+
+    // ANCHOR: play_faults
+    /// The faults for this request (`faults/`), if any: `strip-upgrade` edits the request as
+    /// a proxy would; the others hand the connection to a relay that plays them on its bytes,
+    /// and the server carries on behind it with the relay's socket. A request's own fault
+    /// spec that does not parse is its mistake: the reason, for a 400.
+    fn play_faults(&mut self, app: &App, request: &mut Request) -> Result<(), String> {
+        let asks = request.query.contains(FAULTS_PARAM) || request.header(FAULTS_HEADER).is_some();
+        if !asks && !app.faults.any_on() {
+            return Ok(()); // the common case costs two checks
+        }
+        // The pages and the switch itself are never faulted by the server-wide setting.
+        let exempt = request.path == "/faults" || app.pages.iter().any(|p| p.path == request.path);
+        let faults = app.faults.for_request(request, exempt)?;
+        if faults.strip_upgrade && strip_upgrade(request) {
+            app.log(&format!(
+                "{} fault strip-upgrade: Upgrade and Connection removed; the server sees a plain GET",
+                self.peer
+            ));
+        }
+        if !faults.needs_relay() || self.relay.is_some() {
+            return Ok(());
+        }
+        // One request per relayed connection, as nginx asks of its upstream by default: the
+        // response then ends with the connection, which the relay can see.
+        if request.header("upgrade").is_none() {
+            request
+                .headers
+                .push(("Connection".to_string(), "close".to_string()));
+        }
+        let client = self.watch.shared_stream();
+        match interpose(client, faults, app.log_sink(), self.peer.clone()) {
+            Ok((server_end, relay)) => {
+                let _ = server_end.set_nodelay(true);
+                let _ = server_end.set_write_timeout(Some(app.config.timeouts.write));
+                self.watch = ClientWatch::shared(Arc::new(server_end));
+                self.read_timeout = None;
+                self.relay = Some(relay);
+                app.log(&format!(
+                    "{} faults on this connection: {faults}",
+                    self.peer
+                ));
+                // The head already arrived, straight: it pays the latency here.
+                if let Some(latency) = faults.latency {
+                    std::thread::sleep(latency);
+                }
+            }
+            Err(e) => app.log(&format!("{} faults not played: no relay ({e})", self.peer)),
+        }
+        Ok(())
+    }
+    // ANCHOR_END: play_faults
 
     // ANCHOR: read_request
     /// Reads until a whole head has arrived. The first request's head must arrive within the

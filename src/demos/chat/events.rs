@@ -16,12 +16,12 @@ use crate::http::response::Response;
 use crate::limits::RETRY_AFTER_SECS;
 use crate::random::Xorshift;
 
-use super::room::{Batch, message_json, parse_since};
+use super::room::{Batch, heartbeat_json, message_json, parse_since, wants_heartbeat};
 use super::stream::Follower;
 use super::{State, Transport, for_origin, refuse};
 
 // ANCHOR: events
-/// `GET /chat/events[?since=N]`, resuming from `Last-Event-ID` when the browser sends one.
+/// `GET /chat/events[?since=N][&heartbeat=1]`, resuming from `Last-Event-ID` when the browser sends one.
 pub fn events(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match (last_event_id(request), request.query_param("since")) {
         (Some(id), _) => id,
@@ -31,18 +31,35 @@ pub fn events(chat: &State, request: &Request, context: &Context) -> Reply {
             Err(reason) => return refuse(request, context, 400, &reason),
         },
     };
+    let heartbeat = match wants_heartbeat(request) {
+        Ok(heartbeat) => heartbeat,
+        Err(reason) => return refuse(request, context, 400, &reason),
+    };
     let head = Response::new(200).with_header("Content-Type", "text/event-stream");
     let head = for_origin(head, request, context);
     let Some(follower) = Follower::start(chat, context, Transport::Events, since) else {
         return come_back_later(head);
     };
     let retry_ms = context.app.config.tick.as_millis();
+    // With `heartbeat=1`, a `heartbeat` event at once and in place of each comment: a page
+    // sees events, never comments.
+    let keepalive = match heartbeat {
+        true => event(
+            None,
+            Some("heartbeat"),
+            Some(&heartbeat_json(context.app.config.hold)),
+        ),
+        false => ": keepalive\n".to_string(),
+    };
     Reply::stream(head, move |out| {
         out.send(format!("retry: {retry_ms}\n\n").as_bytes())?;
+        if heartbeat {
+            out.send(keepalive.as_bytes())?;
+        }
         // Messages are written by the publisher while the stream sleeps: see `hub::Courier`.
         follower
             .direct(sse_events)
-            .run(out, None, ": keepalive\n", sse_events)
+            .run(out, None, &keepalive, sse_events)
     })
 }
 

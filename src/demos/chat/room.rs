@@ -162,6 +162,30 @@ pub fn parse_since(value: Option<&str>) -> Result<u64, String> {
     query::cursor(value, "message", "with since=0")
 }
 
+// ANCHOR: heartbeat
+/// `heartbeat=1`: the client wants to *see* the connection is alive, as the fallback client
+/// on the chat page does. It then gets a heartbeat record as soon as the stream is open (proof
+/// that bytes reach it now, not after a buffering proxy has gathered enough), and again after
+/// every `--hold-ms` without a message, saying how often to expect one:
+/// `{"heartbeat":{"every_ms":25000}}`. Without it, idle streams send what the technique's own
+/// chapter shows (a blank line, an SSE comment, nothing on a WebSocket).
+pub fn wants_heartbeat(request: &Request) -> Result<bool, String> {
+    match request.query_param("heartbeat").as_deref() {
+        None => Ok(false),
+        Some("1") => Ok(true),
+        Some(_) => Err("heartbeat=1 asks for heartbeats; leave it out for none".to_string()),
+    }
+}
+
+/// The heartbeat's JSON: how often one comes when the room is quiet.
+pub fn heartbeat_json(every: std::time::Duration) -> String {
+    let every = Object::new()
+        .number("every_ms", every.as_millis() as u64)
+        .finish();
+    Object::new().raw("heartbeat", &every).finish()
+}
+// ANCHOR_END: heartbeat
+
 // ANCHOR: check
 /// A sender's name: no name is `anonymous`; spaces around it are dropped. No line break
 /// (the room splits on the first one) and no other control character.

@@ -22,14 +22,17 @@ use crate::limits::THREAD_STACK_BYTES;
 use crate::ws::connection::{Message, Next, Sender};
 use crate::ws::handshake;
 
-use super::room::{check_name, check_text, message_json, parse_since, publish, wait};
+use super::room::{
+    check_name, check_text, heartbeat_json, message_json, parse_since, publish, wait,
+    wants_heartbeat,
+};
 use super::{State, Tally, Transport, full, refuse};
 use crate::held::Place;
 use crate::hub::{Courier, Event, Hub};
 use crate::net::Taken;
 
 // ANCHOR: ws
-/// `GET /chat/ws[?since=N][&from=NAME]`: the handshake, then the room both ways.
+/// `GET /chat/ws[?since=N][&from=NAME][&heartbeat=1]`: the handshake, then the room both ways.
 pub fn ws(chat: &State, request: &Request, context: &Context) -> Reply {
     // No cursor: a plain `new WebSocket("/chat/ws")` starts from now, with the next message;
     // `since=N` resumes after N.
@@ -44,6 +47,12 @@ pub fn ws(chat: &State, request: &Request, context: &Context) -> Reply {
         Ok(from) => from,
         Err(reason) => return refuse(request, context, 400, &reason),
     };
+    // `heartbeat=1`: a heartbeat record at once, and after every `--hold-ms` of quiet.
+    let heartbeat = match wants_heartbeat(request) {
+        Ok(true) => Some(heartbeat_json(context.app.config.hold)),
+        Ok(false) => None,
+        Err(reason) => return refuse(request, context, 400, &reason),
+    };
     let accepted = match handshake::check(request, &context.app.config.extra_origins, &[]) {
         Ok(accepted) => accepted,
         Err(refusal) => return refusal.into(),
@@ -55,15 +64,29 @@ pub fn ws(chat: &State, request: &Request, context: &Context) -> Reply {
     };
     let room = Arc::clone(&chat.room);
     Reply::upgrade(handshake::switching_protocols(&accepted), move |upgraded| {
-        talk(upgraded, &room, &tally, since, &from, [place, writer_place]);
+        let reader = Reader { since, heartbeat };
+        talk(
+            upgraded,
+            &room,
+            &tally,
+            &reader,
+            &from,
+            [place, writer_place],
+        );
     })
+}
+
+/// Where the socket's reader starts, and the heartbeat it asked for, if any.
+struct Reader {
+    since: u64,
+    heartbeat: Option<String>,
 }
 
 fn talk(
     upgraded: Upgraded,
     room: &Hub,
     tally: &Arc<Tally>,
-    since: u64,
+    reader: &Reader,
     from: &str,
     _places: [Place; 2],
 ) {
@@ -81,7 +104,7 @@ fn talk(
             thread::Builder::new()
                 .name("chat-ws-writer".to_string())
                 .stack_size(THREAD_STACK_BYTES)
-                .spawn_scoped(scope, || push(room, tally, hold, since, &sender, &ended))
+                .spawn_scoped(scope, || push(room, tally, hold, reader, &sender, &ended))
                 .ok()
         });
         if writer.is_none() {
@@ -118,11 +141,16 @@ fn push(
     room: &Hub,
     tally: &Arc<Tally>,
     hold: Duration,
-    since: u64,
+    reader: &Reader,
     sender: &Sender,
     ended: &AtomicBool,
 ) {
-    let mut cursor = since;
+    let mut cursor = reader.since;
+    if let Some(heartbeat) = &reader.heartbeat
+        && sender.text(heartbeat).is_err()
+    {
+        return;
+    }
     // On the room's list until the connection ends; the publisher writes to the socket
     // itself while this thread sleeps (`hub::Courier`).
     let courier = SocketCourier {
@@ -137,6 +165,13 @@ fn push(
         });
         if sender.catch_up().is_err() {
             return; // a frame the publisher began could not be finished: cut
+        }
+        if let Some(heartbeat) = &reader.heartbeat
+            && batch.is_empty()
+            && Instant::now() >= deadline
+            && sender.text(heartbeat).is_err()
+        {
+            return;
         }
         for record in batch.records() {
             if sender.text(&record).is_err() {

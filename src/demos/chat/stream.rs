@@ -22,7 +22,7 @@ use crate::http::response::Response;
 use crate::hub::{Courier, Event, Hub};
 use crate::net::{ClientWatch, Taken};
 
-use super::room::{Batch, parse_since, wait};
+use super::room::{Batch, heartbeat_json, parse_since, wait, wants_heartbeat};
 use super::{State, Tally, Transport, for_origin, full, refuse};
 use crate::held::Place;
 
@@ -141,10 +141,15 @@ impl Courier for StreamCourier {
 // ANCHOR_END: stream_courier
 
 // ANCHOR: xhr_stream
-/// `GET /chat/stream?since=N`: one JSON record per line, for as long as the client stays.
+/// `GET /chat/stream?since=N[&heartbeat=1]`: one JSON record per line, for as long as the
+/// client stays.
 pub fn xhr_stream(chat: &State, request: &Request, context: &Context) -> Reply {
     let since = match parse_since(request.query_param("since").as_deref()) {
         Ok(since) => since,
+        Err(reason) => return refuse(request, context, 400, &reason),
+    };
+    let heartbeat = match wants_heartbeat(request) {
+        Ok(heartbeat) => heartbeat,
         Err(reason) => return refuse(request, context, 400, &reason),
     };
     let Some(follower) = Follower::start(chat, context, Transport::Stream, since) else {
@@ -155,8 +160,16 @@ pub fn xhr_stream(chat: &State, request: &Request, context: &Context) -> Reply {
     let head = Response::new(200).with_header("Content-Type", "application/x-ndjson");
     let head = for_origin(head, request, context);
     let lines = |batch: &Batch| batch.records().iter().map(|r| format!("{r}\n")).collect();
+    // With `heartbeat=1`, a heartbeat line at once and in place of each blank keepalive.
+    let keepalive = match heartbeat {
+        true => format!("{}\n", heartbeat_json(context.app.config.hold)),
+        false => "\n".to_string(),
+    };
     Reply::stream(head, move |out| {
-        follower.run(out, Some(CHAT_STREAM_MAX_BYTES), "\n", lines)
+        if heartbeat {
+            out.send(keepalive.as_bytes())?;
+        }
+        follower.run(out, Some(CHAT_STREAM_MAX_BYTES), &keepalive, lines)
     })
 }
 // ANCHOR_END: xhr_stream

@@ -1,0 +1,452 @@
+//! The middlebox: a relay between the client's socket and the server's, doing what the faults
+//! say to the bytes it copies.
+//!
+//! ```text
+//!  browser ── client socket ══ relay ══ a loopback pair ── the server's own code
+//!                           up: client → server   (latency, bandwidth)
+//!                         down: server → client   (buffer, latency, bandwidth, drop)
+//!              and, watching both: idle-cut, hold-cap
+//! ```
+//!
+//! The server's connection thread hands its client socket to `interpose` and carries on with
+//! the other end of a fresh loopback pair, exactly as it would behind nginx: its code does not
+//! change, and what the client sees is what a real middlebox would let through. Like nginx
+//! talking to its upstream by default, a relayed connection carries one request (the server
+//! is asked to close after it): the end of the response is then the end of the connection,
+//! which is all a buffering proxy needs to know to let the rest go. Two threads copy, one
+//! each way; `Relay::finish` waits for both, so the connection's seat is given back only when
+//! the client has seen everything.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::Faults;
+use crate::limits::{LINGER_TIMEOUT, READ_CHUNK_BYTES, THREAD_STACK_BYTES, WRITE_TIMEOUT};
+use crate::log::Log;
+
+// ANCHOR: relay_limits
+/// How often a relay thread waiting for bytes looks at the clock (for `idle-cut` and
+/// `hold-cap`, and to notice the other side has ended): the faults act within this of their
+/// time.
+pub const RELAY_TICK: Duration = Duration::from_millis(20);
+/// The most strangers the loopback listener that makes pairs accepts and drops before its own
+/// connection: only this process should ever connect to it.
+const MAX_STRANGERS: usize = 16;
+// ANCHOR_END: relay_limits
+
+/// A relay at work: `finish` waits for it.
+pub struct Relay {
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Relay {
+    /// Waits until both directions have ended: the client has had every byte, or was cut.
+    pub fn finish(self) {
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One relayed connection, as both threads see it.
+struct Line {
+    faults: Faults,
+    started: Instant,
+    /// When a byte last crossed, either way (for `idle-cut`).
+    last_byte: Mutex<Instant>,
+    /// Cut, or finished: both threads stop.
+    ended: AtomicBool,
+    /// The server has closed its side: the response is complete.
+    server_done: AtomicBool,
+    client: Arc<TcpStream>,
+    log: Option<Log>,
+    /// "#7 127.0.0.1:50312", the prefix of the connection's log lines.
+    who: String,
+}
+
+impl Line {
+    fn say(&self, what: &str) {
+        if let Some(log) = &self.log {
+            log.write(format!("{} fault {what}\n", self.who));
+        }
+    }
+
+    fn touched(&self) {
+        *self
+            .last_byte
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+    }
+
+    fn silent_for(&self) -> Duration {
+        self.last_byte
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .elapsed()
+    }
+
+    fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
+
+    /// Ends the connection both ways, without a word to either side, once.
+    fn cut(&self, server: &TcpStream, why: &str) {
+        if !self.ended.swap(true, Ordering::SeqCst) {
+            if !why.is_empty() {
+                self.say(why);
+            }
+            let _ = self.client.shutdown(Shutdown::Both);
+            let _ = server.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+// ANCHOR: interpose
+/// Puts a middlebox playing `faults` between `client` and the server: returns the socket the
+/// server should use from now on. `who` prefixes the log lines that say when a fault acted.
+pub fn interpose(
+    client: Arc<TcpStream>,
+    faults: Faults,
+    log: Option<Log>,
+    who: String,
+) -> io::Result<(TcpStream, Relay)> {
+    let (server_end, relay_end) = loopback_pair()?;
+    let line = Arc::new(Line {
+        faults,
+        started: Instant::now(),
+        last_byte: Mutex::new(Instant::now()),
+        ended: AtomicBool::new(false),
+        server_done: AtomicBool::new(false),
+        client,
+        log,
+        who,
+    });
+    line.client.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    line.client.set_read_timeout(Some(RELAY_TICK))?;
+    relay_end.set_read_timeout(Some(RELAY_TICK))?;
+    relay_end.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    let _ = relay_end.set_nodelay(true);
+    let _ = line.client.set_nodelay(true);
+    let up_end = relay_end.try_clone()?;
+    let mut threads = Vec::new();
+    for (name, job) in [("fault-down", true), ("fault-up", false)] {
+        let for_thread = Arc::clone(&line);
+        let end = if job {
+            relay_end.try_clone()?
+        } else {
+            up_end.try_clone()?
+        };
+        let thread = thread::Builder::new()
+            .name(name.to_string())
+            .stack_size(THREAD_STACK_BYTES)
+            .spawn(move || {
+                if job {
+                    down(&for_thread, &end);
+                } else {
+                    up(&for_thread, &end);
+                }
+            });
+        match thread {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                line.cut(&relay_end, "");
+                return Err(e);
+            }
+        }
+    }
+    Ok((server_end, Relay { threads }))
+}
+// ANCHOR_END: interpose
+
+// ANCHOR: down
+/// Server to client: the response, held back, slowed, or cut as the faults say.
+fn down(line: &Line, server: &TcpStream) {
+    let faults = line.faults;
+    let mut piece = vec![0u8; READ_CHUNK_BYTES];
+    let mut held: Vec<u8> = Vec::new();
+    let mut pace = Pace::new(faults.bandwidth);
+    let mut sent: u64 = 0; // bytes the client has been given
+    let mut first = true;
+    let mut upgraded = false;
+    while !line.has_ended() {
+        match (&*server).read(&mut piece) {
+            Ok(0) => {
+                // The server has finished: the response is complete. A buffering proxy now
+                // lets the rest go; then the client gets its FIN after the last byte.
+                line.server_done.store(true, Ordering::SeqCst);
+                if !held.is_empty() {
+                    line.say(&format!(
+                        "buffer: let {} bytes through when the response ended",
+                        held.len()
+                    ));
+                    let rest = std::mem::take(&mut held);
+                    if give(line, server, &rest, Instant::now(), &mut pace, &mut sent).is_err() {
+                        return;
+                    }
+                }
+                let _ = line.client.shutdown(Shutdown::Write);
+                return;
+            }
+            Ok(n) => {
+                let arrived = Instant::now();
+                line.touched();
+                let bytes = &piece[..n];
+                if first {
+                    first = false;
+                    // A proxy buffers HTTP responses, not a protocol switched to after a 101.
+                    upgraded = bytes.starts_with(b"HTTP/1.1 101");
+                }
+                match faults.buffer {
+                    Some(size) if !upgraded => {
+                        if held.is_empty() {
+                            line.say(&format!(
+                                "buffer: holding the response until {size} bytes have gathered \
+                                 or it ends"
+                            ));
+                        }
+                        held.extend_from_slice(bytes);
+                        if held.len() >= size {
+                            line.say(&format!(
+                                "buffer: let {} bytes through ({size} had gathered)",
+                                held.len()
+                            ));
+                            let full = std::mem::take(&mut held);
+                            if give(line, server, &full, arrived, &mut pace, &mut sent).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    _ => {
+                        if give(line, server, bytes, arrived, &mut pace, &mut sent).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            Err(e) if crate::net::is_timeout(&e) => {}
+            Err(_) => return line.cut(server, ""), // the server's end failed: nothing to say
+        }
+        if watch_the_clock(line, server, sent) {
+            return;
+        }
+    }
+}
+
+/// `idle-cut` and `hold-cap`, checked between pieces: true when one acted.
+fn watch_the_clock(line: &Line, server: &TcpStream, sent: u64) -> bool {
+    let faults = line.faults;
+    if let Some(idle) = faults.idle_cut
+        && line.silent_for() >= idle
+    {
+        line.cut(
+            server,
+            &format!(
+                "idle-cut: no byte either way for {}: closed without a word",
+                super::time_text(idle)
+            ),
+        );
+        return true;
+    }
+    if let Some(cap) = faults.hold_cap
+        && line.started.elapsed() >= cap
+    {
+        let cap = super::time_text(cap);
+        if sent == 0 {
+            // Nothing was sent yet: a proxy answers for the server that kept it waiting.
+            let body = format!("the proxy waited {cap} for an answer (webwire fault hold-cap)\n");
+            let response = format!(
+                "HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = (&*line.client).write_all(response.as_bytes());
+            line.cut(
+                server,
+                &format!("hold-cap: no answer within {cap}: 504 Gateway Timeout"),
+            );
+        } else {
+            line.cut(
+                server,
+                &format!("hold-cap: the response was still open after {cap}: cut"),
+            );
+        }
+        return true;
+    }
+    false
+}
+
+/// Gives `bytes` to the client, `latency` after they `arrived`, at the `bandwidth` allowed,
+/// unless `drop` says to cut the connection in the middle of them.
+fn give(
+    line: &Line,
+    server: &TcpStream,
+    bytes: &[u8],
+    arrived: Instant,
+    pace: &mut Pace,
+    sent: &mut u64,
+) -> Result<(), ()> {
+    if let Some(latency) = line.faults.latency {
+        sleep_until(arrived + latency);
+    }
+    let mut bytes = bytes;
+    let mut dropping = false;
+    if let Some(after) = line.faults.drop_after
+        && *sent >= after
+    {
+        // Half of this piece, at least one byte: the cut lands inside a message or a frame.
+        let half = (bytes.len() / 2).max(1).min(bytes.len());
+        bytes = &bytes[..half];
+        dropping = true;
+    }
+    let to = &*line.client;
+    if pace.write(to, bytes).is_err() {
+        line.cut(server, "");
+        return Err(());
+    }
+    *sent += bytes.len() as u64;
+    line.touched();
+    if dropping {
+        line.cut(
+            server,
+            &format!(
+                "drop: cut the connection {} bytes into a piece, after {} bytes",
+                bytes.len(),
+                *sent - bytes.len() as u64
+            ),
+        );
+        return Err(());
+    }
+    Ok(())
+}
+// ANCHOR_END: down
+
+// ANCHOR: up
+/// Client to server: the requests (and WebSocket frames), slowed as the faults say.
+fn up(line: &Line, server: &TcpStream) {
+    let mut piece = vec![0u8; READ_CHUNK_BYTES];
+    let mut pace = Pace::new(line.faults.bandwidth);
+    let mut server_done_at: Option<Instant> = None;
+    while !line.has_ended() {
+        match (&*line.client).read(&mut piece) {
+            Ok(0) => {
+                // The client has finished sending: tell the server, which may be holding a
+                // request and watching for exactly this.
+                let _ = server.shutdown(Shutdown::Write);
+                return;
+            }
+            Ok(n) => {
+                let arrived = Instant::now();
+                line.touched();
+                if let Some(latency) = line.faults.latency {
+                    sleep_until(arrived + latency);
+                }
+                if pace.write(server, &piece[..n]).is_err() {
+                    return; // the server has gone: `down` sees its end and finishes
+                }
+            }
+            Err(e) if crate::net::is_timeout(&e) => {
+                // Once the response is complete, read (and drop) what the client still sends
+                // for a moment, as the server lingers (RFC 9112 §9.6): a close with unread
+                // bytes would be a reset that could destroy the response's tail.
+                if line.server_done.load(Ordering::SeqCst) {
+                    let since = *server_done_at.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= LINGER_TIMEOUT {
+                        return;
+                    }
+                }
+            }
+            Err(_) => return line.cut(server, ""),
+        }
+    }
+}
+// ANCHOR_END: up
+
+/// A bandwidth cap on one direction: writes go out in slices of a twentieth of a second's
+/// worth, each when the rate allows it.
+struct Pace {
+    rate: Option<u64>,
+    next_free: Instant,
+}
+
+impl Pace {
+    fn new(rate: Option<u64>) -> Pace {
+        Pace {
+            rate,
+            next_free: Instant::now(),
+        }
+    }
+
+    fn write(&mut self, mut to: &TcpStream, bytes: &[u8]) -> io::Result<()> {
+        let Some(rate) = self.rate else {
+            return to.write_all(bytes);
+        };
+        let slice = (rate / 20).max(1) as usize;
+        for part in bytes.chunks(slice) {
+            let now = Instant::now();
+            if self.next_free > now {
+                thread::sleep(self.next_free - now);
+            } else {
+                self.next_free = now;
+            }
+            to.write_all(part)?;
+            self.next_free += Duration::from_secs_f64(part.len() as f64 / rate as f64);
+        }
+        Ok(())
+    }
+}
+
+fn sleep_until(when: Instant) {
+    let now = Instant::now();
+    if when > now {
+        thread::sleep(when - now);
+    }
+}
+
+// ANCHOR: loopback_pair
+/// Two connected TCP sockets in this process. std has no `socketpair` for TCP, so: a listener
+/// on 127.0.0.1 that only this process uses, a connect to it, and the accept that matches.
+/// The pair is made under a lock, and an accepted stranger (another process found the port)
+/// is dropped: ours is the one whose address is our connect's.
+fn loopback_pair() -> io::Result<(TcpStream, TcpStream)> {
+    static LISTENER: Mutex<Option<TcpListener>> = Mutex::new(None);
+    let mut listener = LISTENER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if listener.is_none() {
+        *listener = Some(TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?);
+    }
+    let Some(listener) = listener.as_ref() else {
+        return Err(io::Error::other("no listener for a loopback pair"));
+    };
+    let ours = TcpStream::connect(listener.local_addr()?)?;
+    let our_address: SocketAddr = ours.local_addr()?;
+    for _ in 0..MAX_STRANGERS {
+        let (theirs, from) = listener.accept()?;
+        if from == our_address {
+            return Ok((ours, theirs));
+        }
+    }
+    Err(io::Error::other("the loopback listener is being flooded"))
+}
+// ANCHOR_END: loopback_pair
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pair_is_connected_both_ways() {
+        let (mut a, mut b) = loopback_pair().unwrap();
+        a.write_all(b"ping").unwrap();
+        let mut four = [0u8; 4];
+        b.read_exact(&mut four).unwrap();
+        assert_eq!(&four, b"ping");
+        b.write_all(b"pong").unwrap();
+        a.read_exact(&mut four).unwrap();
+        assert_eq!(&four, b"pong");
+    }
+}
