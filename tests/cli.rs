@@ -361,3 +361,96 @@ fn systemd_socket_activate_hands_webwire_its_socket() {
         "{started}"
     );
 }
+
+/// `--help` lists the fault flags; a typo in one is caught before the server starts, and the
+/// message names every fault there is.
+#[test]
+fn fault_flags_are_in_the_help_and_mistakes_in_them_exit_2() {
+    let (code, _, err) = webwire(&["--faults", "bufer"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            2,
+            "webwire: --faults: no fault is called \"bufer\"; the faults are buffer, \
+             strip-upgrade, idle-cut, hold-cap, latency, bandwidth, drop (see --help)\n"
+        )
+    );
+    let (code, _, err) = webwire(&["--fault-control", "maybe"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (2, "webwire: --fault-control needs on or off (see --help)\n")
+    );
+    let (code, out, _) = webwire(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("\n    --faults SPEC    play network faults on every demo endpoint"),
+        "{out}"
+    );
+    assert!(out.contains("\n    --fault-control on|off\n"), "{out}");
+}
+
+/// `--faults idle-cut=200ms`: nginx's `proxy_read_timeout`, shortened. A held long poll sends
+/// nothing either way, so the relay closes it without a word, and the log says which fault
+/// did it.
+#[test]
+fn faults_from_the_command_line_cut_a_held_request_and_the_log_says_so() {
+    use std::io::{Read, Write};
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let (mut server, out, _, port) = start_listening(&[
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--faults",
+        "idle-cut=200ms",
+    ]);
+    // The log is read on a thread, so that a line that never comes fails the test instead
+    // of hanging it.
+    let (lines_to, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            if lines_to.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    client
+        .write_all(b"GET /chat/longpoll?since=0 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let closed = client.read_to_end(&mut answer);
+    let wanted = " fault idle-cut: no byte either way for 200ms: closed without a word";
+    let mut seen = Vec::new();
+    while !seen
+        .last()
+        .is_some_and(|line: &String| line.ends_with(wanted))
+    {
+        match lines.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(closed.is_ok(), "a close, not a timeout: {closed:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&answer),
+        "",
+        "no answer, no bytes: the connection just ends"
+    );
+    let said = seen.last().cloned().unwrap_or_default();
+    assert!(
+        said.starts_with('#') && said.ends_with(wanted),
+        "the log: {seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|line| line.ends_with(" faults on this connection: idle-cut=200ms")),
+        "the log: {seen:#?}"
+    );
+}

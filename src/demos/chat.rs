@@ -67,7 +67,10 @@ pub const DEMO: Demo = Demo {
     summary: "one chat room that every technique joins, side by side; /stats and a live comparison",
     chapter: "13-chat.md",
     page: include_str!("../../demos/chat.html"),
-    extra_pages: &[("/compare.html", include_str!("../../demos/compare.html"))],
+    extra_pages: &[
+        ("/compare.html", include_str!("../../demos/compare.html")),
+        ("/fallback.html", include_str!("../../demos/fallback.html")),
+    ],
     routes,
 };
 

@@ -38,6 +38,9 @@ pub const RELAY_TICK: Duration = Duration::from_millis(20);
 const MAX_STRANGERS: usize = 16;
 // ANCHOR_END: relay_limits
 
+/// The interim answer to `Expect: 100-continue`, as the server writes it.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
 /// A relay at work: `finish` waits for it.
 pub struct Relay {
     threads: Vec<JoinHandle<()>>,
@@ -194,7 +197,19 @@ fn down(line: &Line, server: &TcpStream) {
             Ok(n) => {
                 let arrived = Instant::now();
                 line.touched();
-                let bytes = &piece[..n];
+                let mut bytes = &piece[..n];
+                // An interim `100 Continue` is not the response: it passes at once, or a
+                // client waiting for it before sending its body would wait in vain (a proxy
+                // passes it on or sends its own, RFC 9110 §15.2.1).
+                if first && bytes.starts_with(CONTINUE) {
+                    if give(line, server, CONTINUE, arrived, &mut pace, &mut sent).is_err() {
+                        return;
+                    }
+                    bytes = &bytes[CONTINUE.len()..];
+                    if bytes.is_empty() {
+                        continue;
+                    }
+                }
                 if first {
                     first = false;
                     // A proxy buffers HTTP responses, not a protocol switched to after a 101.

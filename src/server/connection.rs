@@ -248,7 +248,8 @@ impl Connection<'_> {
             return Ok(()); // the common case costs two checks
         }
         // The pages and the switch itself are never faulted by the server-wide setting.
-        let exempt = request.path == "/faults" || app.pages.iter().any(|p| p.path == request.path);
+        let exempt = ["/faults", "/favicon.ico"].contains(&request.path.as_str())
+            || app.pages.iter().any(|p| p.path == request.path);
         let faults = app.faults.for_request(request, exempt)?;
         if faults.strip_upgrade && strip_upgrade(request) {
             app.log(&format!(
@@ -260,12 +261,12 @@ impl Connection<'_> {
             return Ok(());
         }
         // One request per relayed connection, as nginx asks of its upstream by default: the
-        // response then ends with the connection, which the relay can see.
-        if request.header("upgrade").is_none() {
-            request
-                .headers
-                .push(("Connection".to_string(), "close".to_string()));
-        }
+        // response then ends with the connection, which the relay can see. A handshake keeps
+        // its `Connection: Upgrade` beside it: a 101 takes the connection over, and a refusal
+        // closes it.
+        request
+            .headers
+            .push(("Connection".to_string(), "close".to_string()));
         let client = self.watch.shared_stream();
         match interpose(client, faults, app.log_sink(), self.peer.clone()) {
             Ok((server_end, relay)) => {

@@ -52,8 +52,8 @@ test('every page fits a phone (nothing wider than a 390 px screen) and passes ax
   assert.ok(pages.length >= 12, `the demo pages: ${pages.join(', ')}`);
   const tooWide = {};
   const inaccessible = {};
-  // The pages no index link leads to: the chat's comparison, the postMessage child frame.
-  for (const url of ['/', ...pages, '/compare.html', '/postmessage-child.html']) {
+  // The pages no index link leads to: the chat's comparison and fallback client, the postMessage child frame.
+  for (const url of ['/', ...pages, '/compare.html', '/fallback.html', '/postmessage-child.html']) {
     await page.goto(new URL(url, server.base).href);
     const violations = await axeViolations(page);
     if (violations.length > 0) inaccessible[url] = violations;
