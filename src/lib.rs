@@ -61,6 +61,8 @@ pub struct App {
     pub config: Config,
     pub demos: Vec<&'static Demo>,
     pub pages: Vec<Page>,
+    /// Their paths, to tell a page from a demo's endpoint at once (`faults/`).
+    pub page_paths: std::collections::HashSet<String>,
     /// What crossed the wire, per routed path (counted by the server).
     pub traffic: traffic::Traffic,
     /// The memory that request bodies and WebSocket messages share (`MEMORY_BUDGET_BYTES`).
@@ -99,10 +101,12 @@ impl App {
         let fault_control = config
             .fault_control
             .unwrap_or_else(|| listens_on_loopback_alone(&config));
+        let page_paths = pages.iter().map(|page| page.path.clone()).collect();
         App {
             config,
             demos,
             pages,
+            page_paths,
             traffic: traffic::Traffic::new(paths),
             budget,
             capacity,
@@ -179,4 +183,33 @@ pub fn start_with(config: Config, extra_routes: Vec<Route>) -> Result<Running, S
     }
     let app = App::new(config, demos, pages, router.paths());
     server::start(app, router)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_may_switch_faults_only_where_every_client_is_on_this_machine() {
+        for (bind, stdin, loopback) in [
+            ("localhost", false, true),
+            ("127.0.0.1", false, true),
+            ("[::1]", false, true),
+            ("::1", false, true),
+            ("0.0.0.0", false, false),
+            ("192.168.1.5", false, false),
+            ("localhost", true, false), // a passed socket could be bound anywhere
+        ] {
+            let config = Config {
+                bind: bind.to_string(),
+                listen_on_stdin: stdin,
+                ..Config::default()
+            };
+            assert_eq!(
+                listens_on_loopback_alone(&config),
+                loopback,
+                "{bind} {stdin}"
+            );
+        }
+    }
 }

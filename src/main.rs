@@ -25,6 +25,15 @@ fn main() -> ExitCode {
     };
     let host = config.bind.clone();
     let listen_on_stdin = config.listen_on_stdin;
+    // A server that misbehaves on purpose says so at once (docs/16-faults.md).
+    let faults = if config.faults.is_off() {
+        String::new()
+    } else {
+        format!(
+            "faults on for every demo endpoint: {} (--faults)\n",
+            config.faults
+        )
+    };
     let count = config
         .demo
         .as_ref()
@@ -56,7 +65,7 @@ fn main() -> ExitCode {
             // (`println!` would panic on it).
             let started = format!(
                 "webwire listening on http://{host}:{}/ ({count} demo{plural}; --help for options)\n\
-                 limits: {}; {open_files}; {queue}\n",
+                 limits: {}; {open_files}; {queue}\n{faults}",
                 running.port(),
                 running.capacity.summary()
             );

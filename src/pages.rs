@@ -44,6 +44,7 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("13-chat.md"),
     doc!("14-choosing.md"),
     doc!("15-scale.md"),
+    doc!("16-faults.md"),
     doc!("appendix-limits.md"),
     doc!("reference.md"),
     doc!("sources.md"),

@@ -453,4 +453,11 @@ fn faults_from_the_command_line_cut_a_held_request_and_the_log_says_so() {
             .any(|line| line.ends_with(" faults on this connection: idle-cut=200ms")),
         "the log: {seen:#?}"
     );
+    // The start-up lines say so at once, under the limits: a server that misbehaves on
+    // purpose must never be mistaken for a broken one.
+    assert!(seen[0].starts_with("limits: "), "the log: {seen:#?}");
+    assert_eq!(
+        seen[1], "faults on for every demo endpoint: idle-cut=200ms (--faults)",
+        "the log: {seen:#?}"
+    );
 }

@@ -274,6 +274,48 @@ fn hold_cap_cuts_an_open_stream_after_its_data_without_a_last_chunk() {
     assert_eq!(client.read_to_end(), b"", "EOF, and no 0\\r\\n\\r\\n");
 }
 
+/// A proxy that gives up on a response the server *did* start passes on what it had, then
+/// cuts: a 504 would claim the server never answered. Here the buffer holds the head and the
+/// message when the cap comes; they go out, and the connection ends without a last chunk.
+#[test]
+fn hold_cap_after_the_server_answered_passes_what_the_buffer_held_then_cuts() {
+    let server = chat_server(Duration::from_secs(10));
+    say(&server, "held");
+    let (mut client, opened) = open_head(
+        &server,
+        &with_faults("/chat/stream?since=0", "buffer=4k,hold-cap=300ms"),
+    );
+    assert_eq!(opened.head_without_date(), ndjson_head());
+    let line = client.read_chunk().expect("the message");
+    assert!(
+        line.starts_with(b"{\"id\":1,\"from\":\"ann\",\"text\":\"held\",\"ts\":"),
+        "{:?}",
+        String::from_utf8_lossy(&line)
+    );
+    assert_eq!(client.read_to_end(), b"", "EOF, and no 0\r\n\r\n");
+}
+
+/// HTTP/1.0 with `Connection: keep-alive` asks to keep the connection; through a relay it
+/// carries one request all the same, so a buffered answer is let go when it ends, not after
+/// the server's idle timeout.
+#[test]
+fn an_http_1_0_keep_alive_request_through_a_relay_is_answered_and_closed() {
+    let server = start_custom(test_config(), Vec::new());
+    let mut stream = raw_connect(&server);
+    send_raw(
+        &mut stream,
+        &format!(
+            "GET {} HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n",
+            with_faults("/time", "buffer=4k")
+        ),
+    );
+    let bytes = read_to_eof(&mut stream);
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
+    assert!(text.ends_with(" GMT\n"), "{text}");
+}
+
 // --- latency -----------------------------------------------------------------------------------
 
 /// A long path adds its delay each way and changes nothing else: the same answer, later. The
@@ -371,7 +413,7 @@ fn a_requests_own_spec_that_does_not_parse_is_400_with_the_reason() {
     let reply = get(&server, "/time?faults=nope");
     assert_eq!(reply.head_without_date(), refusal_head(400, reason));
     assert_eq!(reply.text(), reason);
-    let reason = "buffer=0: give a size from 1 byte to 64k KiB, in bytes or KiB, e.g. 4k\n";
+    let reason = "buffer=0: give a size from 1 byte to 64 MiB, in bytes or KiB, e.g. 4k\n";
     let reply = Client::connect(&server)
         .exchange("GET /time HTTP/1.1\r\nHost: t\r\nWebwire-Faults: buffer=0\r\n\r\n");
     assert_eq!(reply.head_without_date(), refusal_head(400, reason));
@@ -479,8 +521,7 @@ fn post_faults_refuses_foreign_pages_other_bodies_and_bad_specs() {
 #[test]
 fn fault_control_off_refuses_every_switch() {
     let server = server_with(|config| config.fault_control = Some(false));
-    let reason = "faults can be switched from a page only when the server listens on loopback; \
-                  start it with --fault-control on to allow it\n";
+    let reason = "this server was started with --fault-control off: pages may not switch faults\n";
     let refused = switch(&server, ORIGIN, "spec=buffer");
     assert_eq!(refused.head_without_date(), refusal_head(403, reason));
     assert_eq!(refused.text(), reason);

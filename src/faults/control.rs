@@ -37,12 +37,16 @@ fn show(_request: &Request, context: &Context) -> Reply {
 // ANCHOR: change
 fn change(request: &Request, context: &Context) -> Reply {
     if !context.app.fault_control {
-        return Response::refusal(
-            403,
-            "faults can be switched from a page only when the server listens on loopback; \
-             start it with --fault-control on to allow it",
-        )
-        .into();
+        let reason = match context.app.config.fault_control {
+            Some(false) => {
+                "this server was started with --fault-control off: pages may not switch faults"
+            }
+            _ => {
+                "faults can be switched from a page only when the server listens on loopback; \
+                 start it with --fault-control on to allow it"
+            }
+        };
+        return Response::refusal(403, reason).into();
     }
     let verdict = verdict(request, &context.app.config.extra_origins);
     if let Some(reason) = refusal_reason(&verdict, "switch this server's faults") {

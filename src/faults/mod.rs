@@ -199,7 +199,7 @@ fn size(name: &str, value: Option<&str>, default: u64) -> Result<u64, String> {
         .and_then(|n| n.checked_mul(scale))
         .filter(|n| (1..=MAX_FAULT_BYTES).contains(n))
         .ok_or_else(|| {
-            format!("{name}={value}: give a size from 1 byte to 64k KiB, in bytes or KiB, e.g. 4k")
+            format!("{name}={value}: give a size from 1 byte to 64 MiB, in bytes or KiB, e.g. 4k")
         })
 }
 

@@ -173,6 +173,7 @@ fn down(line: &Line, server: &TcpStream) {
     let mut held: Vec<u8> = Vec::new();
     let mut pace = Pace::new(faults.bandwidth);
     let mut sent: u64 = 0; // bytes the client has been given
+    let mut received: u64 = 0; // bytes the server has written
     let mut first = true;
     let mut upgraded = false;
     while !line.has_ended() {
@@ -197,6 +198,7 @@ fn down(line: &Line, server: &TcpStream) {
             Ok(n) => {
                 let arrived = Instant::now();
                 line.touched();
+                received += n as u64;
                 let mut bytes = &piece[..n];
                 // An interim `100 Continue` is not the response: it passes at once, or a
                 // client waiting for it before sending its body would wait in vain (a proxy
@@ -245,14 +247,39 @@ fn down(line: &Line, server: &TcpStream) {
             Err(e) if crate::net::is_timeout(&e) => {}
             Err(_) => return line.cut(server, ""), // the server's end failed: nothing to say
         }
-        if watch_the_clock(line, server, sent) {
+        if received > 0
+            && line
+                .faults
+                .hold_cap
+                .is_some_and(|cap| line.started.elapsed() >= cap)
+        {
+            // The server did answer: what the buffer holds goes out before the cut, as a
+            // proxy passes on what it has when it gives up on the rest.
+            let rest = std::mem::take(&mut held);
+            if rest.is_empty()
+                || give(line, server, &rest, Instant::now(), &mut pace, &mut sent).is_ok()
+            {
+                let cap = line
+                    .faults
+                    .hold_cap
+                    .map(super::time_text)
+                    .unwrap_or_default();
+                line.cut(
+                    server,
+                    &format!("hold-cap: the response was still open after {cap}: cut"),
+                );
+            }
+            return;
+        }
+        if watch_the_clock(line, server) {
             return;
         }
     }
 }
 
 /// `idle-cut` and `hold-cap`, checked between pieces: true when one acted.
-fn watch_the_clock(line: &Line, server: &TcpStream, sent: u64) -> bool {
+/// (`hold-cap` once the server has answered is `down`'s, which has the held bytes.)
+fn watch_the_clock(line: &Line, server: &TcpStream) -> bool {
     let faults = line.faults;
     if let Some(idle) = faults.idle_cut
         && line.silent_for() >= idle
@@ -269,26 +296,20 @@ fn watch_the_clock(line: &Line, server: &TcpStream, sent: u64) -> bool {
     if let Some(cap) = faults.hold_cap
         && line.started.elapsed() >= cap
     {
+        // Nothing came from the server yet: a proxy answers for the server that kept it
+        // waiting (nginx: 504 when `proxy_read_timeout` passes with no answer).
         let cap = super::time_text(cap);
-        if sent == 0 {
-            // Nothing was sent yet: a proxy answers for the server that kept it waiting.
-            let body = format!("the proxy waited {cap} for an answer (webwire fault hold-cap)\n");
-            let response = format!(
-                "HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n\
-                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = (&*line.client).write_all(response.as_bytes());
-            line.cut(
-                server,
-                &format!("hold-cap: no answer within {cap}: 504 Gateway Timeout"),
-            );
-        } else {
-            line.cut(
-                server,
-                &format!("hold-cap: the response was still open after {cap}: cut"),
-            );
-        }
+        let body = format!("the proxy waited {cap} for an answer (webwire fault hold-cap)\n");
+        let response = format!(
+            "HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = (&*line.client).write_all(response.as_bytes());
+        line.cut(
+            server,
+            &format!("hold-cap: no answer within {cap}: 504 Gateway Timeout"),
+        );
         return true;
     }
     false

@@ -249,7 +249,7 @@ impl Connection<'_> {
         }
         // The pages and the switch itself are never faulted by the server-wide setting.
         let exempt = ["/faults", "/favicon.ico"].contains(&request.path.as_str())
-            || app.pages.iter().any(|p| p.path == request.path);
+            || app.page_paths.contains(&request.path);
         let faults = app.faults.for_request(request, exempt)?;
         if faults.strip_upgrade && strip_upgrade(request) {
             app.log(&format!(
@@ -264,9 +264,19 @@ impl Connection<'_> {
         // response then ends with the connection, which the relay can see. A handshake keeps
         // its `Connection: Upgrade` beside it: a 101 takes the connection over, and a refusal
         // closes it.
+        // (An HTTP/1.0 `Connection: keep-alive` goes: it would keep the connection open.)
+        let upgrade = request.has_token("connection", "upgrade");
+        request
+            .headers
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("connection"));
         request
             .headers
             .push(("Connection".to_string(), "close".to_string()));
+        if upgrade {
+            request
+                .headers
+                .push(("Connection".to_string(), "upgrade".to_string()));
+        }
         let client = self.watch.shared_stream();
         match interpose(client, faults, app.log_sink(), self.peer.clone()) {
             Ok((server_end, relay)) => {
