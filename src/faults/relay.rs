@@ -19,7 +19,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -33,6 +33,10 @@ use crate::log::Log;
 /// `hold-cap`, and to notice the other side has ended): the faults act within this of their
 /// time.
 pub const RELAY_TICK: Duration = Duration::from_millis(20);
+/// The most relays at once. Each costs two threads and three sockets besides its connection's,
+/// none of them counted by `--max-conns`: without a cap, a client asking `?faults=latency` on
+/// every request could triple what each of its connections costs the server. Past it: 503.
+pub const MAX_RELAYS: usize = 256;
 /// The most strangers the loopback listener that makes pairs accepts and drops before its own
 /// connection: only this process should ever connect to it.
 const MAX_STRANGERS: usize = 16;
@@ -69,6 +73,30 @@ struct Line {
     log: Option<Log>,
     /// "#7 127.0.0.1:50312", the prefix of the connection's log lines.
     who: String,
+    /// This relay's place among `MAX_RELAYS`, given back when both threads are done.
+    _ticket: Ticket,
+}
+
+/// One of the `MAX_RELAYS` places, held for as long as a relay runs.
+struct Ticket;
+
+static RELAYS: AtomicUsize = AtomicUsize::new(0);
+
+impl Ticket {
+    fn take() -> Option<Ticket> {
+        RELAYS
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < MAX_RELAYS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Ticket)
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        RELAYS.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Line {
@@ -117,8 +145,14 @@ pub fn interpose(
     log: Option<Log>,
     who: String,
 ) -> io::Result<(TcpStream, Relay)> {
+    let ticket = Ticket::take().ok_or_else(|| {
+        io::Error::other(format!(
+            "{MAX_RELAYS} connections are relayed already (MAX_RELAYS); try again later"
+        ))
+    })?;
     let (server_end, relay_end) = loopback_pair()?;
     let line = Arc::new(Line {
+        _ticket: ticket,
         faults,
         started: Instant::now(),
         last_byte: Mutex::new(Instant::now()),
@@ -473,6 +507,16 @@ fn loopback_pair() -> io::Result<(TcpStream, TcpStream)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relays_are_capped_and_each_gives_its_place_back() {
+        // The only test in this process that takes tickets: the count starts at zero.
+        let tickets: Vec<Ticket> = (0..MAX_RELAYS).map_while(|_| Ticket::take()).collect();
+        assert_eq!(tickets.len(), MAX_RELAYS);
+        assert!(Ticket::take().is_none(), "one past the cap");
+        drop(tickets);
+        assert!(Ticket::take().is_some(), "given back");
+    }
 
     #[test]
     fn a_pair_is_connected_both_ways() {

@@ -156,7 +156,7 @@ impl Connection<'_> {
             // Faults switched on play their part now: on the request, or on its bytes.
             let faulty = match self.play_faults(app, &mut request) {
                 Ok(()) => None,
-                Err(reason) => Some(Response::refusal(400, &reason)),
+                Err(refusal) => Some(refusal),
             };
             // A client waiting for `100 Continue` that no handler would take (404, 405, 501) is
             // refused now, before it sends a body nobody would read (RFC 9110 §10.1.1).
@@ -241,8 +241,9 @@ impl Connection<'_> {
     /// The faults for this request (`faults/`), if any: `strip-upgrade` edits the request as
     /// a proxy would; the others hand the connection to a relay that plays them on its bytes,
     /// and the server carries on behind it with the relay's socket. A request's own fault
-    /// spec that does not parse is its mistake: the reason, for a 400.
-    fn play_faults(&mut self, app: &App, request: &mut Request) -> Result<(), String> {
+    /// spec that does not parse is its mistake (400); no room for another relay is a 503:
+    /// faults asked for and not played would mislead whoever asked.
+    fn play_faults(&mut self, app: &App, request: &mut Request) -> Result<(), Response> {
         let asks = request.query.contains(FAULTS_PARAM) || request.header(FAULTS_HEADER).is_some();
         if !asks && !app.faults.any_on() {
             return Ok(()); // the common case costs two checks
@@ -250,7 +251,10 @@ impl Connection<'_> {
         // The pages and the switch itself are never faulted by the server-wide setting.
         let exempt = ["/faults", "/favicon.ico"].contains(&request.path.as_str())
             || app.page_paths.contains(&request.path);
-        let faults = app.faults.for_request(request, exempt)?;
+        let faults = app
+            .faults
+            .for_request(request, exempt)
+            .map_err(|reason| Response::refusal(400, &reason))?;
         if faults.strip_upgrade && strip_upgrade(request) {
             app.log(&format!(
                 "{} fault strip-upgrade: Upgrade and Connection removed; the server sees a plain GET",
@@ -294,7 +298,12 @@ impl Connection<'_> {
                     std::thread::sleep(latency);
                 }
             }
-            Err(e) => app.log(&format!("{} faults not played: no relay ({e})", self.peer)),
+            Err(e) => {
+                app.log(&format!("{} faults not played: no relay ({e})", self.peer));
+                let reason = format!("the faults asked for cannot be played now: {e}");
+                return Err(Response::refusal(503, &reason)
+                    .with_header("Retry-After", RETRY_AFTER_SECS.to_string()));
+            }
         }
         Ok(())
     }
