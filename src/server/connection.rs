@@ -154,10 +154,7 @@ impl Connection<'_> {
             first = false;
             self.started = Instant::now();
             // Faults switched on play their part now: on the request, or on its bytes.
-            let faulty = match self.play_faults(app, &mut request) {
-                Ok(()) => None,
-                Err(refusal) => Some(refusal),
-            };
+            let faulty = self.play_faults(app, &mut request).err();
             // A client waiting for `100 Continue` that no handler would take (404, 405, 501) is
             // refused now, before it sends a body nobody would read (RFC 9110 §10.1.1).
             let refuse_early = request.expects_continue && !shared.router.accepts(&request);
