@@ -9,6 +9,7 @@
   const FAULTS = [
     ['buffer', 'a buffering proxy holds each response until this much has gathered or it ends (nginx proxy_buffering)', '4k'],
     ['strip-upgrade', 'a proxy drops Upgrade and Connection: the WebSocket handshake arrives as a plain GET', ''],
+    ['stall-sockets', 'an antivirus scanner lets the WebSocket handshake through, then holds every frame to the browser', ''],
     ['idle-cut', 'a connection with no byte either way for this long is closed without a word (load balancer idle timeout)', '10s'],
     ['hold-cap', 'a request unanswered, or a response still open, this long is cut; 504 if nothing was sent (proxy request timeout)', '5s'],
     ['latency', 'added to every piece, each way', '300ms'],

@@ -48,7 +48,7 @@ OPTIONS:
                      nothing is new, an idle event stream sends a keepalive (default 25000)
     --faults SPEC    play network faults on every demo endpoint, as real proxies and links
                      do (docs/16-faults.md): a comma-separated list of buffer[=SIZE],
-                     strip-upgrade, idle-cut[=TIME], hold-cap[=TIME], latency[=TIME],
+                     strip-upgrade, stall-sockets, idle-cut[=TIME], hold-cap[=TIME], latency[=TIME],
                      bandwidth[=SIZE per second], drop[=SIZE]; e.g. buffer=4k,idle-cut=30s
                      (sizes in bytes or with k; times with ms or s). Pages switch them with
                      the panel at their foot; one request can ask with ?faults=SPEC
@@ -345,7 +345,7 @@ mod tests {
             (
                 &["--faults", "bufer"],
                 "--faults: no fault is called \"bufer\"; the faults are buffer, \
-                 strip-upgrade, idle-cut, hold-cap, latency, bandwidth, drop",
+                 strip-upgrade, stall-sockets, idle-cut, hold-cap, latency, bandwidth, drop",
             ),
             (
                 &["--fault-control", "yes"],

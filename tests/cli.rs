@@ -372,7 +372,7 @@ fn fault_flags_are_in_the_help_and_mistakes_in_them_exit_2() {
         (
             2,
             "webwire: --faults: no fault is called \"bufer\"; the faults are buffer, \
-             strip-upgrade, idle-cut, hold-cap, latency, bandwidth, drop (see --help)\n"
+             strip-upgrade, stall-sockets, idle-cut, hold-cap, latency, bandwidth, drop (see --help)\n"
         )
     );
     let (code, _, err) = webwire(&["--fault-control", "maybe"]);

@@ -1,5 +1,5 @@
 //! Faults over raw TCP: what each middlebox behaviour the server can play (`src/faults/`) does
-//! to the bytes a client reads — buffer, strip-upgrade, idle-cut, hold-cap, latency,
+//! to the bytes a client reads — buffer, strip-upgrade, stall-sockets, idle-cut, hold-cap, latency,
 //! bandwidth, drop — asked for by one request (`?faults=`, `Webwire-Faults:`) or for the whole
 //! server (`config.faults`, `POST /faults`); the switch's own answers; and the chat's
 //! `heartbeat=1`, which is how a client sees through them.
@@ -113,6 +113,43 @@ fn buffer_leaves_a_websocket_alone_after_its_101() {
     socket.send(frame(FIN | TEXT, b"Hello"));
     assert_eq!(socket.read_frame(), Some((FIN | TEXT, b"Hello".to_vec())));
     socket.send(frame(FIN | CLOSE, &close_payload(1000, "")));
+    assert_eq!(
+        socket.read_frame(),
+        Some((FIN | CLOSE, close_payload(1000, "")))
+    );
+    assert!(socket.is_closed_by_server());
+}
+
+/// An antivirus that scans WebSocket traffic lets the handshake through and holds the frames:
+/// the socket opens, and what the server sends comes only when the connection ends. The echo
+/// of a frame does not arrive while the socket is open (a read waits in vain: that wait is the
+/// point, and a relay that let the echo through would fail it at once); after a close, the
+/// echo and the close frame come together.
+#[test]
+fn stall_sockets_lets_the_handshake_through_and_holds_every_frame() {
+    let server = start_custom(test_config(), Vec::new());
+    let (mut socket, switched) = upgrade(&server, &with_faults("/ws", "stall-sockets"), "");
+    assert_eq!(switched.status, 101);
+    socket.send(frame(FIN | TEXT, b"Hello"));
+    socket
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let waited = socket.stream.read(&mut byte);
+    assert!(
+        waited.as_ref().is_err_and(|e| matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )),
+        "the echo was not held: {waited:?}"
+    );
+    socket
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    socket.send(frame(FIN | CLOSE, &close_payload(1000, "")));
+    assert_eq!(socket.read_frame(), Some((FIN | TEXT, b"Hello".to_vec())));
     assert_eq!(
         socket.read_frame(),
         Some((FIN | CLOSE, close_payload(1000, "")))
@@ -408,7 +445,7 @@ fn drop_cuts_the_connection_in_the_middle_of_a_chunk() {
 #[test]
 fn a_requests_own_spec_that_does_not_parse_is_400_with_the_reason() {
     let server = start_custom(test_config(), Vec::new());
-    let reason = "no fault is called \"nope\"; the faults are buffer, strip-upgrade, idle-cut, \
+    let reason = "no fault is called \"nope\"; the faults are buffer, strip-upgrade, stall-sockets, idle-cut, \
                   hold-cap, latency, bandwidth, drop\n";
     let reply = get(&server, "/time?faults=nope");
     assert_eq!(reply.head_without_date(), refusal_head(400, reason));
@@ -497,7 +534,7 @@ fn post_faults_refuses_foreign_pages_other_bodies_and_bad_specs() {
         (
             switch(&server, ORIGIN, "spec=bufer"),
             400,
-            "no fault is called \"bufer\"; the faults are buffer, strip-upgrade, idle-cut, \
+            "no fault is called \"bufer\"; the faults are buffer, strip-upgrade, stall-sockets, idle-cut, \
              hold-cap, latency, bandwidth, drop\n",
         ),
         (

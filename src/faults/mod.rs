@@ -33,6 +33,9 @@ pub mod relay;
 /// `buffer` without a size: hold a response until 4 KiB have gathered, one memory page, the
 /// size of nginx's `proxy_buffer_size` on most machines.
 pub const DEFAULT_BUFFER_BYTES: usize = 4 * 1024;
+/// The most a buffer may hold: `buffer`'s largest size, and the most `stall-sockets` keeps
+/// before it gives up and cuts. One held response costs at most this much memory.
+pub const MAX_BUFFER_BYTES: usize = 1024 * 1024;
 /// `idle-cut` without a time: nginx's `proxy_read_timeout` and an AWS load balancer's idle
 /// timeout are both 60 s by default.
 pub const DEFAULT_IDLE_CUT: Duration = Duration::from_secs(60);
@@ -63,6 +66,10 @@ pub struct Faults {
     /// A proxy that does not pass `Upgrade` and `Connection` on: they are hop-by-hop headers
     /// (RFC 9110 §7.6.1), and nginx drops them unless told to set them again.
     pub strip_upgrade: bool,
+    /// A scanner that lets a WebSocket handshake through, then holds every frame towards the
+    /// browser until the connection ends (antivirus "web shields"): the socket opens, and
+    /// nothing ever arrives on it.
+    pub stall_sockets: bool,
     /// A connection with no byte either way for this long is closed without a word
     /// (nginx's `proxy_read_timeout`, load balancers' idle timeouts).
     pub idle_cut: Option<Duration>,
@@ -107,15 +114,25 @@ impl Faults {
             match name {
                 "none" if value.is_none() => {}
                 "buffer" => {
-                    faults.buffer = Some(size(name, value, DEFAULT_BUFFER_BYTES as u64)? as usize);
+                    let bytes = size(name, value, DEFAULT_BUFFER_BYTES as u64)?;
+                    if bytes > MAX_BUFFER_BYTES as u64 {
+                        return Err(format!(
+                            "buffer={}: a buffer holds at most 1024k (MAX_BUFFER_BYTES)",
+                            value.unwrap_or("")
+                        ));
+                    }
+                    faults.buffer = Some(bytes as usize);
                 }
+                "stall-sockets" if value.is_none() => faults.stall_sockets = true,
                 "strip-upgrade" if value.is_none() => faults.strip_upgrade = true,
                 "idle-cut" => faults.idle_cut = Some(time(name, value, DEFAULT_IDLE_CUT)?),
                 "hold-cap" => faults.hold_cap = Some(time(name, value, DEFAULT_HOLD_CAP)?),
                 "latency" => faults.latency = Some(time(name, value, DEFAULT_LATENCY)?),
                 "bandwidth" => faults.bandwidth = Some(size(name, value, DEFAULT_BANDWIDTH)?),
                 "drop" => faults.drop_after = Some(size(name, value, DEFAULT_DROP_AFTER)?),
-                "none" | "strip-upgrade" => return Err(format!("{name} takes no value")),
+                "none" | "strip-upgrade" | "stall-sockets" => {
+                    return Err(format!("{name} takes no value"));
+                }
                 _ => {
                     return Err(format!(
                         "no fault is called {name:?}; the faults are {}",
@@ -132,6 +149,7 @@ impl Faults {
         Faults {
             buffer: other.buffer.or(self.buffer),
             strip_upgrade: other.strip_upgrade || self.strip_upgrade,
+            stall_sockets: other.stall_sockets || self.stall_sockets,
             idle_cut: other.idle_cut.or(self.idle_cut),
             hold_cap: other.hold_cap.or(self.hold_cap),
             latency: other.latency.or(self.latency),
@@ -142,9 +160,10 @@ impl Faults {
 }
 
 /// Every fault's name, in the order the spec is written back.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 8] = [
     "buffer",
     "strip-upgrade",
+    "stall-sockets",
     "idle-cut",
     "hold-cap",
     "latency",
@@ -161,6 +180,9 @@ impl fmt::Display for Faults {
         }
         if self.strip_upgrade {
             items.push("strip-upgrade".to_string());
+        }
+        if self.stall_sockets {
+            items.push("stall-sockets".to_string());
         }
         if let Some(time) = self.idle_cut {
             items.push(format!("idle-cut={}", time_text(time)));
@@ -355,6 +377,8 @@ mod tests {
             ("latency=99999999999999999999ms", "latency="),
             ("strip-upgrade=yes", "strip-upgrade takes no value"),
             ("drop=65537k", "drop=65537k: give a size"),
+            ("buffer=1025k", "buffer=1025k: a buffer holds at most 1024k"),
+            ("stall-sockets=1", "stall-sockets takes no value"),
         ] {
             let error = Faults::parse(spec).unwrap_err();
             assert!(error.starts_with(says), "{spec}: {error}");

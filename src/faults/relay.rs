@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::Faults;
+use super::{Faults, MAX_BUFFER_BYTES};
 use crate::limits::{LINGER_TIMEOUT, READ_CHUNK_BYTES, THREAD_STACK_BYTES, WRITE_TIMEOUT};
 use crate::log::Log;
 
@@ -217,8 +217,9 @@ fn down(line: &Line, server: &TcpStream) {
                 // lets the rest go; then the client gets its FIN after the last byte.
                 line.server_done.store(true, Ordering::SeqCst);
                 if !held.is_empty() {
+                    let fault = if upgraded { "stall-sockets" } else { "buffer" };
                     line.say(&format!(
-                        "buffer: let {} bytes through when the response ended",
+                        "{fault}: let {} bytes through when the connection ended",
                         held.len()
                     ));
                     let rest = std::mem::take(&mut held);
@@ -250,6 +251,31 @@ fn down(line: &Line, server: &TcpStream) {
                     first = false;
                     // A proxy buffers HTTP responses, not a protocol switched to after a 101.
                     upgraded = bytes.starts_with(b"HTTP/1.1 101");
+                    if upgraded && faults.stall_sockets {
+                        // The handshake passes, so the socket opens; its frames do not.
+                        let head = head_length(bytes);
+                        if give(line, server, &bytes[..head], arrived, &mut pace, &mut sent)
+                            .is_err()
+                        {
+                            return;
+                        }
+                        line.say("stall-sockets: the handshake went through; holding every frame");
+                        bytes = &bytes[head..];
+                    }
+                }
+                if upgraded && faults.stall_sockets {
+                    held.extend_from_slice(bytes);
+                    if held.len() > MAX_BUFFER_BYTES {
+                        line.cut(
+                            server,
+                            "stall-sockets: held more than MAX_BUFFER_BYTES: cut",
+                        );
+                        return;
+                    }
+                    if watch_the_clock(line, server) {
+                        return;
+                    }
+                    continue;
                 }
                 match faults.buffer {
                     Some(size) if !upgraded => {
@@ -467,6 +493,15 @@ impl Pace {
         }
         Ok(())
     }
+}
+
+/// The length of the response head at the start of `bytes`, blank line included (all of
+/// `bytes` if the head does not end in them).
+fn head_length(bytes: &[u8]) -> usize {
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes.len(), |at| at + 4)
 }
 
 fn sleep_until(when: Instant) {

@@ -172,6 +172,14 @@ test('buffer and strip-upgrade (nginx with its defaults): no heartbeat gets thro
   assert.match(seen.moves[2], /xhr-streaming: no heartbeat within 4000 ms of connecting: a buffering proxy\? → trying long-polling$/);
 });
 
+test('stall-sockets: the WebSocket opens but its heartbeat never comes, so the client moves to Server-Sent Events', async () => {
+  // Why "open" means "the first record arrived", not the `open` event: a scanner that lets
+  // the handshake through and holds the frames leaves a socket open and silent for ever.
+  const seen = await runFallback('stall-sockets');
+  assert.equal(seen.transport, 'sse');
+  assert.match(seen.moves[0], /websocket: no heartbeat within 4000 ms of connecting: a buffering proxy\? → trying sse$/);
+});
+
 test('idle-cut shorter than the heartbeat: the socket is cut while quiet, and the client reconnects from its cursor', async () => {
   // 600 ms of silence cuts; heartbeats come every 1000 ms.
   const seen = await runFallback('idle-cut=600ms', { count: 12, every: 50, cutHalfway: true });
@@ -282,7 +290,7 @@ test('a long poll cut before any byte of its answer is sent again by the browser
 // (Chromium: 3 to 51 times in our runs), so whether the page sees the cut is luck.
 // Buffers of 16 KiB: more than the chat page's replay of its last ten messages and the
 // messages below, so a buffered stream here is held back for the whole run.
-const FAULT_ROWS = ['none', 'buffer=16k', 'strip-upgrade', 'buffer=16k,strip-upgrade',
+const FAULT_ROWS = ['none', 'buffer=16k', 'strip-upgrade', 'buffer=16k,strip-upgrade', 'stall-sockets',
   'idle-cut=2500ms', 'hold-cap=700ms', 'latency=150ms', 'bandwidth=2k', 'drop=600'];
 const COLUMNS = [['poll', 'short polling'], ['longpoll', 'long polling'], ['stream', 'XHR streaming'],
   ['iframe', 'hidden iframe'], ['sse', 'SSE'], ['jsonp', 'JSONP'], ['ws', 'WebSocket']];
