@@ -157,6 +157,23 @@ fn stall_sockets_lets_the_handshake_through_and_holds_every_frame() {
     assert!(socket.is_closed_by_server());
 }
 
+/// A request timeout on a socket that a scanner holds: the server did answer (the 101, the
+/// echo), so the proxy gives up with what it had, never with a 504 in the middle of a
+/// WebSocket; then the connection ends.
+#[test]
+fn stall_sockets_with_a_hold_cap_lets_the_held_frames_go_then_cuts() {
+    let server = start_custom(test_config(), Vec::new());
+    let (mut socket, switched) = upgrade(
+        &server,
+        &with_faults("/ws", "stall-sockets,hold-cap=300ms"),
+        "",
+    );
+    assert_eq!(switched.status, 101);
+    socket.send(frame(FIN | TEXT, b"Hi"));
+    assert_eq!(socket.read_frame(), Some((FIN | TEXT, b"Hi".to_vec())));
+    assert!(socket.is_closed_by_server());
+}
+
 /// A buffering proxy passes an interim `100 Continue` on (nginx even sends its own): a client
 /// that waits for it before sending its body, as RFC 9110 §10.1.1 lets it, must get it.
 #[test]

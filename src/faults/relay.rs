@@ -272,34 +272,32 @@ fn down(line: &Line, server: &TcpStream) {
                         );
                         return;
                     }
-                    if watch_the_clock(line, server) {
-                        return;
-                    }
-                    continue;
-                }
-                match faults.buffer {
-                    Some(size) if !upgraded => {
-                        if held.is_empty() {
-                            line.say(&format!(
-                                "buffer: holding the response until {size} bytes have gathered \
+                } else {
+                    match faults.buffer {
+                        Some(size) if !upgraded => {
+                            if held.is_empty() {
+                                line.say(&format!(
+                                    "buffer: holding the response until {size} bytes have gathered \
                                  or it ends"
-                            ));
-                        }
-                        held.extend_from_slice(bytes);
-                        if held.len() >= size {
-                            line.say(&format!(
-                                "buffer: let {} bytes through ({size} had gathered)",
-                                held.len()
-                            ));
-                            let full = std::mem::take(&mut held);
-                            if give(line, server, &full, arrived, &mut pace, &mut sent).is_err() {
-                                return;
+                                ));
+                            }
+                            held.extend_from_slice(bytes);
+                            if held.len() >= size {
+                                line.say(&format!(
+                                    "buffer: let {} bytes through ({size} had gathered)",
+                                    held.len()
+                                ));
+                                let full = std::mem::take(&mut held);
+                                if give(line, server, &full, arrived, &mut pace, &mut sent).is_err()
+                                {
+                                    return;
+                                }
                             }
                         }
-                    }
-                    _ => {
-                        if give(line, server, bytes, arrived, &mut pace, &mut sent).is_err() {
-                            return;
+                        _ => {
+                            if give(line, server, bytes, arrived, &mut pace, &mut sent).is_err() {
+                                return;
+                            }
                         }
                     }
                 }
