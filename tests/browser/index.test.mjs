@@ -54,7 +54,9 @@ test('every page fits a phone (nothing wider than a 390 px screen) and passes ax
   const inaccessible = {};
   // The pages no index link leads to: the chat's comparison and fallback client, the postMessage child frame.
   for (const url of ['/', ...pages, '/compare.html', '/fallback.html', '/postmessage-child.html']) {
-    await page.goto(new URL(url, server.base).href);
+    await page.goto(new URL(url, server.base).href).catch((error) => {
+      throw new Error(`${url}: ${error.message}`);
+    });
     const violations = await axeViolations(page);
     if (violations.length > 0) inaccessible[url] = violations;
     const wide = await page.evaluate(() => {
