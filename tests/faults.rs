@@ -459,6 +459,18 @@ fn drop_cuts_the_connection_in_the_middle_of_a_chunk() {
 
 /// A spec that does not parse is the request's mistake: 400 and the one-line reason, whether
 /// it came as `?faults=` or as the header.
+/// The reason quotes what the client sent: its line breaks escaped, so it stays one line.
+#[test]
+fn a_bad_spec_with_line_breaks_is_refused_in_one_line() {
+    let server = start_custom(test_config(), Vec::new());
+    let reply = get(&server, "/time?faults=latency%3D1%0d%0aX-Injected:%201");
+    assert_eq!(reply.status, 400);
+    let text = reply.text();
+    assert_eq!(text.matches('\n').count(), 1, "{text:?}");
+    assert!(!text.contains('\r'), "{text:?}");
+    assert!(text.ends_with('\n'));
+}
+
 #[test]
 fn a_requests_own_spec_that_does_not_parse_is_400_with_the_reason() {
     let server = start_custom(test_config(), Vec::new());

@@ -325,7 +325,11 @@ impl Switch {
                 Err(format!("the faults spec is over {MAX_SPEC_BYTES} bytes"))
             }
             Some(spec) if spec.trim() == "none" => Ok(Faults::default()),
-            Some(spec) => Ok(base.overlaid_with(Faults::parse(&spec)?)),
+            // The reason quotes the spec: its control characters escaped, so it stays one line.
+            Some(spec) => Ok(base.overlaid_with(
+                Faults::parse(&spec)
+                    .map_err(|reason| crate::text::escape_controls(&reason).into_owned())?,
+            )),
         }
     }
 }

@@ -510,21 +510,14 @@ fn sleep_until(when: Instant) {
 }
 
 // ANCHOR: loopback_pair
-/// Two connected TCP sockets in this process. std has no `socketpair` for TCP, so: a listener
-/// on 127.0.0.1 that only this process uses, a connect to it, and the accept that matches.
-/// The pair is made under a lock, and an accepted stranger (another process found the port)
-/// is dropped: ours is the one whose address is our connect's.
+/// Two connected TCP sockets in this process. std has no `socketpair` for TCP, so: a fresh
+/// listener on 127.0.0.1, a connect to it, and the accept that matches, then the listener is
+/// dropped. A fresh one each time, not one shared: a shared listener's queue can be filled by
+/// any local process that finds its port, and then our own connect waits for ever. A stranger
+/// that finds this one in its moment of life is accepted and dropped: ours is the connection
+/// whose address is our connect's.
 fn loopback_pair() -> io::Result<(TcpStream, TcpStream)> {
-    static LISTENER: Mutex<Option<TcpListener>> = Mutex::new(None);
-    let mut listener = LISTENER
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if listener.is_none() {
-        *listener = Some(TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?);
-    }
-    let Some(listener) = listener.as_ref() else {
-        return Err(io::Error::other("no listener for a loopback pair"));
-    };
+    let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
     let ours = TcpStream::connect(listener.local_addr()?)?;
     let our_address: SocketAddr = ours.local_addr()?;
     for _ in 0..MAX_STRANGERS {
