@@ -55,6 +55,10 @@ OPTIONS:
     --fault-control on|off
                      whether pages may switch faults for the whole server (default: on
                      only when the server listens on loopback alone)
+    --inspector on|off
+                     whether pages may open the wire inspector, which shows a browser the
+                     bytes of its own connections (docs/01-http-by-hand.md; default: on only
+                     when the server listens on loopback alone)
     --trace          print every request head and response head as it crosses the wire,
                      with CR LF made visible, and every WebSocket frame header
     --quiet, -q      do not log requests
@@ -123,6 +127,9 @@ pub struct Config {
     /// `--fault-control on|off`: whether pages may switch faults at run time; `None`: only
     /// when the server listens on loopback alone.
     pub fault_control: Option<bool>,
+    /// `--inspector on|off`: whether pages may open the wire inspector (`inspector/`);
+    /// `None`: only when the server listens on loopback alone.
+    pub inspector: Option<bool>,
 }
 
 impl Default for Config {
@@ -144,6 +151,7 @@ impl Default for Config {
             extra_origins: Vec::new(),
             faults: crate::faults::Faults::default(),
             fault_control: None,
+            inspector: None,
         }
     }
 }
@@ -213,6 +221,13 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                     Some("on") => Some(true),
                     Some("off") => Some(false),
                     _ => return Err("--fault-control needs on or off".to_string()),
+                };
+            }
+            "--inspector" => {
+                config.inspector = match args.next().as_deref() {
+                    Some("on") => Some(true),
+                    Some("off") => Some(false),
+                    _ => return Err("--inspector needs on or off".to_string()),
                 };
             }
             "--tick-ms" => config.tick = millis(&arg, args.next())?,
@@ -351,6 +366,7 @@ mod tests {
                 &["--fault-control", "yes"],
                 "--fault-control needs on or off",
             ),
+            (&["--inspector"], "--inspector needs on or off"),
         ] {
             assert_eq!(parse(args).err().as_deref(), Some(want));
         }

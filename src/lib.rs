@@ -9,6 +9,8 @@
 //! - `server` — listening, one connection's loop, writing replies, log and trace lines
 //! - `handler`, `router` — the API a demo is written against (`Reply`, `Context`); matching
 //!   (method, path) to a handler, and 404, 405, 501
+//! - `faults`, `inspector` — network faults played on a connection's bytes; a browser's own
+//!   connections shown to it, byte by byte
 //! - `hub`, `held` — the numbered event log that held requests wait on; places for them
 //! - `ws` — WebSocket by hand: handshake, frames, UTF-8, close, a connection's loop
 //! - `http` — requests parsed from bytes, methods, bodies, queries, responses written as bytes
@@ -32,6 +34,7 @@ pub mod held;
 pub mod html;
 pub mod http;
 pub mod hub;
+pub mod inspector;
 pub mod json;
 pub mod limits;
 pub mod log;
@@ -75,6 +78,8 @@ pub struct App {
     pub faults: faults::Switch,
     /// Whether `POST /faults` may change them (`--fault-control`, or loopback alone).
     pub fault_control: bool,
+    /// The wire inspector's sessions (`inspector/`), and whether pages may open one.
+    pub inspector: inspector::Inspector,
     /// The log's queue, when anything is logged or traced (`None` with `--quiet` alone).
     log: Option<log::Log>,
 }
@@ -101,6 +106,11 @@ impl App {
         let fault_control = config
             .fault_control
             .unwrap_or_else(|| listens_on_loopback_alone(&config));
+        let inspector = inspector::Inspector::new(
+            config
+                .inspector
+                .unwrap_or_else(|| listens_on_loopback_alone(&config)),
+        );
         let page_paths = pages.iter().map(|page| page.path.clone()).collect();
         App {
             config,
@@ -113,6 +123,7 @@ impl App {
             held,
             faults,
             fault_control,
+            inspector,
             log,
         }
     }
@@ -170,7 +181,10 @@ pub fn start_with(config: Config, extra_routes: Vec<Route>) -> Result<Running, S
     let pages = pages::build(&demos);
     let mut router = Router::default();
     pages::add_routes(&mut router, &pages);
-    for route in faults::control::routes() {
+    for route in faults::control::routes()
+        .into_iter()
+        .chain(inspector::control::routes())
+    {
         router.add(route);
     }
     for demo in &demos {

@@ -58,6 +58,7 @@ const INDEX_TEMPLATE: &str = include_str!("../demos/index.html");
 const STYLE: &str = include_str!("../demos/style.css");
 /// The network-faults panel every demo page loads (`faults/`, chapter 16).
 const FAULTS_PANEL: &str = include_str!("../demos/faults.js");
+const INSPECTOR_PANEL: &str = include_str!("../demos/inspector.js");
 
 /// One file the server can send.
 #[derive(Clone)]
@@ -107,6 +108,11 @@ fn build_afresh(demos: &[&'static Demo]) -> Vec<Page> {
         Page::new("/", html, index_html(demos)),
         Page::new("/style.css", "text/css; charset=utf-8", STYLE),
         Page::new("/faults.js", "text/javascript; charset=utf-8", FAULTS_PANEL),
+        Page::new(
+            "/inspector.js",
+            "text/javascript; charset=utf-8",
+            INSPECTOR_PANEL,
+        ),
     ];
     for demo in demos {
         pages.push(Page::new(format!("/{}.html", demo.name), html, demo.page));
@@ -291,12 +297,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_demo_page_has_the_faults_panel() {
-        // The child page lives in a frame of its parent, which has the panel.
+    fn every_demo_page_has_the_faults_panel_and_the_inspector() {
+        // The child page lives in a frame of its parent, which has both.
         for page in files_in("demos", ".html") {
             let text = std::fs::read_to_string(format!("demos/{page}")).unwrap();
-            let loads_it = text.contains("<script src=\"/faults.js\" defer></script>");
-            assert_eq!(loads_it, page != "postmessage-child.html", "{page}");
+            for script in ["/faults.js", "/inspector.js"] {
+                let loads_it = text.contains(&format!("<script src=\"{script}\" defer></script>"));
+                assert_eq!(
+                    loads_it,
+                    page != "postmessage-child.html",
+                    "{page} {script}"
+                );
+            }
         }
     }
 

@@ -516,7 +516,7 @@ fn sleep_until(when: Instant) {
 /// any local process that finds its port, and then our own connect waits for ever. A stranger
 /// that finds this one in its moment of life is accepted and dropped: ours is the connection
 /// whose address is our connect's.
-fn loopback_pair() -> io::Result<(TcpStream, TcpStream)> {
+pub fn loopback_pair() -> io::Result<(TcpStream, TcpStream)> {
     let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
     let ours = TcpStream::connect(listener.local_addr()?)?;
     let our_address: SocketAddr = ours.local_addr()?;

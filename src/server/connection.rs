@@ -19,6 +19,8 @@ use crate::held::Place;
 use crate::http::body::ChunkedDecoder;
 use crate::http::request::{BodyFraming, Parsed, Request, RequestError, parse_head};
 use crate::http::response::Response;
+use crate::inspector::is_inspectors_own;
+use crate::inspector::tap::{self, Tap};
 use crate::limits::{
     HEADER_TIMEOUT_UNDER_PRESSURE, LINGER_BYTES, MAX_HEAD_BYTES, READ_CHUNK_BYTES,
     RETRY_AFTER_SECS, UNDER_PRESSURE_PERCENT,
@@ -43,6 +45,7 @@ pub(super) fn run(stream: Arc<TcpStream>, seat: &Seat, id: u64, shared: &Shared)
         received: 0,
         read_timeout: None,
         relay: None,
+        tap: None,
     };
     // A panic is a bug, but it must cost one connection, never the server: the handler's own
     // panics become a 500 inside `serve`; this catches anything else.
@@ -63,6 +66,11 @@ pub(super) fn run(stream: Arc<TcpStream>, seat: &Seat, id: u64, shared: &Shared)
     if let Some(relay) = conn.relay.take() {
         let _ = conn.stream().shutdown(Shutdown::Both);
         relay.finish();
+    }
+    // Behind a tap (`inspector/tap.rs`), the same: it ends once both directions have.
+    if let Some(tap) = conn.tap.take() {
+        let _ = conn.stream().shutdown(Shutdown::Both);
+        tap.finish();
     }
     shared.roster.leave(seat);
     let _ = conn.stream().shutdown(Shutdown::Both);
@@ -130,6 +138,8 @@ pub(super) struct Connection<'s> {
     read_timeout: Option<Duration>,
     /// The middlebox this connection now goes through, when faults are on (`faults/`).
     relay: Option<Relay>,
+    /// The tee that shows this connection to a browser's wire inspector (`inspector/`).
+    tap: Option<Tap>,
 }
 
 impl Connection<'_> {
@@ -306,6 +316,31 @@ impl Connection<'_> {
     }
     // ANCHOR_END: play_faults
 
+    // ANCHOR: tap_if_inspected
+    /// Shows this connection to the wire inspector of the browser that sent `request`, if
+    /// its cookie names a session: from this request (already read, with whatever arrived
+    /// behind it) until the connection closes. The inspector's own requests open no tap.
+    fn tap_if_inspected(&mut self, app: &App, request: &Request) {
+        if is_inspectors_own(&request.target) {
+            return;
+        }
+        let Some(session) = app.inspector.session_of(request) else {
+            return;
+        };
+        let client = self.watch.shared_stream();
+        // No tap (the cap, or no thread): the connection goes on untapped, as it would have.
+        if let Ok((server_end, tap)) =
+            tap::interpose(client, session, self.id, &self.peer, &self.buf)
+        {
+            let _ = server_end.set_nodelay(true);
+            let _ = server_end.set_write_timeout(Some(app.config.timeouts.write));
+            self.watch = ClientWatch::shared(Arc::new(server_end));
+            self.read_timeout = None;
+            self.tap = Some(tap);
+        }
+    }
+    // ANCHOR_END: tap_if_inspected
+
     // ANCHOR: read_request
     /// Reads until a whole head has arrived. The first request's head must arrive within the
     /// header timeout of the connection's start; later ones may idle first (keep-alive), and
@@ -326,6 +361,10 @@ impl Connection<'_> {
                     return Err(RequestError::HeadTakenBack.into());
                 }
                 trace(app, self.id, ">", &self.buf[..used]);
+                // Nobody inspecting: one atomic load, and on.
+                if self.tap.is_none() && app.inspector.any_open() {
+                    self.tap_if_inspected(app, &request);
+                }
                 self.buf.drain(..used);
                 self.received = used;
                 return Ok(request);

@@ -219,7 +219,7 @@ fn quoted_bytes(bytes: &[u8]) -> String {
 }
 
 /// The name of a close code, from the registry in RFC 6455 §7.4.1 (and IANA's for 1012–1014).
-fn close_code_name(code: u16) -> &'static str {
+pub fn close_code_name(code: u16) -> &'static str {
     match code {
         1000 => "normal closure",
         1001 => "going away",

@@ -1,0 +1,218 @@
+//! The tap: a tee between a browser's socket and the server's own code, copying each byte
+//! through and reading a copy into entries (`decode.rs`) for the browser's session.
+//!
+//! ```text
+//!  browser ── client socket ══ tap ══ a loopback pair ── the server's own code
+//!                          up:   client → server, read by a decode::Reader(Up)
+//!                          down: server → client, read by a decode::Reader(Down)
+//! ```
+//!
+//! The same shape as the fault relay (`faults/relay.rs`) and for the same reason: the
+//! server's code does not change, and what is shown is exactly what crossed the socket,
+//! whichever of the server's paths wrote it (a head, a stream's chunk written by a
+//! publisher's thread, a WebSocket frame). Unlike the relay it changes nothing: keep-alive,
+//! pipelining and upgrades pass as they are. A connection is tapped from its first request
+//! that carries a session's cookie until it closes; each direction's end is passed on (a FIN
+//! as a FIN) and noted.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::decode::{Dir, Exchange, Reader};
+use super::{MAX_TAPPED, Session};
+use crate::limits::{LINGER_TIMEOUT, READ_CHUNK_BYTES, THREAD_STACK_BYTES, WRITE_TIMEOUT};
+
+/// A tap at work: `finish` waits for both directions to end.
+pub struct Tap {
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Tap {
+    pub fn finish(self) {
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One of the `MAX_TAPPED` places, held for as long as a tap runs.
+struct Place;
+
+static TAPPED: AtomicUsize = AtomicUsize::new(0);
+
+impl Place {
+    fn take() -> Option<Place> {
+        TAPPED
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < MAX_TAPPED).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Place)
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        TAPPED.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What both threads of one tap share.
+struct Line {
+    session: Arc<Session>,
+    conn: u64,
+    client: Arc<TcpStream>,
+    exchange: Arc<Mutex<Exchange>>,
+    /// How many directions have ended: the second one to end closes what is left.
+    ended: AtomicUsize,
+    _place: Place,
+}
+
+// ANCHOR: interpose
+/// Taps `client`, whose first request's bytes the server has read already (`already`: the
+/// head, and whatever arrived behind it). Returns the socket the server uses from now on.
+/// `peer` is the connection's address, for the opening note.
+pub fn interpose(
+    client: Arc<TcpStream>,
+    session: Arc<Session>,
+    conn: u64,
+    peer: &str,
+    already: &[u8],
+) -> io::Result<(TcpStream, Tap)> {
+    let Some(place) = Place::take() else {
+        session.note(
+            conn,
+            Dir::Up,
+            &format!(
+                "connection #{conn} is not shown: {MAX_TAPPED} connections are tapped \
+                 already (MAX_TAPPED)"
+            ),
+            "not shown",
+        );
+        return Err(io::Error::other("MAX_TAPPED"));
+    };
+    let (server_end, tap_end) = crate::faults::relay::loopback_pair()?;
+    let exchange = Arc::new(Mutex::new(Exchange::default()));
+    let mut up = Reader::new(Dir::Up, Arc::clone(&exchange));
+    session.note(
+        conn,
+        Dir::Up,
+        &format!("connection {peer}: shown from here"),
+        "connection",
+    );
+    for entry in up.feed(already) {
+        session.record(conn, &entry);
+    }
+    let line = Arc::new(Line {
+        session,
+        conn,
+        client,
+        exchange,
+        ended: AtomicUsize::new(0),
+        _place: place,
+    });
+    for socket in [&*line.client, &tap_end] {
+        socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        socket.set_read_timeout(None)?;
+        let _ = socket.set_nodelay(true);
+    }
+    let down_end = tap_end.try_clone()?;
+    let mut threads = Vec::new();
+    let down_reader = Reader::new(Dir::Down, Arc::clone(&line.exchange));
+    let jobs: [(&str, TcpStream, Reader); 2] =
+        [("tap-up", tap_end, up), ("tap-down", down_end, down_reader)];
+    for (name, server_side, reader) in jobs {
+        let for_thread = Arc::clone(&line);
+        let thread = thread::Builder::new()
+            .name(name.to_string())
+            .stack_size(THREAD_STACK_BYTES)
+            .spawn(move || copy(&for_thread, &server_side, reader));
+        match thread {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                let _ = line.client.shutdown(Shutdown::Both);
+                return Err(e);
+            }
+        }
+    }
+    Ok((server_end, Tap { threads }))
+}
+// ANCHOR_END: interpose
+
+// ANCHOR: copy
+/// One direction: read, show, pass on; at the end, pass the end on and say who ended.
+fn copy(line: &Line, server: &TcpStream, mut reader: Reader) {
+    let dir = reader.dir();
+    let (mut from, mut to) = match dir {
+        Dir::Up => (&*line.client, server),
+        Dir::Down => (server, &*line.client),
+    };
+    let mut piece = vec![0u8; READ_CHUNK_BYTES];
+    let why = loop {
+        match from.read(&mut piece) {
+            Ok(0) => break None,
+            Ok(n) => {
+                // Shown before it is passed on: the browser can send a frame only after it
+                // has the 101, so the reader of its frames knows of the 101 by then.
+                for entry in reader.feed(&piece[..n]) {
+                    line.session.record(line.conn, &entry);
+                }
+                if let Err(e) = to.write_all(&piece[..n]) {
+                    break Some(e);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Some(e),
+        }
+    };
+    for entry in reader.finish() {
+        line.session.record(line.conn, &entry);
+    }
+    let who = match dir {
+        Dir::Up => "the browser",
+        Dir::Down => "the server",
+    };
+    let (text, label) = match &why {
+        None => (format!("{who} closed its side (FIN)"), "FIN"),
+        Some(e) => (format!("{who}'s side failed: {e}"), "failed"),
+    };
+    if !line_is_silent(line) {
+        line.session.note(
+            line.conn,
+            dir,
+            &format!("connection #{}: {text}", line.conn),
+            label,
+        );
+    }
+    // The end goes on: a FIN as a FIN (the other side may still answer, RFC 9112 §9.6); a
+    // failure ends both ways.
+    let _ = match why {
+        None => to.shutdown(Shutdown::Write),
+        Some(_) => to.shutdown(Shutdown::Both),
+    };
+    if line.ended.fetch_add(1, Ordering::SeqCst) == 0 && dir == Dir::Down {
+        // The server is done. A browser closes its side when it reads the FIN; one that
+        // keeps it open would keep the other thread reading for ever: it has the server's
+        // linger time (`LINGER_TIMEOUT`) to do so.
+        let deadline = Instant::now() + LINGER_TIMEOUT;
+        while line.ended.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
+            thread::sleep(END_LOOK);
+        }
+        let _ = line.client.shutdown(Shutdown::Read);
+    }
+}
+
+/// How often the down thread looks whether the browser has closed, once the server has.
+const END_LOOK: Duration = Duration::from_millis(10);
+// ANCHOR_END: copy
+
+fn line_is_silent(line: &Line) -> bool {
+    line.exchange
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .is_silent()
+}
