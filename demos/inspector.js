@@ -148,6 +148,9 @@
         const label = entry.label.length > 38 ? entry.label.slice(0, 37) + '…' : entry.label;
         el('text', { x: WIDTH / 2, y: y - 4, 'text-anchor': 'middle', class: 'wire-arrow-label' },
           '#' + entry.conn + ' ' + label);
+        // When, at the left edge: the gaps between arrows are the technique's rhythm.
+        el('text', { x: 2, y: y + 3, 'font-size': 9, fill: '#555', class: 'wire-time' },
+          (entry.at / 1000).toFixed(2) + 's');
       } else {
         return;
       }
@@ -162,7 +165,8 @@
 
   // ---- The feed --------------------------------------------------------------------------
   function received(entry) {
-    if (entry.seq) lastSeq = Math.max(lastSeq, entry.seq);
+    // The server's numbering: a new session (the server restarted) starts again from 1.
+    if (entry.seq !== undefined) lastSeq = entry.seq;
     if (entry.kind === 'live') {
       pickThisPage();
       return;

@@ -79,7 +79,7 @@ pub struct App {
     /// Whether `POST /faults` may change them (`--fault-control`, or loopback alone).
     pub fault_control: bool,
     /// The wire inspector's sessions (`inspector/`), and whether pages may open one.
-    pub inspector: inspector::Inspector,
+    pub inspector: Arc<inspector::Inspector>,
     /// The log's queue, when anything is logged or traced (`None` with `--quiet` alone).
     log: Option<log::Log>,
 }
@@ -106,11 +106,11 @@ impl App {
         let fault_control = config
             .fault_control
             .unwrap_or_else(|| listens_on_loopback_alone(&config));
-        let inspector = inspector::Inspector::new(
+        let inspector = Arc::new(inspector::Inspector::new(
             config
                 .inspector
                 .unwrap_or_else(|| listens_on_loopback_alone(&config)),
-        );
+        ));
         let page_paths = pages.iter().map(|page| page.path.clone()).collect();
         App {
             config,

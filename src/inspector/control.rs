@@ -194,7 +194,12 @@ fn push(
     still_open: impl Fn() -> bool,
 ) {
     let waiter = session.log.waiter();
-    let mut cursor = since;
+    // A cursor past the log's end is from an older log (the server restarted, or the session
+    // was replaced): everything here is new to it.
+    let mut cursor = match since > session.log.last_id() {
+        true => 0,
+        false => since,
+    };
     let mut live = false;
     while !ended.load(Ordering::SeqCst) {
         session.touch();

@@ -19,10 +19,12 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::http::method::Method;
+use crate::http::request::{Parsed, parse_head};
 use crate::limits::MAX_HEAD_BYTES;
 use crate::ws::frame::{Header, Opcode, apply_mask, describe, parse_header};
 
-use super::{MAX_PREVIEW_BYTES, MAX_SHOWN_HEAD_BYTES, is_inspectors_own};
+use super::{COOKIE, MAX_PREVIEW_BYTES, MAX_SHOWN_HEAD_BYTES, cookie_value, is_inspectors_own};
 
 /// Which way the bytes went: `>` from the browser, `<` from the server, as `--trace` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,9 @@ pub struct Entry {
     pub arrow: bool,
     /// How many bytes of the wire it stands for.
     pub bytes: usize,
+    /// For a request head: the inspector cookie it carries (empty: none). Each request says
+    /// again whose it is, and the tap shows it to that browser's session.
+    pub cookie: Option<String>,
 }
 
 /// What the two directions of one connection tell each other.
@@ -255,6 +260,7 @@ impl Reader {
             label,
             arrow,
             bytes,
+            cookie: None,
         }
     }
 
@@ -470,18 +476,30 @@ impl Reader {
 
     fn request_head(&mut self, head: &[u8], out: &mut Vec<Entry>) {
         let text = String::from_utf8_lossy(head);
-        let first = text.lines().next().unwrap_or("");
+        // The server's own parser says what the router will see: the path decoded, the
+        // absolute form and a leading empty line undone. A head it refuses reaches no route.
+        let parsed = match parse_head(head) {
+            Ok(Parsed::Complete(request, _)) => Some(request),
+            _ => None,
+        };
+        let own = parsed.as_ref().is_some_and(|r| is_inspectors_own(&r.path));
+        let first = text.trim_start_matches("\r\n").lines().next().unwrap_or("");
         let mut words = first.split(' ');
         let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-        let own = is_inspectors_own(target);
         lock(&self.shared).asked.push_back(Asked {
-            head_only: method == "HEAD",
+            head_only: parsed.as_ref().is_some_and(|r| r.method == Method::Head),
             own,
         });
         self.own = own;
         if !own {
-            let label = format!("{method} {}", cut_chars(target, 40));
-            out.push(self.entry(Kind::Head, head_text(head), label, true, head.len()));
+            let label = format!("{} {}", cut_chars(method, 12), cut_chars(target, 40));
+            let mut entry = self.entry(Kind::Head, head_text(head), label, true, head.len());
+            // (A head the server refuses says nothing of whose it is: the connection stays
+            // with the browser it was shown to.)
+            entry.cookie = parsed
+                .as_ref()
+                .map(|r| cookie_value(r, COOKIE).unwrap_or("").to_string());
+            out.push(entry);
         }
         self.body_after(&text, false, out);
     }

@@ -40,6 +40,8 @@ pub const MAX_ENTRIES: usize = 1000;
 pub const MAX_ENTRY_JSON_BYTES: usize = 4 * 1024;
 /// Of a body, a chunk, an event or a frame's payload, the first bytes shown.
 pub const MAX_PREVIEW_BYTES: usize = 256;
+/// Of a label (the diagram's few words), the bytes kept.
+pub const MAX_LABEL_BYTES: usize = 80;
 /// Of a head, the bytes shown (a browser's heads are 400 to 800 bytes).
 pub const MAX_SHOWN_HEAD_BYTES: usize = 2 * 1024;
 /// The most sessions at once (browsers with the panel open). A new one past it replaces the
@@ -90,25 +92,30 @@ impl Session {
     /// Appends one entry of connection `conn`.
     pub fn record(&self, conn: u64, entry: &Entry) {
         let millis = self.started.elapsed().as_millis() as u64;
-        let mut text = entry.text.clone();
-        if text.len() > MAX_ENTRY_JSON_BYTES / 2 {
-            let cut = crate::text::cut(&text, MAX_ENTRY_JSON_BYTES / 2).len();
-            text = format!(
-                "{}\n… cut: entries show {} bytes at most\n",
-                &text[..cut],
-                cut
-            );
+        let label = crate::text::cut(&entry.label, MAX_LABEL_BYTES);
+        let json_with = |text: &str| {
+            Object::new()
+                .number("conn", conn)
+                .string("dir", entry.dir.arrow())
+                .string("kind", entry.kind.name())
+                .number("at", millis)
+                .string("label", label)
+                .bool("arrow", entry.arrow)
+                .number("bytes", entry.bytes as u64)
+                .string("text", text)
+                .finish()
+        };
+        // JSON escaping can make text up to six times longer (`<` is `\u003c`): the text is
+        // cut, by halves, until the whole entry fits.
+        let mut json = json_with(&entry.text);
+        let mut keep = entry.text.len();
+        while json.len() > MAX_ENTRY_JSON_BYTES && keep > 0 {
+            keep /= 2;
+            let kept = crate::text::cut(&entry.text, keep);
+            json = json_with(&format!(
+                "{kept}\n… cut here: an entry holds at most {MAX_ENTRY_JSON_BYTES} bytes of JSON\n"
+            ));
         }
-        let json = Object::new()
-            .number("conn", conn)
-            .string("dir", entry.dir.arrow())
-            .string("kind", entry.kind.name())
-            .number("at", millis)
-            .string("label", &entry.label)
-            .bool("arrow", entry.arrow)
-            .number("bytes", entry.bytes as u64)
-            .string("text", &text)
-            .finish();
         self.log.publish(&json);
     }
 
@@ -123,6 +130,7 @@ impl Session {
                 label: label.to_string(),
                 arrow: false,
                 bytes: 0,
+                cookie: None,
             },
         );
     }
@@ -165,7 +173,11 @@ impl Inspector {
 
     /// The session a request's cookie names, if it is alive.
     pub fn session_of(&self, request: &Request) -> Option<Arc<Session>> {
-        let token = cookie_value(request, COOKIE)?;
+        self.session_named(cookie_value(request, COOKIE)?)
+    }
+
+    /// The session with this token, if it is alive.
+    pub fn session_named(&self, token: &str) -> Option<Arc<Session>> {
         let mut sessions = self.sessions();
         let session = sessions.get(token).cloned()?;
         if session.read_at().elapsed() > SESSION_IDLE {
@@ -228,7 +240,7 @@ impl Inspector {
 }
 
 /// A cookie's value from the request's `Cookie` headers (RFC 6265 §5.4: `a=1; b=2`).
-fn cookie_value<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+pub(crate) fn cookie_value<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
     request
         .headers
         .iter()

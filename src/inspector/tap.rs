@@ -23,7 +23,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::decode::{Dir, Exchange, Reader};
-use super::{MAX_TAPPED, Session};
+use super::{Inspector, MAX_TAPPED, Session};
 use crate::limits::{LINGER_TIMEOUT, READ_CHUNK_BYTES, THREAD_STACK_BYTES, WRITE_TIMEOUT};
 
 /// A tap at work: `finish` waits for both directions to end.
@@ -63,8 +63,13 @@ impl Drop for Place {
 
 /// What both threads of one tap share.
 struct Line {
-    session: Arc<Session>,
+    /// The session shown this connection now: each request head says again whose it is
+    /// (its cookie), and `None` when it names no open session.
+    session: Mutex<Option<Arc<Session>>>,
+    inspector: Arc<Inspector>,
     conn: u64,
+    /// "#7 127.0.0.1:50312", for the note a session gets when it starts being shown this.
+    peer: String,
     client: Arc<TcpStream>,
     exchange: Arc<Mutex<Exchange>>,
     /// How many directions have ended: the second one to end closes what is left.
@@ -78,6 +83,7 @@ struct Line {
 /// `peer` is the connection's address, for the opening note.
 pub fn interpose(
     client: Arc<TcpStream>,
+    inspector: Arc<Inspector>,
     session: Arc<Session>,
     conn: u64,
     peer: &str,
@@ -98,23 +104,20 @@ pub fn interpose(
     let (server_end, tap_end) = crate::faults::relay::loopback_pair()?;
     let exchange = Arc::new(Mutex::new(Exchange::default()));
     let mut up = Reader::new(Dir::Up, Arc::clone(&exchange));
-    session.note(
-        conn,
-        Dir::Up,
-        &format!("connection {peer}: shown from here"),
-        "connection",
-    );
-    for entry in up.feed(already) {
-        session.record(conn, &entry);
-    }
     let line = Arc::new(Line {
-        session,
+        session: Mutex::new(None),
+        inspector,
         conn,
+        peer: peer.to_string(),
         client,
         exchange,
         ended: AtomicUsize::new(0),
         _place: place,
     });
+    line.show_to(Some(session));
+    for entry in up.feed(already) {
+        line.record(&entry);
+    }
     for socket in [&*line.client, &tap_end] {
         socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
         socket.set_read_timeout(None)?;
@@ -159,7 +162,7 @@ fn copy(line: &Line, server: &TcpStream, mut reader: Reader) {
                 // Shown before it is passed on: the browser can send a frame only after it
                 // has the 101, so the reader of its frames knows of the 101 by then.
                 for entry in reader.feed(&piece[..n]) {
-                    line.session.record(line.conn, &entry);
+                    line.record(&entry);
                 }
                 if let Err(e) = to.write_all(&piece[..n]) {
                     break Some(e);
@@ -170,7 +173,7 @@ fn copy(line: &Line, server: &TcpStream, mut reader: Reader) {
         }
     };
     for entry in reader.finish() {
-        line.session.record(line.conn, &entry);
+        line.record(&entry);
     }
     let who = match dir {
         Dir::Up => "the browser",
@@ -180,8 +183,10 @@ fn copy(line: &Line, server: &TcpStream, mut reader: Reader) {
         None => (format!("{who} closed its side (FIN)"), "FIN"),
         Some(e) => (format!("{who}'s side failed: {e}"), "failed"),
     };
-    if !line_is_silent(line) {
-        line.session.note(
+    if !line_is_silent(line)
+        && let Some(session) = line.current()
+    {
+        session.note(
             line.conn,
             dir,
             &format!("connection #{}: {text}", line.conn),
@@ -209,6 +214,49 @@ fn copy(line: &Line, server: &TcpStream, mut reader: Reader) {
 /// How often the down thread looks whether the browser has closed, once the server has.
 const END_LOOK: Duration = Duration::from_millis(10);
 // ANCHOR_END: copy
+
+impl Line {
+    fn current(&self) -> Option<Arc<Session>> {
+        self.session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// From now on, this connection is shown to `session` (or to nobody); a session that
+    /// starts being shown it is told where it comes in.
+    fn show_to(&self, session: Option<Arc<Session>>) {
+        let mut current = self
+            .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let same = match (&*current, &session) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        if let Some(session) = &session {
+            let text = format!("connection {}: shown from here", self.peer);
+            session.note(self.conn, Dir::Up, &text, "connection");
+        }
+        *current = session;
+    }
+
+    /// Shows `entry` to the connection's session. A request head names its browser again:
+    /// after a panel was closed and opened anew, the same connection belongs to the new
+    /// session, and a request without the cookie is nobody's to see.
+    fn record(&self, entry: &super::decode::Entry) {
+        if let Some(token) = &entry.cookie {
+            self.show_to(self.inspector.session_named(token));
+        }
+        if let Some(session) = self.current() {
+            session.record(self.conn, entry);
+        }
+    }
+}
 
 fn line_is_silent(line: &Line) -> bool {
     line.exchange

@@ -321,7 +321,7 @@ impl Connection<'_> {
     /// its cookie names a session: from this request (already read, with whatever arrived
     /// behind it) until the connection closes. The inspector's own requests open no tap.
     fn tap_if_inspected(&mut self, app: &App, request: &Request) {
-        if is_inspectors_own(&request.target) {
+        if is_inspectors_own(&request.path) {
             return;
         }
         let Some(session) = app.inspector.session_of(request) else {
@@ -329,9 +329,14 @@ impl Connection<'_> {
         };
         let client = self.watch.shared_stream();
         // No tap (the cap, or no thread): the connection goes on untapped, as it would have.
-        if let Ok((server_end, tap)) =
-            tap::interpose(client, session, self.id, &self.peer, &self.buf)
-        {
+        if let Ok((server_end, tap)) = tap::interpose(
+            client,
+            Arc::clone(&app.inspector),
+            session,
+            self.id,
+            &self.peer,
+            &self.buf,
+        ) {
             let _ = server_end.set_nodelay(true);
             let _ = server_end.set_write_timeout(Some(app.config.timeouts.write));
             self.watch = ClientWatch::shared(Arc::new(server_end));
