@@ -23,6 +23,7 @@
   let wanted = false; // whether the panel is meant to be open
   let backlog = null; // entries sent before "live", to pick this page's own from
   let openedAt = 0; // the session's last entry when this page opened the panel
+  let ending = Promise.resolve(); // the DELETE of a session being closed
   let earlier = []; // entries from before this page, shown on request
   const started = new Set(); // connections seen
 
@@ -80,7 +81,11 @@
       list.appendChild(row(entry));
       diagram.add(entry);
     }
-    while (list.children.length > MAX_SHOWN) list.firstElementChild.remove();
+    if (list.children.length > MAX_SHOWN) {
+      while (list.children.length > MAX_SHOWN) list.firstElementChild.remove();
+      // The diagram keeps what the list keeps: drawn again from it, now and then.
+      if (diagram.rows() > MAX_SHOWN + 100) diagram.redraw(Array.from(list.children, (item) => item.entry));
+    }
     if (atBottom) list.scrollTop = list.scrollHeight;
     status.textContent = 'Live: ' + list.children.length + ' entries on ' + started.size +
       ' connection' + (started.size === 1 ? '' : 's') + '.';
@@ -104,6 +109,7 @@
     svg.setAttribute('font-family', 'system-ui, sans-serif');
     box.appendChild(svg);
     let y = 0;
+    let rows = 0;
 
     function el(name, attributes, text) {
       const node = document.createElementNS(SVG, name);
@@ -123,7 +129,13 @@
         el('text', { x: x, y: 17, 'text-anchor': 'middle', 'font-weight': 'bold' }, name);
       }
       y = 30;
+      rows = 0;
       resize();
+    }
+
+    function redraw(entries) {
+      reset();
+      for (const entry of entries) add(entry);
     }
 
     function resize() {
@@ -136,6 +148,7 @@
     }
 
     function add(entry) {
+      rows += 1;
       if (entry.kind === 'note') {
         y += ROW - 10;
         el('text', { x: WIDTH / 2, y: y, 'text-anchor': 'middle', fill: '#555' },
@@ -152,6 +165,7 @@
         el('text', { x: 2, y: y + 3, 'font-size': 9, fill: '#555', class: 'wire-time' },
           (entry.at / 1000).toFixed(2) + 's');
       } else {
+        rows -= 1;
         return;
       }
       resize();
@@ -160,7 +174,7 @@
     }
 
     reset();
-    return { add, reset };
+    return { add, reset, redraw, rows: () => rows };
   })();
 
   // ---- The feed --------------------------------------------------------------------------
@@ -249,6 +263,9 @@
     status.textContent = 'Connecting…';
     let response;
     try {
+      // A panel closed a moment ago: its session must be gone before a new one is asked
+      // for, or this request, still carrying the old cookie, would be given the old one.
+      await ending;
       response = await fetch('/inspector', { method: 'POST', cache: 'no-store' });
     } catch (error) {
       status.textContent = 'The server cannot be reached.';
@@ -265,6 +282,13 @@
 
   function open() {
     wanted = true;
+    // A new session numbers its entries from 1: what the last one showed goes.
+    lastSeq = 0;
+    earlier = [];
+    showEarlierButton();
+    list.replaceChildren();
+    diagram.reset();
+    started.clear();
     panel.hidden = false;
     document.body.classList.add('inspecting');
     toggle.textContent = 'Hide the wire';
@@ -280,9 +304,15 @@
     toggle.textContent = 'Show the wire';
     toggle.setAttribute('aria-expanded', 'false');
     localStorage.removeItem(REMEMBER);
-    if (socket) socket.close(1000);
+    if (socket) {
+      // Let go of it at once: a panel opened again at once gets a feed of its own.
+      socket.onmessage = null;
+      socket.onclose = null;
+      socket.close(1000);
+      socket = null;
+    }
     // The server stops copying this browser's connections.
-    fetch('/inspector', { method: 'DELETE' }).catch(() => {});
+    ending = fetch('/inspector', { method: 'DELETE' }).catch(() => {});
   }
 
   toggle.addEventListener('click', () => (wanted ? close() : open()));

@@ -181,16 +181,17 @@ pub fn start_with(config: Config, extra_routes: Vec<Route>) -> Result<Running, S
     let pages = pages::build(&demos);
     let mut router = Router::default();
     pages::add_routes(&mut router, &pages);
-    for route in faults::control::routes()
-        .into_iter()
-        .chain(inspector::control::routes())
-    {
+    for route in faults::control::routes() {
         router.add(route);
     }
     for demo in &demos {
         for route in (demo.routes)() {
             router.add(route);
         }
+    }
+    // After the demos: `OPTIONS *` lists methods in the order routes were added.
+    for route in inspector::control::routes() {
+        router.add(route);
     }
     for route in extra_routes {
         router.add(route);

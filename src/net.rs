@@ -2,7 +2,7 @@
 //! left, closing gracefully. Nothing here knows HTTP or WebSocket; both build on it.
 
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -226,6 +226,31 @@ pub fn linger(mut stream: &TcpStream, timeout: Duration, max_bytes: usize) {
     }
 }
 
+/// The most strangers the listener that makes a pair accepts and drops before its own
+/// connection: only this process should ever connect to it.
+const MAX_STRANGERS: usize = 16;
+
+// ANCHOR: loopback_pair
+/// Two connected TCP sockets in this process. std has no `socketpair` for TCP, so: a fresh
+/// listener on 127.0.0.1, a connect to it, and the accept that matches, then the listener is
+/// dropped. A fresh one each time, not one shared: a shared listener's queue can be filled by
+/// any local process that finds its port, and then our own connect waits for ever. A stranger
+/// that finds this one in its moment of life is accepted and dropped: ours is the connection
+/// whose address is our connect's.
+pub fn loopback_pair() -> io::Result<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    let ours = TcpStream::connect(listener.local_addr()?)?;
+    let our_address: SocketAddr = ours.local_addr()?;
+    for _ in 0..MAX_STRANGERS {
+        let (theirs, from) = listener.accept()?;
+        if from == our_address {
+            return Ok((ours, theirs));
+        }
+    }
+    Err(io::Error::other("the loopback listener is being flooded"))
+}
+// ANCHOR_END: loopback_pair
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +318,17 @@ mod tests {
         let big = vec![0u8; 64 * 1024 * 1024];
         let error = write_all_within(&server, &[&big], limit).unwrap_err();
         assert!(is_timeout(&error), "{error:?}");
+    }
+
+    #[test]
+    fn a_pair_is_connected_both_ways() {
+        let (mut a, mut b) = loopback_pair().unwrap();
+        a.write_all(b"ping").unwrap();
+        let mut four = [0u8; 4];
+        b.read_exact(&mut four).unwrap();
+        assert_eq!(&four, b"ping");
+        b.write_all(b"pong").unwrap();
+        a.read_exact(&mut four).unwrap();
+        assert_eq!(&four, b"pong");
     }
 }

@@ -18,7 +18,7 @@
 //! the client has seen everything.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -37,9 +37,6 @@ pub const RELAY_TICK: Duration = Duration::from_millis(20);
 /// none of them counted by `--max-conns`: without a cap, a client asking `?faults=latency` on
 /// every request could triple what each of its connections costs the server. Past it: 503.
 pub const MAX_RELAYS: usize = 256;
-/// The most strangers the loopback listener that makes pairs accepts and drops before its own
-/// connection: only this process should ever connect to it.
-const MAX_STRANGERS: usize = 16;
 // ANCHOR_END: relay_limits
 
 /// The interim answer to `Expect: 100-continue`, as the server writes it.
@@ -150,7 +147,7 @@ pub fn interpose(
             "{MAX_RELAYS} connections are relayed already (MAX_RELAYS); try again later"
         ))
     })?;
-    let (server_end, relay_end) = loopback_pair()?;
+    let (server_end, relay_end) = crate::net::loopback_pair()?;
     let line = Arc::new(Line {
         _ticket: ticket,
         faults,
@@ -509,27 +506,6 @@ fn sleep_until(when: Instant) {
     }
 }
 
-// ANCHOR: loopback_pair
-/// Two connected TCP sockets in this process. std has no `socketpair` for TCP, so: a fresh
-/// listener on 127.0.0.1, a connect to it, and the accept that matches, then the listener is
-/// dropped. A fresh one each time, not one shared: a shared listener's queue can be filled by
-/// any local process that finds its port, and then our own connect waits for ever. A stranger
-/// that finds this one in its moment of life is accepted and dropped: ours is the connection
-/// whose address is our connect's.
-pub fn loopback_pair() -> io::Result<(TcpStream, TcpStream)> {
-    let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
-    let ours = TcpStream::connect(listener.local_addr()?)?;
-    let our_address: SocketAddr = ours.local_addr()?;
-    for _ in 0..MAX_STRANGERS {
-        let (theirs, from) = listener.accept()?;
-        if from == our_address {
-            return Ok((ours, theirs));
-        }
-    }
-    Err(io::Error::other("the loopback listener is being flooded"))
-}
-// ANCHOR_END: loopback_pair
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,17 +518,5 @@ mod tests {
         assert!(Ticket::take().is_none(), "one past the cap");
         drop(tickets);
         assert!(Ticket::take().is_some(), "given back");
-    }
-
-    #[test]
-    fn a_pair_is_connected_both_ways() {
-        let (mut a, mut b) = loopback_pair().unwrap();
-        a.write_all(b"ping").unwrap();
-        let mut four = [0u8; 4];
-        b.read_exact(&mut four).unwrap();
-        assert_eq!(&four, b"ping");
-        b.write_all(b"pong").unwrap();
-        a.read_exact(&mut four).unwrap();
-        assert_eq!(&four, b"pong");
     }
 }

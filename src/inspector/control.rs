@@ -91,7 +91,7 @@ fn open(request: &Request, context: &Context) -> Reply {
         }
     };
     // HttpOnly: no script needs it, the browser sends it. SameSite=Strict: another site's
-    // page cannot make this browser's requests carry it (RFC 6265bis §5.4.7).
+    // page cannot make this browser's requests carry it (the SameSite attribute, RFC 6265bis).
     let cookie = format!(
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
         session.token

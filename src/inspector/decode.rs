@@ -191,6 +191,8 @@ pub struct Reader {
     /// An event's lines so far, and the part of a line not yet ended.
     event_lines: String,
     partial_line: Vec<u8>,
+    /// The last event-stream byte was a CR: a LF now ends nothing more.
+    after_cr: bool,
 }
 
 impl Reader {
@@ -206,6 +208,7 @@ impl Reader {
             own: false,
             event_lines: String::new(),
             partial_line: Vec::new(),
+            after_cr: false,
         }
     }
 
@@ -586,6 +589,7 @@ impl Reader {
         self.event_stream = false;
         self.event_lines.clear();
         self.partial_line.clear();
+        self.after_cr = false;
     }
 
     /// Body bytes of an event stream are also read as lines (WHATWG HTML §9.2.6: lines end
@@ -595,9 +599,13 @@ impl Reader {
             return;
         }
         for &byte in bytes {
-            if byte == b'\n' {
+            // The LF of a CR LF: that line ended at its CR.
+            let after_cr = std::mem::replace(&mut self.after_cr, byte == b'\r');
+            if byte == b'\n' && after_cr {
+                continue;
+            }
+            if byte == b'\n' || byte == b'\r' {
                 let line = String::from_utf8_lossy(&self.partial_line).into_owned();
-                let line = line.strip_suffix('\r').unwrap_or(&line).to_string();
                 self.partial_line.clear();
                 self.event_lines.push_str(&line);
                 self.event_lines.push('\n');
@@ -743,8 +751,14 @@ fn event_label(fields: &[&str]) -> String {
     if let Some(id) = value("id") {
         label.push_str(&format!(" id: {}", cut_chars(&id, 12)));
     }
-    if value("data").is_none() && value("retry").is_some() {
-        label = "retry".to_string();
+    if value("data").is_none() {
+        // No data: the browser fires no event (WHATWG HTML §9.2.6, "dispatch the event":
+        // an empty data buffer ends there), though an id still sets the last event ID.
+        label = match (value("id"), value("retry")) {
+            (Some(id), _) => format!("id: {}, no data: no event", cut_chars(&id, 12)),
+            (None, Some(_)) => "retry".to_string(),
+            (None, None) => "no data: no event".to_string(),
+        };
     }
     label
 }
@@ -932,6 +946,25 @@ mod tests {
             // The chunks of an event stream are drawn as its events.
             assert!(!entries[1].arrow && entries[2].arrow);
         }
+    }
+
+    #[test]
+    fn event_stream_lines_may_end_in_cr_lf_lf_or_a_lone_cr() {
+        let (_, mut down) = pair_after_get();
+        let entries = down.feed(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 36\r\n\r\n\
+              data: a\r\rdata: b\r\n\r\ndata: c\n\nid: 4\r\r",
+        );
+        assert_eq!(
+            labels(&entries)[1..],
+            [
+                ("event", "event: message".into()),
+                ("event", "event: message".into()),
+                ("event", "event: message".into()),
+                ("event", "id: 4, no data: no event".into()),
+            ]
+        );
+        assert_eq!(entries[2].text, "data: b\n\n");
     }
 
     #[test]

@@ -86,6 +86,9 @@ pub struct Session {
     pub started: Instant,
     /// When a feed last read it (or it was opened): for `SESSION_IDLE`.
     read_at: Mutex<Instant>,
+    /// Closed, replaced or expired: a tap that still holds it lets it go, and its memory
+    /// with it (`tap.rs`).
+    ended: AtomicBool,
 }
 
 impl Session {
@@ -135,6 +138,11 @@ impl Session {
         );
     }
 
+    /// Whether the session has ended (it is no longer among the open ones).
+    pub fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Relaxed)
+    }
+
     pub fn touch(&self) {
         *self
             .read_at
@@ -181,7 +189,7 @@ impl Inspector {
         let mut sessions = self.sessions();
         let session = sessions.get(token).cloned()?;
         if session.read_at().elapsed() > SESSION_IDLE {
-            sessions.remove(token);
+            end(&mut sessions, token);
             self.any_open.store(!sessions.is_empty(), Ordering::Relaxed);
             return None;
         }
@@ -201,9 +209,17 @@ impl Inspector {
             log: Hub::new(MAX_ENTRIES),
             started: Instant::now(),
             read_at: Mutex::new(Instant::now()),
+            ended: AtomicBool::new(false),
         });
         let mut sessions = self.sessions();
-        sessions.retain(|_, s| s.read_at().elapsed() <= SESSION_IDLE);
+        let idle: Vec<String> = sessions
+            .values()
+            .filter(|s| s.read_at().elapsed() > SESSION_IDLE)
+            .map(|s| s.token.clone())
+            .collect();
+        for token in idle {
+            end(&mut sessions, &token);
+        }
         while sessions.len() >= MAX_SESSIONS {
             let Some(oldest) = sessions
                 .values()
@@ -212,7 +228,7 @@ impl Inspector {
             else {
                 break;
             };
-            sessions.remove(&oldest);
+            end(&mut sessions, &oldest);
         }
         sessions.insert(token, Arc::clone(&session));
         self.any_open.store(true, Ordering::Relaxed);
@@ -223,7 +239,7 @@ impl Inspector {
     pub fn close(&self, request: &Request) {
         if let Some(token) = cookie_value(request, COOKIE) {
             let mut sessions = self.sessions();
-            sessions.remove(token);
+            end(&mut sessions, token);
             self.any_open.store(!sessions.is_empty(), Ordering::Relaxed);
         }
     }
@@ -236,6 +252,13 @@ impl Inspector {
     /// How many sessions are open.
     pub fn open_sessions(&self) -> usize {
         self.sessions().len()
+    }
+}
+
+/// Takes a session off the open ones, and says so to whoever still holds it.
+fn end(sessions: &mut HashMap<String, Arc<Session>>, token: &str) {
+    if let Some(session) = sessions.remove(token) {
+        session.ended.store(true, Ordering::Relaxed);
     }
 }
 
@@ -305,6 +328,21 @@ mod tests {
         inspector.close(&request(&with));
         assert!(inspector.session_of(&request(&with)).is_none());
         assert!(!inspector.any_open(), "nothing open: back to one check");
+    }
+
+    #[test]
+    fn a_session_ended_says_so_to_whoever_still_holds_it() {
+        let inspector = Inspector::new(true);
+        let session = inspector
+            .open(&request("POST /inspector HTTP/1.1\r\nHost: x\r\n\r\n"))
+            .unwrap();
+        assert!(!session.has_ended());
+        let with = format!(
+            "DELETE /inspector HTTP/1.1\r\nHost: x\r\nCookie: {COOKIE}={}\r\n\r\n",
+            session.token
+        );
+        inspector.close(&request(&with));
+        assert!(session.has_ended(), "a tap holding it lets it go (tap.rs)");
     }
 
     #[test]

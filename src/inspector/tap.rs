@@ -15,7 +15,7 @@
 //! that carries a session's cookie until it closes; each direction's end is passed on (a FIN
 //! as a FIN) and noted.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use super::decode::{Dir, Exchange, Reader};
 use super::{Inspector, MAX_TAPPED, Session};
 use crate::limits::{LINGER_TIMEOUT, READ_CHUNK_BYTES, THREAD_STACK_BYTES, WRITE_TIMEOUT};
+use crate::net::write_all_within;
 
 /// A tap at work: `finish` waits for both directions to end.
 pub struct Tap {
@@ -101,7 +102,7 @@ pub fn interpose(
         );
         return Err(io::Error::other("MAX_TAPPED"));
     };
-    let (server_end, tap_end) = crate::faults::relay::loopback_pair()?;
+    let (server_end, tap_end) = crate::net::loopback_pair()?;
     let exchange = Arc::new(Mutex::new(Exchange::default()));
     let mut up = Reader::new(Dir::Up, Arc::clone(&exchange));
     let line = Arc::new(Line {
@@ -150,7 +151,7 @@ pub fn interpose(
 /// One direction: read, show, pass on; at the end, pass the end on and say who ended.
 fn copy(line: &Line, server: &TcpStream, mut reader: Reader) {
     let dir = reader.dir();
-    let (mut from, mut to) = match dir {
+    let (mut from, to) = match dir {
         Dir::Up => (&*line.client, server),
         Dir::Down => (server, &*line.client),
     };
@@ -164,7 +165,9 @@ fn copy(line: &Line, server: &TcpStream, mut reader: Reader) {
                 for entry in reader.feed(&piece[..n]) {
                     line.record(&entry);
                 }
-                if let Err(e) = to.write_all(&piece[..n]) {
+                // One deadline for the whole piece, not one per system call: a browser
+                // reading a trickle cannot keep the tap writing for ever (`net.rs`).
+                if let Err(e) = write_all_within(to, &[&piece[..n]], WRITE_TIMEOUT) {
                     break Some(e);
                 }
             }
@@ -216,11 +219,17 @@ const END_LOOK: Duration = Duration::from_millis(10);
 // ANCHOR_END: copy
 
 impl Line {
+    /// The session shown this connection now; one that has ended is let go of here, so
+    /// its memory goes with it even while the connection lasts (a long WebSocket).
     fn current(&self) -> Option<Arc<Session>> {
-        self.session
+        let mut current = self
+            .session
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current.as_ref().is_some_and(|s| s.has_ended()) {
+            *current = None;
+        }
+        current.clone()
     }
 
     /// From now on, this connection is shown to `session` (or to nobody); a session that

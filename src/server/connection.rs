@@ -256,8 +256,10 @@ impl Connection<'_> {
             return Ok(()); // the common case costs two checks
         }
         // The pages and the switch itself are never faulted by the server-wide setting.
+        // Nor the inspector, whose feed must show the faults, not suffer them.
         let exempt = ["/faults", "/favicon.ico"].contains(&request.path.as_str())
-            || app.page_paths.contains(&request.path);
+            || app.page_paths.contains(&request.path)
+            || is_inspectors_own(&request.path);
         let faults = app
             .faults
             .for_request(request, exempt)
