@@ -277,7 +277,13 @@
       return;
     }
     openedAt = (await response.json()).last;
-    if (wanted && !socket) connect();
+    if (!wanted) {
+      // Closed while it was opening: the DELETE went before this cookie existed, and ended
+      // nothing. End the session now, or it would tap this browser for ten minutes.
+      ending = fetch('/inspector', { method: 'DELETE' }).catch(() => {});
+      return;
+    }
+    if (!socket) connect();
   }
 
   function open() {

@@ -90,8 +90,10 @@ fn open(request: &Request, context: &Context) -> Reply {
             return Response::refusal(500, &reason).into();
         }
     };
-    // HttpOnly: no script needs it, the browser sends it. SameSite=Strict: another site's
-    // page cannot make this browser's requests carry it (the SameSite attribute, RFC 6265bis).
+    // HttpOnly: no script needs it, the browser sends it. (The panel shows it in the heads
+    // it lists, to this same browser: a page's script could open the feed itself anyway.)
+    // SameSite=Strict: another site's page cannot make this browser's requests carry it
+    // (the SameSite attribute, RFC 6265bis).
     let cookie = format!(
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
         session.token

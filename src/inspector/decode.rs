@@ -21,10 +21,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::http::method::Method;
 use crate::http::request::{Parsed, parse_head};
-use crate::limits::MAX_HEAD_BYTES;
+use crate::limits::{MAX_CHUNK_LINE, MAX_HEAD_BYTES, MAX_TRAILER_BYTES};
 use crate::ws::frame::{Header, Opcode, apply_mask, describe, parse_header};
 
 use super::{COOKIE, MAX_PREVIEW_BYTES, MAX_SHOWN_HEAD_BYTES, cookie_value, is_inspectors_own};
+
+/// The longest frame header (RFC 6455 §5.2): two bytes, a 64-bit length, a masking key.
+const MAX_FRAME_HEADER_BYTES: usize = 2 + 8 + 4;
+/// The most of an event's lines kept while its blank line has not come: past it, the start
+/// is dropped (the server keeps its own cap on what it accepts; this is only for showing).
+const MAX_EVENT_KEPT_BYTES: usize = 4 * MAX_PREVIEW_BYTES;
 
 /// Which way the bytes went: `>` from the browser, `<` from the server, as `--trace` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,8 +297,8 @@ impl Reader {
                 take.max(1)
             }
             State::ChunkSize => {
-                let Some(end) = find(&self.pending_with(bytes, 1024 + 2), b"\r\n") else {
-                    return self.wait_for_more(bytes, 1024, out, "a chunk size line");
+                let Some(end) = find(&self.pending_with(bytes, MAX_CHUNK_LINE + 2), b"\r\n") else {
+                    return self.wait_for_more(bytes, MAX_CHUNK_LINE, out, "a chunk size line");
                 };
                 let used = self.take_pending(bytes, end + 2);
                 let line = String::from_utf8_lossy(&self.pending[..end]).into_owned();
@@ -363,9 +369,14 @@ impl Reader {
             State::Trailers => {
                 // A blank line first: no trailers. (Looked for first: a pipelined head may
                 // follow, with a blank line of its own.)
-                let have = self.pending_with(bytes, 4096 + 4);
+                let have = self.pending_with(bytes, MAX_TRAILER_BYTES + 4);
                 let Some(end) = starts_blank(&have).or_else(|| find(&have, b"\r\n\r\n")) else {
-                    return self.wait_for_more(bytes, 4096, out, "a chunked body's trailers");
+                    return self.wait_for_more(
+                        bytes,
+                        MAX_TRAILER_BYTES,
+                        out,
+                        "a chunked body's trailers",
+                    );
                 };
                 let used = self.take_pending(bytes, end + if end == 0 { 2 } else { 4 });
                 if !self.own {
@@ -636,7 +647,7 @@ impl Reader {
             let bytes = block.len();
             out.push(self.entry(Kind::Event, text, label, true, bytes));
         }
-        if self.event_lines.len() > 4 * MAX_PREVIEW_BYTES {
+        if self.event_lines.len() > MAX_EVENT_KEPT_BYTES {
             self.event_lines.clear(); // an event too long to show: its start is dropped
         }
         while self.event_lines.starts_with('\n') {
@@ -667,7 +678,7 @@ impl Reader {
             }
             return take;
         }
-        let have = self.pending_with(bytes, 14);
+        let have = self.pending_with(bytes, MAX_FRAME_HEADER_BYTES);
         match parse_header(&have) {
             Ok(None) => {
                 self.pending.extend_from_slice(bytes);
@@ -737,8 +748,10 @@ impl Reader {
 
 /// An event's label for the diagram: its type and id, or "comment".
 fn event_label(fields: &[&str]) -> String {
+    // The last of a field counts (WHATWG HTML §9.2.6: each `event:` or `id:` replaces the
+    // one before).
     let value = |name: &str| {
-        fields.iter().find_map(|line| {
+        fields.iter().rev().find_map(|line| {
             let (field, value) = line.split_once(':').unwrap_or((line, ""));
             (field == name).then(|| value.strip_prefix(' ').unwrap_or(value).to_string())
         })
@@ -965,6 +978,19 @@ mod tests {
             ]
         );
         assert_eq!(entries[2].text, "data: b\n\n");
+    }
+
+    #[test]
+    fn the_last_event_field_names_the_event() {
+        assert_eq!(
+            event_label(&["event: a", "event: b", "data: x"]),
+            "event: b"
+        );
+        assert_eq!(
+            event_label(&["id: 1", "data: x", "id: 2"]),
+            "event: message id: 2"
+        );
+        assert_eq!(event_label(&[": just a comment"]), "comment");
     }
 
     #[test]

@@ -18,13 +18,13 @@
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::decode::{Dir, Exchange, Reader};
 use super::{Inspector, MAX_TAPPED, Session};
-use crate::limits::{LINGER_TIMEOUT, READ_CHUNK_BYTES, THREAD_STACK_BYTES, WRITE_TIMEOUT};
+use crate::limits::{LINGER_TIMEOUT, READ_CHUNK_BYTES, THREAD_STACK_BYTES};
 use crate::net::write_all_within;
 
 /// A tap at work: `finish` waits for both directions to end.
@@ -65,8 +65,9 @@ impl Drop for Place {
 /// What both threads of one tap share.
 struct Line {
     /// The session shown this connection now: each request head says again whose it is
-    /// (its cookie), and `None` when it names no open session.
-    session: Mutex<Option<Arc<Session>>>,
+    /// (its cookie), and `None` when it names no open session. Weak: a session that ends
+    /// is gone with its memory at once, whatever taps still point at it.
+    session: Mutex<Option<Weak<Session>>>,
     inspector: Arc<Inspector>,
     conn: u64,
     /// "#7 127.0.0.1:50312", for the note a session gets when it starts being shown this.
@@ -75,6 +76,9 @@ struct Line {
     exchange: Arc<Mutex<Exchange>>,
     /// How many directions have ended: the second one to end closes what is left.
     ended: AtomicUsize,
+    /// The server's write timeout (`WRITE_TIMEOUT`, unless a test shortens it): the tap
+    /// waits for a slow reader no longer than the server would.
+    write_timeout: Duration,
     _place: Place,
 }
 
@@ -89,6 +93,7 @@ pub fn interpose(
     conn: u64,
     peer: &str,
     already: &[u8],
+    write_timeout: Duration,
 ) -> io::Result<(TcpStream, Tap)> {
     let Some(place) = Place::take() else {
         session.note(
@@ -113,6 +118,7 @@ pub fn interpose(
         client,
         exchange,
         ended: AtomicUsize::new(0),
+        write_timeout,
         _place: place,
     });
     line.show_to(Some(session));
@@ -120,7 +126,7 @@ pub fn interpose(
         line.record(&entry);
     }
     for socket in [&*line.client, &tap_end] {
-        socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        socket.set_write_timeout(Some(write_timeout))?;
         socket.set_read_timeout(None)?;
         let _ = socket.set_nodelay(true);
     }
@@ -167,7 +173,7 @@ fn copy(line: &Line, server: &TcpStream, mut reader: Reader) {
                 }
                 // One deadline for the whole piece, not one per system call: a browser
                 // reading a trickle cannot keep the tap writing for ever (`net.rs`).
-                if let Err(e) = write_all_within(to, &[&piece[..n]], WRITE_TIMEOUT) {
+                if let Err(e) = write_all_within(to, &[&piece[..n]], line.write_timeout) {
                     break Some(e);
                 }
             }
@@ -211,6 +217,9 @@ fn copy(line: &Line, server: &TcpStream, mut reader: Reader) {
             thread::sleep(END_LOOK);
         }
         let _ = line.client.shutdown(Shutdown::Read);
+        // And an up thread stuck writing what the browser still sends (a refused upload)
+        // into the server's end, which nobody reads now, fails at once.
+        let _ = server.shutdown(Shutdown::Both);
     }
 }
 
@@ -226,10 +235,12 @@ impl Line {
             .session
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if current.as_ref().is_some_and(|s| s.has_ended()) {
+        let session = current.as_ref().and_then(Weak::upgrade);
+        if session.as_ref().is_none_or(|s| s.has_ended()) {
             *current = None;
+            return None;
         }
-        current.clone()
+        session
     }
 
     /// From now on, this connection is shown to `session` (or to nobody); a session that
@@ -239,8 +250,8 @@ impl Line {
             .session
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let same = match (&*current, &session) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        let same = match (current.as_ref().and_then(Weak::upgrade), &session) {
+            (Some(a), Some(b)) => Arc::ptr_eq(&a, b),
             (None, None) => true,
             _ => false,
         };
@@ -251,7 +262,7 @@ impl Line {
             let text = format!("connection {}: shown from here", self.peer);
             session.note(self.conn, Dir::Up, &text, "connection");
         }
-        *current = session;
+        *current = session.as_ref().map(Arc::downgrade);
     }
 
     /// Shows `entry` to the connection's session. A request head names its browser again:

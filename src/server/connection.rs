@@ -330,20 +330,27 @@ impl Connection<'_> {
             return;
         };
         let client = self.watch.shared_stream();
-        // No tap (the cap, or no thread): the connection goes on untapped, as it would have.
-        if let Ok((server_end, tap)) = tap::interpose(
+        // No tap: past `MAX_TAPPED` the connection goes on untapped (its session is told);
+        // a tap that could not start its threads has shut the connection (a thread may have
+        // read the browser's bytes already), and the log says so.
+        let tapped = tap::interpose(
             client,
             Arc::clone(&app.inspector),
             session,
             self.id,
             &self.peer,
             &self.buf,
-        ) {
-            let _ = server_end.set_nodelay(true);
-            let _ = server_end.set_write_timeout(Some(app.config.timeouts.write));
-            self.watch = ClientWatch::shared(Arc::new(server_end));
-            self.read_timeout = None;
-            self.tap = Some(tap);
+            app.config.timeouts.write,
+        );
+        match tapped {
+            Ok((server_end, tap)) => {
+                let _ = server_end.set_nodelay(true);
+                let _ = server_end.set_write_timeout(Some(app.config.timeouts.write));
+                self.watch = ClientWatch::shared(Arc::new(server_end));
+                self.read_timeout = None;
+                self.tap = Some(tap);
+            }
+            Err(e) => app.log(&format!("{} not shown to its inspector: {e}", self.peer)),
         }
     }
     // ANCHOR_END: tap_if_inspected
