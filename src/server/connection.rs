@@ -350,7 +350,12 @@ impl Connection<'_> {
                 self.read_timeout = None;
                 self.tap = Some(tap);
             }
-            Err(e) => app.log(&format!("{} not shown to its inspector: {e}", self.peer)),
+            Err(e) => {
+                // The tap may have changed the socket's timeouts before it failed: the next
+                // wait sets the read timeout again.
+                self.read_timeout = None;
+                app.log(&format!("{} not shown to its inspector: {e}", self.peer));
+            }
         }
     }
     // ANCHOR_END: tap_if_inspected
