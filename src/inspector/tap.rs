@@ -65,8 +65,8 @@ impl Drop for Place {
 /// What both threads of one tap share.
 struct Line {
     /// The session shown this connection now: each request head says again whose it is
-    /// (its cookie), and `None` when it names no open session. Weak: a session that ends
-    /// is gone with its memory at once, whatever taps still point at it.
+    /// (its cookie), and `None` when it names no open session. Weak: no tap keeps a session
+    /// that has ended, or its memory, alive.
     session: Mutex<Option<Weak<Session>>>,
     inspector: Arc<Inspector>,
     conn: u64,

@@ -293,10 +293,7 @@ impl Connection<'_> {
         let client = self.watch.shared_stream();
         match interpose(client, faults, app.log_sink(), self.peer.clone()) {
             Ok((server_end, relay)) => {
-                let _ = server_end.set_nodelay(true);
-                let _ = server_end.set_write_timeout(Some(app.config.timeouts.write));
-                self.watch = ClientWatch::shared(Arc::new(server_end));
-                self.read_timeout = None;
+                self.carry_on_with(app, server_end);
                 self.relay = Some(relay);
                 app.log(&format!(
                     "{} faults on this connection: {faults}",
@@ -344,10 +341,7 @@ impl Connection<'_> {
         );
         match tapped {
             Ok((server_end, tap)) => {
-                let _ = server_end.set_nodelay(true);
-                let _ = server_end.set_write_timeout(Some(app.config.timeouts.write));
-                self.watch = ClientWatch::shared(Arc::new(server_end));
-                self.read_timeout = None;
+                self.carry_on_with(app, server_end);
                 self.tap = Some(tap);
             }
             Err(e) => {
@@ -359,6 +353,16 @@ impl Connection<'_> {
         }
     }
     // ANCHOR_END: tap_if_inspected
+
+    /// Behind a relay or a tap, the server carries on with the other end of its loopback
+    /// pair, set up as the client's socket was (`serve`): no Nagle, the write deadline, and
+    /// the read timeout set afresh on the next wait.
+    fn carry_on_with(&mut self, app: &App, server_end: TcpStream) {
+        let _ = server_end.set_nodelay(true);
+        let _ = server_end.set_write_timeout(Some(app.config.timeouts.write));
+        self.watch = ClientWatch::shared(Arc::new(server_end));
+        self.read_timeout = None;
+    }
 
     // ANCHOR: read_request
     /// Reads until a whole head has arrived. The first request's head must arrive within the
