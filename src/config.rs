@@ -59,6 +59,11 @@ OPTIONS:
                      whether pages may open the wire inspector, which shows a browser the
                      bytes of its own connections (docs/01-http-by-hand.md; default: on only
                      when the server listens on loopback alone)
+    --room memory|redis://HOST:PORT
+                     where the chat room lives (default memory): in this process, or in
+                     a Redis stream that several webwire processes share, so a client may
+                     move between them with its cursor (docs/17-beyond-one-server.md);
+                     redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] as redis-cli takes it
     --trace          print every request head and response head as it crosses the wire,
                      with CR LF made visible, and every WebSocket frame header
     --quiet, -q      do not log requests
@@ -67,8 +72,8 @@ OPTIONS:
 
 EXIT STATUS:
     0 after --help or --list; 1 when the server cannot start (the port is taken, the
-    address cannot be used); 2 for a mistake on the command line (an unknown option or
-    demo, a bad value)
+    address cannot be used, the room's Redis cannot be reached); 2 for a mistake on the
+    command line (an unknown option or demo, a bad value)
 ";
 
 /// How long the server waits for what. Tests shorten these; `limits.rs` has the defaults
@@ -130,6 +135,8 @@ pub struct Config {
     /// `--inspector on|off`: whether pages may open the wire inspector (`inspector/`);
     /// `None`: only when the server listens on loopback alone.
     pub inspector: Option<bool>,
+    /// `--room`: where the chat room's log lives (`room/`).
+    pub room: crate::room::Store,
 }
 
 impl Default for Config {
@@ -152,6 +159,7 @@ impl Default for Config {
             faults: crate::faults::Faults::default(),
             fault_control: None,
             inspector: None,
+            room: crate::room::Store::Memory,
         }
     }
 }
@@ -229,6 +237,13 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                     Some("off") => Some(false),
                     _ => return Err("--inspector needs on or off".to_string()),
                 };
+            }
+            "--room" => {
+                let value = args
+                    .next()
+                    .ok_or("--room needs memory or redis://HOST:PORT")?;
+                config.room =
+                    crate::room::Store::parse(&value).map_err(|e| format!("--room {e}"))?;
             }
             "--tick-ms" => config.tick = millis(&arg, args.next())?,
             "--hold-ms" => config.hold = millis(&arg, args.next())?,
@@ -367,6 +382,15 @@ mod tests {
                 "--fault-control needs on or off",
             ),
             (&["--inspector"], "--inspector needs on or off"),
+            (&["--room"], "--room needs memory or redis://HOST:PORT"),
+            (
+                &["--room", "redis:/h"],
+                "--room redis:/h: a room lives in memory or at redis://HOST:PORT",
+            ),
+            (
+                &["--room", "redis://h:x"],
+                "--room redis://h:x: \"x\" is not a port number",
+            ),
         ] {
             assert_eq!(parse(args).err().as_deref(), Some(want));
         }

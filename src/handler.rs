@@ -254,7 +254,7 @@ mod tests {
             max_held: Some(max_held),
             ..Config::default()
         };
-        App::new(config, Vec::new(), Vec::new(), Vec::new())
+        App::new(config, Vec::new(), Vec::new(), Vec::new(), None)
     }
 
     fn watch() -> ClientWatch {

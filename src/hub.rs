@@ -147,16 +147,46 @@ impl Hub {
 
     /// Appends an event, wakes every waiting reader once, and returns the event.
     pub fn publish(&self, text: &str) -> Event {
+        let log = self
+            .log
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let event = Event {
+            id: log.last_id + 1,
+            text: text.to_string(),
+            ts: now_millis(),
+        };
+        self.add(log, event.clone());
+        event
+    }
+
+    // ANCHOR: append
+    /// Adds an event numbered elsewhere: a room whose log lives in Redis (`room/`) keeps a
+    /// copy here, so its readers wait and are woken exactly as with a log in memory. An id
+    /// at or below the newest is one this copy has already (false). An id further on than
+    /// the next means the events between are gone for good (the shared log was trimmed past
+    /// them while this process could not read it): the copy starts again from this one, and
+    /// readers behind it get the gap signal, read off the ids as always.
+    pub fn append(&self, event: Event) -> bool {
         let mut log = self
             .log
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        log.last_id += 1;
-        let event = Event {
-            id: log.last_id,
-            text: text.to_string(),
-            ts: now_millis(),
-        };
+        if event.id <= log.last_id {
+            return false;
+        }
+        if event.id != log.last_id + 1 {
+            log.events.clear();
+        }
+        self.add(log, event);
+        true
+    }
+    // ANCHOR_END: append
+
+    /// Puts `event` (the next id, or one after a cleared log) at the end of the log, lets
+    /// the lock go, and hands the event to every waiting reader.
+    fn add(&self, mut log: std::sync::RwLockWriteGuard<'_, Log>, event: Event) {
+        log.last_id = event.id;
         log.events.push_back(event.clone());
         while log.events.len() > self.capacity {
             log.events.pop_front();
@@ -182,7 +212,6 @@ impl Hub {
                 }
             }
         }
-        event
     }
 
     /// Readers waiting now.
@@ -426,6 +455,25 @@ mod tests {
         }
         let ids: Vec<u64> = hub.after(0).iter().map(|e| e.id).collect();
         assert_eq!(ids, [2, 3]);
+    }
+
+    #[test]
+    fn a_copy_takes_events_numbered_elsewhere_once_each_and_starts_over_after_a_hole() {
+        let hub = Hub::new(10);
+        let event = |id: u64| Event {
+            id,
+            text: format!("m{id}"),
+            ts: 1,
+        };
+        assert!(hub.append(event(4)), "a first event may have any id");
+        assert!(hub.append(event(5)));
+        assert!(!hub.append(event(5)), "already here");
+        assert!(!hub.append(event(3)), "older than the newest");
+        assert!(hub.append(event(9)), "6 to 8 are gone");
+        let ids: Vec<u64> = hub.after(0).iter().map(|e| e.id).collect();
+        assert_eq!(ids, [9], "the copy starts again at the hole");
+        assert_eq!(hub.last_id(), 9);
+        assert_eq!(hub.publish("local").id, 10, "and numbers on from there");
     }
 
     #[test]

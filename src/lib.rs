@@ -42,6 +42,8 @@ pub mod net;
 pub mod origins;
 pub mod pages;
 pub mod random;
+pub mod redis;
+pub mod room;
 pub mod router;
 pub mod server;
 pub mod site;
@@ -92,8 +94,8 @@ impl App {
         demos: Vec<&'static Demo>,
         pages: Vec<Page>,
         paths: Vec<String>,
+        log: Option<log::Log>,
     ) -> App {
-        let log = (!config.quiet || config.trace).then(log::Log::to_stdout);
         let budget = budget::Budget::new(config.memory_budget);
         let capacity = capacity::Capacity::resolve(
             config.max_conns,
@@ -184,8 +186,15 @@ pub fn start_with(config: Config, extra_routes: Vec<Route>) -> Result<Running, S
     for route in faults::control::routes() {
         router.add(route);
     }
+    // The log is made before the demos: a part of one may log on its own (`demos::Setup`).
+    let log = (!config.quiet || config.trace).then(log::Log::to_stdout);
+    let setup = demos::Setup {
+        config: &config,
+        log: log.clone().filter(|_| !config.quiet),
+    };
     for demo in &demos {
-        for route in (demo.routes)() {
+        let routes = (demo.routes)(&setup).map_err(StartError::DemoCannotStart)?;
+        for route in routes {
             router.add(route);
         }
     }
@@ -196,7 +205,7 @@ pub fn start_with(config: Config, extra_routes: Vec<Route>) -> Result<Running, S
     for route in extra_routes {
         router.add(route);
     }
-    let app = App::new(config, demos, pages, router.paths());
+    let app = App::new(config, demos, pages, router.paths(), log);
     server::start(app, router)
 }
 

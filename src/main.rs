@@ -34,6 +34,16 @@ fn main() -> ExitCode {
             config.faults
         )
     };
+    // A room in Redis is shared with every process pointed at it: say where (docs/17).
+    let serves_chat = config.demo.as_deref().is_none_or(|demo| demo == "chat");
+    let room = match &config.room {
+        webwire::room::Store::Redis(address) if serves_chat => format!(
+            "chat room: the stream webwire:chat in Redis at {} (--room), shared with every \
+             webwire pointed at it\n",
+            address.display()
+        ),
+        _ => String::new(),
+    };
     let count = config
         .demo
         .as_ref()
@@ -65,7 +75,7 @@ fn main() -> ExitCode {
             // (`println!` would panic on it).
             let started = format!(
                 "webwire listening on http://{host}:{}/ ({count} demo{plural}; --help for options)\n\
-                 limits: {}; {open_files}; {queue}\n{faults}",
+                 limits: {}; {open_files}; {queue}\n{faults}{room}",
                 running.port(),
                 running.capacity.summary()
             );

@@ -165,8 +165,13 @@ fn the_reference_names_every_route_the_server_has() {
             missing.push(shown);
         }
     };
+    let config = webwire::config::Config::default();
+    let setup = webwire::demos::Setup {
+        config: &config,
+        log: None,
+    };
     for demo in webwire::demos::ALL {
-        for route in (demo.routes)() {
+        for route in (demo.routes)(&setup).expect("an in-memory room always starts") {
             check(&route.path);
         }
     }

@@ -41,7 +41,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::demos::Demo;
+use crate::demos::{Demo, Setup};
 use crate::handler::{Context, Reply};
 use crate::http::multipart;
 use crate::http::query::form_pairs;
@@ -77,14 +77,14 @@ pub const DEMO: Demo = Demo {
 };
 
 /// The routes, read like a table.
-fn routes() -> Vec<Route> {
-    vec![
+fn routes(_: &Setup) -> Result<Vec<Route>, String> {
+    Ok(vec![
         Route::any("/ajax/echo", echo),
         Route::get("/ajax/slow", slow),
         Route::get("/ajax/large", large),
         Route::get("/ajax/xml-as-text", xml_as_text),
         Route::get("/ajax/cached", cached),
-    ]
+    ])
 }
 
 // ANCHOR: echo

@@ -32,12 +32,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::demos::Demo;
+use crate::demos::{Demo, Setup};
 use crate::handler::{Context, Reply, held_full_reason, with_state};
 use crate::http::request::Request;
 use crate::http::response::Response;
-use crate::hub::{Event, Hub};
+use crate::hub::Event;
 use crate::limits::RETRY_AFTER_SECS;
+use crate::room::Room;
 use crate::router::Route;
 
 mod events;
@@ -75,9 +76,15 @@ pub const DEMO: Demo = Demo {
 };
 
 /// The routes, read like a table.
-fn routes() -> Vec<Route> {
-    let chat = Arc::new(State::default());
-    vec![
+fn routes(setup: &Setup) -> Result<Vec<Route>, String> {
+    let room = Room::open(
+        &setup.config.room,
+        "chat",
+        CHAT_ROOM_CAPACITY,
+        setup.log.clone(),
+    )?;
+    let chat = Arc::new(State::with_room(room));
+    Ok(vec![
         Route::post("/chat/send", with_state(&chat, room::send)),
         Route::get("/chat/poll", with_state(&chat, poll::poll)),
         Route::get("/chat/longpoll", with_state(&chat, poll::long_poll)),
@@ -87,7 +94,7 @@ fn routes() -> Vec<Route> {
         Route::get("/chat/jsonp", with_state(&chat, jsonp::jsonp)),
         Route::get("/chat/ws", with_state(&chat, socket::ws)),
         Route::get("/stats", with_state(&chat, stats::stats)),
-    ]
+    ])
 }
 
 // ANCHOR: transports
@@ -178,22 +185,27 @@ impl Tally {
 // ANCHOR: state
 /// The room and its counters: one per server, captured by the chat's handlers.
 pub struct State {
-    /// Every message, numbered; the newest `CHAT_ROOM_CAPACITY` are kept. An `Arc`, because
-    /// a stream's body runs after its handler has returned and must still reach it.
-    pub room: Arc<Hub>,
+    /// Every message, numbered; the newest `CHAT_ROOM_CAPACITY` are kept, in memory or in
+    /// Redis (`--room`). An `Arc`, because a stream's body runs after its handler has
+    /// returned and must still reach it.
+    pub room: Arc<Room>,
     tallies: [Arc<Tally>; 7],
 }
 
 impl Default for State {
     fn default() -> Self {
-        State {
-            room: Arc::new(Hub::new(CHAT_ROOM_CAPACITY)),
-            tallies: Default::default(),
-        }
+        State::with_room(Room::in_memory(CHAT_ROOM_CAPACITY))
     }
 }
 
 impl State {
+    pub fn with_room(room: Room) -> State {
+        State {
+            room: Arc::new(room),
+            tallies: Default::default(),
+        }
+    }
+
     pub fn tally(&self, transport: Transport) -> &Arc<Tally> {
         &self.tallies[transport as usize]
     }
@@ -251,7 +263,13 @@ mod tests {
         let state = State::default();
         for (i, transport) in Transport::ALL.iter().enumerate() {
             assert_eq!(*transport as usize, i);
-            assert!((DEMO.routes)().iter().any(|r| r.path == transport.path()));
+            let config = crate::config::Config::default();
+            let setup = Setup {
+                config: &config,
+                log: None,
+            };
+            let routes = (DEMO.routes)(&setup).unwrap();
+            assert!(routes.iter().any(|r| r.path == transport.path()));
         }
         state.tally(Transport::Socket).delivered(2);
         assert_eq!(

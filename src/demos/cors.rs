@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
-use crate::demos::Demo;
+use crate::demos::{Demo, Setup};
 use crate::handler::{Context, Reply, with_state};
 use crate::http::method::Method;
 use crate::http::request::{Request, comma_list, is_token_byte};
@@ -78,9 +78,9 @@ pub const DEMO: Demo = Demo {
 };
 
 /// The routes, read like a table.
-fn routes() -> Vec<Route> {
+fn routes(_: &Setup) -> Result<Vec<Route>, String> {
     let state = Arc::new(State::default());
-    vec![
+    Ok(vec![
         Route::get("/cors", with_state(&state, time)),
         Route::new(Method::Options, "/cors", with_state(&state, preflight)),
         Route::post("/cors", with_state(&state, echo)),
@@ -89,7 +89,7 @@ fn routes() -> Vec<Route> {
         Route::post("/cors/cookie", with_state(&state, set_cookie)),
         Route::get("/cors/headers", with_state(&state, headers)),
         Route::get("/cors/log", with_state(&state, log)),
-    ]
+    ])
 }
 
 /// What a preflight may ask for. GET, HEAD and POST need no permission (they are

@@ -39,7 +39,7 @@ use std::io;
 use std::thread;
 use std::time::Duration;
 
-use crate::demos::Demo;
+use crate::demos::{Demo, Setup};
 use crate::handler::{Context, Reply};
 use crate::http::body::BodyWriter;
 use crate::http::request::Request;
@@ -66,8 +66,8 @@ pub const DEMO: Demo = Demo {
 };
 
 /// The routes, read like a table.
-fn routes() -> Vec<Route> {
-    vec![Route::get("/htmlfile", htmlfile)]
+fn routes(_: &Setup) -> Result<Vec<Route>, String> {
+    Ok(vec![Route::get("/htmlfile", htmlfile)])
 }
 
 /// Values a stream sends when `?count=` does not say: the article's ten.

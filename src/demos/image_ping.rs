@@ -30,7 +30,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use crate::clock::now_millis;
-use crate::demos::Demo;
+use crate::demos::{Demo, Setup};
 use crate::handler::{Context, Reply, with_state};
 use crate::http::method::Method;
 use crate::http::request::Request;
@@ -61,12 +61,12 @@ pub const DEMO: Demo = Demo {
 };
 
 /// The routes, read like a table.
-fn routes() -> Vec<Route> {
+fn routes(_: &Setup) -> Result<Vec<Route>, String> {
     let tally = Arc::new(State::default());
-    vec![
+    Ok(vec![
         Route::get("/ping", with_state(&tally, ping)),
         Route::get("/ping/stats", with_state(&tally, stats)),
-    ]
+    ])
 }
 
 // ANCHOR: gif

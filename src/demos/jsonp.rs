@@ -33,7 +33,7 @@
 use std::time::Instant;
 
 use crate::clock::now_millis;
-use crate::demos::Demo;
+use crate::demos::{Demo, Setup};
 use crate::handler::{Context, Reply};
 use crate::http::request::Request;
 use crate::http::response::Response;
@@ -59,11 +59,11 @@ pub const DEMO: Demo = Demo {
 };
 
 /// The routes, read like a table.
-fn routes() -> Vec<Route> {
-    vec![
+fn routes(_: &Setup) -> Result<Vec<Route>, String> {
+    Ok(vec![
         Route::get("/jsonp", jsonp),
         Route::get("/jsonp/never", never),
-    ]
+    ])
 }
 
 // ANCHOR: jsonp

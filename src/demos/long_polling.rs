@@ -36,7 +36,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::clock::now_millis;
-use crate::demos::Demo;
+use crate::demos::{Demo, Setup};
 use crate::handler::{Context, Reply, held_full_reason, with_state};
 use crate::held::Places;
 use crate::http::query::{self, form_value};
@@ -67,14 +67,14 @@ pub const DEMO: Demo = Demo {
 };
 
 /// The routes, read like a table.
-fn routes() -> Vec<Route> {
+fn routes(_: &Setup) -> Result<Vec<Route>, String> {
     let state = Arc::new(State::default());
-    vec![
+    Ok(vec![
         Route::get("/longpoll", with_state(&state, poll)),
         Route::post("/longpoll/publish", with_state(&state, publish)),
         Route::get("/longpoll/random", with_state(&state, random)),
         Route::get("/longpoll/stats", with_state(&state, stats)),
-    ]
+    ])
 }
 
 /// The ticker publishes `tick 5`, `tick 10`, … : one event every this many ticks (10 s at the

@@ -2,6 +2,8 @@
 //! called, which pages and chapter belong to it, and how to build its routes — so adding a
 //! technique is one new module and one line in `ALL`, and nothing in the core changes.
 
+use crate::config::Config;
+use crate::log::Log;
 use crate::router::Route;
 
 pub mod ajax;
@@ -31,8 +33,17 @@ pub struct Demo {
     /// Pages besides `/<name>.html`, as (path, HTML): a child frame, a second view.
     pub extra_pages: &'static [(&'static str, &'static str)],
     /// Builds the demo's routes, once, at start. Each handler captures whatever state the
-    /// demo keeps, so the state lives and dies with the demo, not in the core.
-    pub routes: fn() -> Vec<Route>,
+    /// demo keeps, so the state lives and dies with the demo, not in the core. A demo that
+    /// cannot start (the chat's Redis is unreachable) says why in one line.
+    pub routes: fn(&Setup) -> Result<Vec<Route>, String>,
+}
+
+/// What a demo may use while it builds its routes: the configuration, and the server's log
+/// (`None` with `--quiet`) for a part that runs on its own, such as the follower of a room
+/// in Redis.
+pub struct Setup<'a> {
+    pub config: &'a Config,
+    pub log: Option<Log>,
 }
 // ANCHOR_END: demo
 

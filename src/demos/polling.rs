@@ -31,7 +31,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::demos::Demo;
+use crate::demos::{Demo, Setup};
 use crate::handler::{Context, Reply};
 use crate::http::request::Request;
 use crate::http::response::{Response, http_date};
@@ -48,8 +48,8 @@ pub const DEMO: Demo = Demo {
 };
 
 /// The routes, read like a table.
-fn routes() -> Vec<Route> {
-    vec![Route::get("/time", time)]
+fn routes(_: &Setup) -> Result<Vec<Route>, String> {
+    Ok(vec![Route::get("/time", time)])
 }
 
 /// `GET /time`: the server's clock, now. Any query string is ignored, so the cache-busting

@@ -63,7 +63,7 @@ pub const DEMO: Demo = Demo {
         CHILD_PATH,
         include_str!("../../demos/postmessage-child.html"),
     )],
-    routes: Vec::new,
+    routes: |_| Ok(Vec::new()),
 };
 // ANCHOR_END: demo
 

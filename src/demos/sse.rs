@@ -42,7 +42,7 @@ use std::io;
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::demos::Demo;
+use crate::demos::{Demo, Setup};
 use crate::handler::{Context, Reply};
 use crate::http::body::BodyWriter;
 use crate::http::query::whole_number;
@@ -73,8 +73,8 @@ pub const DEMO: Demo = Demo {
 };
 
 /// The routes, read like a table.
-fn routes() -> Vec<Route> {
-    vec![Route::get("/evt", evt)]
+fn routes(_: &Setup) -> Result<Vec<Route>, String> {
+    Ok(vec![Route::get("/evt", evt)])
 }
 
 /// The events one response carries.

@@ -34,7 +34,7 @@
 //! The protocol itself — handshake, frames, close — is in `src/ws/`; this file is only the
 //! route and what the demo does with each message.
 
-use crate::demos::Demo;
+use crate::demos::{Demo, Setup};
 use crate::handler::{Context, Reply, Upgraded};
 use crate::http::request::Request;
 use crate::http::response::Response;
@@ -53,8 +53,8 @@ pub const DEMO: Demo = Demo {
 };
 
 /// The routes, read like a table.
-fn routes() -> Vec<Route> {
-    vec![Route::get("/ws", ws)]
+fn routes(_: &Setup) -> Result<Vec<Route>, String> {
+    Ok(vec![Route::get("/ws", ws)])
 }
 
 /// The subprotocols `/ws` agrees to, if the client offers one of them.

@@ -38,7 +38,7 @@
 
 use std::thread;
 
-use crate::demos::Demo;
+use crate::demos::{Demo, Setup};
 use crate::handler::{Context, Reply};
 use crate::http::query::{number_in, parse_form};
 use crate::http::request::Request;
@@ -67,8 +67,8 @@ pub const DEMO: Demo = Demo {
 };
 
 /// The routes, read like a table.
-fn routes() -> Vec<Route> {
-    vec![Route::get("/stream", stream)]
+fn routes(_: &Setup) -> Result<Vec<Route>, String> {
+    Ok(vec![Route::get("/stream", stream)])
 }
 
 /// How many numbers a stream sends when the request does not say: the article's ten.

@@ -37,6 +37,8 @@ pub enum StartError {
     CannotResolve(String),
     /// `--listen-on-stdin`, but standard input is not a listening TCP socket: why.
     NotAListeningSocket(String),
+    /// A demo could not build its routes (the chat's room in Redis cannot be reached): why.
+    DemoCannotStart(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -59,6 +61,7 @@ impl std::fmt::Display for StartError {
                 f,
                 "--listen-on-stdin needs a listening TCP socket as standard input, but {why}"
             ),
+            StartError::DemoCannotStart(why) => write!(f, "{why}"),
             StartError::CannotResolve(host) => {
                 write!(
                     f,

@@ -41,7 +41,7 @@ pub fn long_poll(chat: &State, request: &Request, context: &Context) -> Reply {
         return full(request, context);
     };
     let deadline = Instant::now() + context.app.config.hold;
-    let waiter = chat.room.waiter();
+    let waiter = chat.room.hub().waiter();
     let batch = wait(&chat.room, Some(&waiter), since, deadline, || {
         context.client_gone()
     });

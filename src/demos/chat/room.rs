@@ -12,9 +12,11 @@ use crate::demos::chat::{MAX_CHAT_NAME_CHARS, MAX_CHAT_TEXT_BYTES};
 use crate::handler::{Context, Reply};
 use crate::http::query::{self, form_value};
 use crate::http::request::Request;
-use crate::hub::{Event, Hub, Waiter};
+use crate::hub::{Event, Waiter};
 use crate::json::{self, Object};
+use crate::limits::RETRY_AFTER_SECS;
 use crate::origins::{refusal_reason, verdict};
+use crate::room::{Room, Unavailable};
 
 use super::{State, json_reply, refuse};
 
@@ -23,8 +25,9 @@ pub const ANONYMOUS: &str = "anonymous";
 
 // ANCHOR: message
 /// Publishes a message; `from` and `text` must have passed `check_name` and `check_text`.
-pub fn publish(room: &Hub, from: &str, text: &str) -> u64 {
-    room.publish(&format!("{from}\n{text}")).id
+/// Fails only when the room lives in Redis and Redis cannot be reached.
+pub fn publish(room: &Room, from: &str, text: &str) -> Result<u64, Unavailable> {
+    room.publish(&format!("{from}\n{text}"))
 }
 
 /// `{"id":7,"from":"ann","text":"hello","ts":1795478399000}`
@@ -113,15 +116,16 @@ impl Batch {
 /// consecutive, so a first id above `since + 1` means the ones between were dropped — and
 /// so cannot disagree with it, however many messages are published meanwhile.
 pub fn wait(
-    room: &Hub,
+    room: &Room,
     waiter: Option<&Waiter>,
     since: u64,
     deadline: Instant,
     gone: impl Fn() -> bool,
 ) -> Batch {
-    let newest = room.last_id();
-    if since > newest {
-        let messages = room.after(0);
+    let hub = room.hub();
+    if room.is_past_newest(since) {
+        let newest = hub.last_id();
+        let messages = hub.after(0);
         let resume = messages.first().map_or(newest + 1, |m| m.id);
         let gap = Some(Gap {
             after: since,
@@ -135,7 +139,7 @@ pub fn wait(
     }
     let (since, messages) = match waiter {
         Some(waiter) => waiter.wait_after(since, deadline, gone),
-        None => (since, room.after(since)),
+        None => (since, hub.after(since)),
     };
     let gap = messages
         .first()
@@ -152,7 +156,7 @@ pub fn wait(
 }
 
 /// `wait` without the waiting.
-pub fn read(room: &Hub, since: u64) -> Batch {
+pub fn read(room: &Room, since: u64) -> Batch {
     wait(room, None, since, Instant::now(), || false)
 }
 // ANCHOR_END: batch
@@ -238,12 +242,18 @@ pub fn send(chat: &State, request: &Request, context: &Context) -> Reply {
     if let Err(reason) = check_text(&text) {
         return refuse(request, context, 400, &reason);
     }
-    let id = publish(&chat.room, &from, &text);
-    json_reply(
-        request,
-        context,
-        json::Object::new().number("id", id).finish(),
-    )
+    match publish(&chat.room, &from, &text) {
+        Ok(id) => json_reply(
+            request,
+            context,
+            json::Object::new().number("id", id).finish(),
+        ),
+        // The room's Redis is gone for now: nothing was published, and the sender may try
+        // again (RFC 9110 §15.6.4: 503 with Retry-After).
+        Err(Unavailable(reason)) => super::refusal(request, context, 503, &reason)
+            .with_header("Retry-After", RETRY_AFTER_SECS.to_string())
+            .into(),
+    }
 }
 
 /// The name (if any) and the text of a send, by the body's media type.
@@ -273,10 +283,10 @@ mod tests {
 
     #[test]
     fn a_message_keeps_its_name_and_its_line_breaks() {
-        let room = Hub::new(10);
-        publish(&room, "ann", "two\nlines </script>");
-        let json = message_json(&room.after(0)[0]);
-        let ts = room.after(0)[0].ts;
+        let room = Room::in_memory(10);
+        publish(&room, "ann", "two\nlines </script>").unwrap();
+        let json = message_json(&room.hub().after(0)[0]);
+        let ts = room.hub().after(0)[0].ts;
         assert_eq!(
             json,
             format!(r#"{{"id":1,"from":"ann","text":"two\nlines \u003c/script>","ts":{ts}}}"#)
@@ -285,10 +295,10 @@ mod tests {
 
     #[test]
     fn gaps_are_read_off_the_answer() {
-        let room = Hub::new(3);
+        let room = Room::in_memory(3);
         assert_eq!(read(&room, 0), Batch::default(), "nothing yet, no gap");
         for text in ["a", "b", "c", "d", "e"] {
-            publish(&room, "x", text);
+            publish(&room, "x", text).unwrap();
         }
         let ids = |batch: &Batch| batch.messages.iter().map(|m| m.id).collect::<Vec<_>>();
         let behind = read(&room, 1);
@@ -318,7 +328,7 @@ mod tests {
 
     #[test]
     fn a_cursor_from_before_a_restart_of_an_empty_room_starts_at_zero() {
-        let room = Hub::new(3);
+        let room = Room::in_memory(3);
         let batch = read(&room, 12);
         assert_eq!(
             batch.gap,

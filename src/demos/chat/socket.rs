@@ -28,8 +28,9 @@ use super::room::{
 };
 use super::{State, Tally, Transport, full, refuse};
 use crate::held::Place;
-use crate::hub::{Courier, Event, Hub};
+use crate::hub::{Courier, Event};
 use crate::net::Taken;
+use crate::room::Room;
 
 // ANCHOR: ws
 /// `GET /chat/ws[?since=N][&from=NAME][&heartbeat=1]`: the handshake, then the room both ways.
@@ -37,7 +38,7 @@ pub fn ws(chat: &State, request: &Request, context: &Context) -> Reply {
     // No cursor: a plain `new WebSocket("/chat/ws")` starts from now, with the next message;
     // `since=N` resumes after N.
     let since = match request.query_param("since") {
-        None => chat.room.last_id(),
+        None => chat.room.hub().last_id(),
         Some(since) => match parse_since(Some(&since)) {
             Ok(since) => since,
             Err(reason) => return refuse(request, context, 400, &reason),
@@ -84,7 +85,7 @@ struct Reader {
 
 fn talk(
     upgraded: Upgraded,
-    room: &Hub,
+    room: &Room,
     tally: &Arc<Tally>,
     reader: &Reader,
     from: &str,
@@ -117,10 +118,13 @@ fn talk(
         connection.run(|sender, message| {
             let reply = match message {
                 Message::Text(text) => match check_text(&text) {
-                    Ok(()) => {
-                        publish(room, from, &text);
-                        return Ok(Next::Continue); // it comes back like any other message
-                    }
+                    Ok(()) => match publish(room, from, &text) {
+                        // It comes back like any other message.
+                        Ok(_) => return Ok(Next::Continue),
+                        // The room's Redis is gone for now: an error record, as for a text
+                        // the room refuses; the client may send it again.
+                        Err(unavailable) => unavailable.0,
+                    },
                     Err(reason) => reason,
                 },
                 Message::Binary(_) => "send text frames: a binary frame is not a message".into(),
@@ -138,7 +142,7 @@ fn talk(
 
 /// The writer: every record after the cursor, as a text frame, until the connection ends.
 fn push(
-    room: &Hub,
+    room: &Room,
     tally: &Arc<Tally>,
     hold: Duration,
     reader: &Reader,
@@ -157,7 +161,7 @@ fn push(
         sender: sender.clone(),
         tally: Arc::clone(tally),
     };
-    let waiter = room.waiter_with(Arc::new(courier));
+    let waiter = room.hub().waiter_with(Arc::new(courier));
     while !ended.load(Ordering::SeqCst) {
         let deadline = Instant::now() + hold;
         let batch = wait(room, Some(&waiter), cursor, deadline, || {

@@ -34,7 +34,7 @@ pub fn stats(chat: &State, request: &Request, context: &Context) -> Reply {
     });
     let send = app.traffic.snapshot("/chat/send");
     let body = Object::new()
-        .number("last_id", chat.room.last_id())
+        .number("last_id", chat.room.hub().last_id())
         .number("tick_ms", app.config.tick.as_millis() as u64)
         .number("hold_ms", app.config.hold.as_millis() as u64)
         .raw(

@@ -19,8 +19,9 @@ use crate::handler::{Context, Reply};
 use crate::http::body::{BodyCourier, BodyWriter};
 use crate::http::request::Request;
 use crate::http::response::Response;
-use crate::hub::{Courier, Event, Hub};
+use crate::hub::{Courier, Event};
 use crate::net::{ClientWatch, Taken};
+use crate::room::Room;
 
 use super::room::{Batch, heartbeat_json, parse_since, wait, wants_heartbeat};
 use super::{State, Tally, Transport, for_origin, full, refuse};
@@ -29,7 +30,7 @@ use crate::held::Place;
 // ANCHOR: follower
 /// A stream's reader in the room: where it is, and how to tell it has gone.
 pub(super) struct Follower {
-    room: Arc<Hub>,
+    room: Arc<Room>,
     cursor: u64,
     /// A watch on the connection's socket, to notice the client leaving while we wait.
     client: ClientWatch,
@@ -84,12 +85,14 @@ impl Follower {
     ) -> io::Result<()> {
         // On the room's list for as long as the stream runs.
         let waiter = match (limit, out.courier(), self.direct) {
-            (None, Some(body), Some(render)) => self.room.waiter_with(Arc::new(StreamCourier {
-                body,
-                tally: Arc::clone(&self.tally),
-                render,
-            })),
-            _ => self.room.waiter(),
+            (None, Some(body), Some(render)) => {
+                self.room.hub().waiter_with(Arc::new(StreamCourier {
+                    body,
+                    tally: Arc::clone(&self.tally),
+                    render,
+                }))
+            }
+            _ => self.room.hub().waiter(),
         };
         loop {
             let deadline = Instant::now() + self.hold;

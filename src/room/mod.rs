@@ -1,0 +1,137 @@
+//! A room: a numbered log of messages that readers wait on, kept in this process's memory
+//! (the default) or in a Redis stream that several webwire processes share (`--room
+//! redis://HOST:PORT`, `on_redis.rs`).
+//!
+//! Either way the readers see one thing, a `Hub` in memory: every transport waits on it,
+//! reads from a cursor and gets the gap signal exactly as before. With Redis the hub is a
+//! copy: a publish goes to Redis, which gives it the next id, and one thread per process
+//! reads the stream and adds what it finds to the copy, in the stream's order. No process
+//! numbers a message itself, so the ids are the same everywhere, and a client may take its
+//! cursor from one process to another (`docs/17-beyond-one-server.md`).
+
+mod on_redis;
+
+use std::sync::Arc;
+
+use crate::hub::Hub;
+use crate::log::Log;
+use crate::redis::Address;
+
+pub use on_redis::{FOLLOW_BLOCK, FOLLOW_RETRY_FIRST, FOLLOW_RETRY_MOST};
+
+/// Where a room's log lives, from `--room`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Store {
+    /// In this process only (the default): it starts empty and ends with the process.
+    #[default]
+    Memory,
+    /// In a Redis stream, shared by every process pointed at the same Redis.
+    Redis(Address),
+}
+
+impl Store {
+    /// `memory` or `redis://HOST:PORT`.
+    pub fn parse(value: &str) -> Result<Store, String> {
+        if value == "memory" {
+            return Ok(Store::Memory);
+        }
+        if value.starts_with("redis://") {
+            return Address::parse(value).map(Store::Redis);
+        }
+        Err(format!(
+            "{value}: a room lives in memory or at redis://HOST:PORT"
+        ))
+    }
+}
+
+/// A room's publish could not be done: the shared log cannot be reached. Readers carry on;
+/// the sender is told to try again (503).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable(pub String);
+
+// ANCHOR: room
+/// A room: the hub its readers wait on, and where its messages are numbered.
+pub struct Room {
+    hub: Arc<Hub>,
+    shared: Option<Arc<on_redis::OnRedis>>,
+}
+
+impl Room {
+    /// A room in this process's memory, keeping the newest `capacity` messages.
+    pub fn in_memory(capacity: usize) -> Room {
+        Room {
+            hub: Arc::new(Hub::new(capacity)),
+            shared: None,
+        }
+    }
+
+    /// A room whose log is the Redis stream `webwire:NAME`, trimmed to `capacity`. Fails,
+    /// with one line saying why, if Redis cannot be reached now; once running, a lost Redis
+    /// is waited for (and logged), never fatal.
+    pub fn on_redis(
+        address: &Address,
+        name: &str,
+        capacity: usize,
+        log: Option<Log>,
+    ) -> Result<Room, String> {
+        let hub = Arc::new(Hub::new(capacity));
+        let shared = on_redis::OnRedis::start(address, name, capacity, &hub, log)?;
+        Ok(Room {
+            hub,
+            shared: Some(shared),
+        })
+    }
+
+    /// A room as `--room` asks for it.
+    pub fn open(
+        store: &Store,
+        name: &str,
+        capacity: usize,
+        log: Option<Log>,
+    ) -> Result<Room, String> {
+        match store {
+            Store::Memory => Ok(Room::in_memory(capacity)),
+            Store::Redis(address) => Room::on_redis(address, name, capacity, log),
+        }
+    }
+
+    /// What readers wait on and read from.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Publishes `text`; its id. In memory this cannot fail. With Redis the id is Redis's,
+    /// and the message reaches this process's readers the way it reaches every other
+    /// process's: through the stream.
+    pub fn publish(&self, text: &str) -> Result<u64, Unavailable> {
+        match &self.shared {
+            None => Ok(self.hub.publish(text).id),
+            Some(shared) => shared.publish(text, self.hub.last_id()),
+        }
+    }
+
+    /// Whether a reader's cursor is past every id this room has ever given: it comes from an
+    /// earlier life of the room (a restart of an in-memory room), and the reader must start
+    /// over. A cursor past this process's copy is not enough with Redis: another process
+    /// may have served the reader a message this copy has not read yet, so Redis is asked
+    /// for the newest id. If it cannot say, the cursor is taken as good: the reader waits
+    /// for the copy to catch up rather than being sent everything again.
+    pub fn is_past_newest(&self, cursor: u64) -> bool {
+        if cursor <= self.hub.last_id() {
+            return false;
+        }
+        match &self.shared {
+            None => true,
+            Some(shared) => shared.newest().is_some_and(|newest| cursor > newest),
+        }
+    }
+
+    /// `in memory`, or the Redis stream's address and key: for the start-up line and `/stats`.
+    pub fn describe(&self) -> String {
+        match &self.shared {
+            None => "in memory".to_string(),
+            Some(shared) => shared.describe(),
+        }
+    }
+}
+// ANCHOR_END: room
