@@ -191,6 +191,7 @@ pub fn start_with(config: Config, extra_routes: Vec<Route>) -> Result<Running, S
     let setup = demos::Setup {
         config: &config,
         log: log.clone().filter(|_| !config.quiet),
+        trace: log.clone().filter(|_| config.trace),
     };
     for demo in &demos {
         let routes = (demo.routes)(&setup).map_err(StartError::DemoCannotStart)?;

@@ -23,6 +23,29 @@ pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// Bytes as `--trace` shows them: one line per line of the wire, each starting with
+/// `prefix`, with CR and LF spelled out (`\\r\\n`) and any other unprintable byte as `\\xNN`.
+/// HTTP heads and Redis commands are traced alike.
+pub fn wire_lines(prefix: &str, bytes: &[u8]) -> String {
+    let mut out = prefix.to_string();
+    for (i, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'\r' => out.push_str("\\r"),
+            b'\n' if i + 1 < bytes.len() => {
+                out.push_str("\\n\n");
+                out.push_str(prefix);
+            }
+            b'\n' => out.push_str("\\n\n"),
+            b' '..=b'~' => out.push(char::from(byte)),
+            _ => out.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -169,6 +169,7 @@ fn the_reference_names_every_route_the_server_has() {
     let setup = webwire::demos::Setup {
         config: &config,
         log: None,
+        trace: None,
     };
     for demo in webwire::demos::ALL {
         for route in (demo.routes)(&setup).expect("an in-memory room always starts") {

@@ -82,6 +82,7 @@ fn routes(setup: &Setup) -> Result<Vec<Route>, String> {
         "chat",
         CHAT_ROOM_CAPACITY,
         setup.log.clone(),
+        setup.trace.clone(),
     )?;
     let chat = Arc::new(State::with_room(room));
     Ok(vec![
@@ -267,6 +268,7 @@ mod tests {
             let setup = Setup {
                 config: &config,
                 log: None,
+                trace: None,
             };
             let routes = (DEMO.routes)(&setup).unwrap();
             assert!(routes.iter().any(|r| r.path == transport.path()));

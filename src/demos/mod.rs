@@ -39,11 +39,12 @@ pub struct Demo {
 }
 
 /// What a demo may use while it builds its routes: the configuration, and the server's log
-/// (`None` with `--quiet`) for a part that runs on its own, such as the follower of a room
-/// in Redis.
+/// (`None` with `--quiet`) and trace (`None` without `--trace`) for a part that runs on its
+/// own, such as the follower of a room in Redis.
 pub struct Setup<'a> {
     pub config: &'a Config,
     pub log: Option<Log>,
+    pub trace: Option<Log>,
 }
 // ANCHOR_END: demo
 

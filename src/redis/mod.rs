@@ -10,7 +10,10 @@ pub mod resp;
 
 use std::io::{self, BufReader, ErrorKind, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use crate::log::Log;
 
 pub use resp::Value;
 
@@ -114,29 +117,44 @@ impl Address {
 pub struct Connection {
     stream: TcpStream,
     reader: BufReader<TcpStream>,
+    /// With `--trace`: where to show each command and reply, and this connection's number.
+    trace: Option<(Log, u64)>,
 }
 
 impl Connection {
     /// Connects, logs in (`AUTH`) and picks the database (`SELECT`) if the address says so.
     pub fn open(address: &Address) -> io::Result<Connection> {
+        Connection::open_traced(address, None)
+    }
+
+    /// `open`, showing every command and reply in `trace` (the server's `--trace`), as
+    /// `redis#N >` (to Redis) and `redis#N <` lines with CR LF spelled out.
+    pub fn open_traced(address: &Address, trace: Option<Log>) -> io::Result<Connection> {
         let mut last_error =
             io::Error::new(ErrorKind::NotFound, "the host name resolves to nothing");
         for socket_address in (address.host.as_str(), address.port).to_socket_addrs()? {
             match TcpStream::connect_timeout(&socket_address, REDIS_CONNECT_TIMEOUT) {
-                Ok(stream) => return Connection::start(stream, address),
+                Ok(stream) => return Connection::start(stream, address, trace),
                 Err(e) => last_error = e,
             }
         }
         Err(last_error)
     }
 
-    fn start(stream: TcpStream, address: &Address) -> io::Result<Connection> {
+    fn start(stream: TcpStream, address: &Address, trace: Option<Log>) -> io::Result<Connection> {
+        /// Connections numbered in the order they opened, for `--trace`.
+        static OPENED: AtomicU64 = AtomicU64::new(0);
         // Each command is one small write that must go at once, not wait for Nagle's timer.
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(REDIS_COMMAND_TIMEOUT))?;
         stream.set_write_timeout(Some(REDIS_COMMAND_TIMEOUT))?;
         let reader = BufReader::new(stream.try_clone()?);
-        let mut connection = Connection { stream, reader };
+        let trace = trace.map(|log| (log, OPENED.fetch_add(1, Ordering::Relaxed) + 1));
+        let mut connection = Connection {
+            stream,
+            reader,
+            trace,
+        };
         if let Some(password) = &address.password {
             let mut command: Vec<&[u8]> = vec![b"AUTH"];
             if let Some(user) = &address.user {
@@ -155,8 +173,23 @@ impl Connection {
     /// Sends one command and reads its reply. An error *reply* (`-ERR ...`) is a `Value`;
     /// an `Err` means the connection failed or cannot be trusted and must be dropped.
     pub fn command(&mut self, arguments: &[&[u8]]) -> io::Result<Value> {
-        self.stream.write_all(&resp::encode(arguments))?;
-        resp::read_reply(&mut self.reader)
+        let command = resp::encode(arguments);
+        self.show(">", &command);
+        self.stream.write_all(&command)?;
+        let reply = resp::read_reply(&mut self.reader)?;
+        if self.trace.is_some() {
+            self.show("<", &resp::encode_reply(&reply));
+        }
+        Ok(reply)
+    }
+
+    fn show(&self, direction: &str, bytes: &[u8]) {
+        if let Some((log, number)) = &self.trace {
+            log.write(crate::text::wire_lines(
+                &format!("redis#{number} {direction} "),
+                bytes,
+            ));
+        }
     }
 
     /// `command` for a command that blocks in Redis (`XREAD BLOCK ms`): the reply may take

@@ -79,6 +79,34 @@ pub fn encode(arguments: &[&[u8]]) -> Vec<u8> {
 }
 // ANCHOR_END: encode
 
+/// A reply as the server wrote it: what `--trace` shows of a reply already read. RESP2 has
+/// one way to write each value, so this gives back the bytes that came.
+pub fn encode_reply(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_reply(value, &mut out);
+    out
+}
+
+fn write_reply(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Simple(text) => out.extend_from_slice(format!("+{text}\r\n").as_bytes()),
+        Value::Error(text) => out.extend_from_slice(format!("-{text}\r\n").as_bytes()),
+        Value::Integer(n) => out.extend_from_slice(format!(":{n}\r\n").as_bytes()),
+        Value::Nil => out.extend_from_slice(b"$-1\r\n"),
+        Value::Bulk(bytes) => {
+            out.extend_from_slice(format!("${}\r\n", bytes.len()).as_bytes());
+            out.extend_from_slice(bytes);
+            out.extend_from_slice(b"\r\n");
+        }
+        Value::Array(items) => {
+            out.extend_from_slice(format!("*{}\r\n", items.len()).as_bytes());
+            for item in items {
+                write_reply(item, out);
+            }
+        }
+    }
+}
+
 // ANCHOR: decode
 /// Reads one whole reply. An `InvalidData` error means the bytes are not RESP or pass a
 /// limit: the connection cannot be trusted for another reply and must be closed.
@@ -225,6 +253,20 @@ mod tests {
                 ])]),
             ])])
         );
+    }
+
+    #[test]
+    fn a_reply_written_back_is_the_bytes_that_came() {
+        for bytes in [
+            &b"+PONG\r\n"[..],
+            b"-ERR x\r\n",
+            b":-2\r\n",
+            b"$-1\r\n",
+            b"$2\r\n\r\n\r\n",
+            b"*2\r\n*1\r\n:1\r\n$0\r\n\r\n",
+        ] {
+            assert_eq!(encode_reply(&reply(bytes).unwrap()), bytes);
+        }
     }
 
     #[test]

@@ -67,31 +67,33 @@ impl Room {
 
     /// A room whose log is the Redis stream `webwire:NAME`, trimmed to `capacity`. Fails,
     /// with one line saying why, if Redis cannot be reached now; once running, a lost Redis
-    /// is waited for (and logged), never fatal.
+    /// is waited for (and logged), never fatal. `trace` shows every command and reply.
     pub fn on_redis(
         address: &Address,
         name: &str,
         capacity: usize,
         log: Option<Log>,
+        trace: Option<Log>,
     ) -> Result<Room, String> {
         let hub = Arc::new(Hub::new(capacity));
-        let shared = on_redis::OnRedis::start(address, name, capacity, &hub, log)?;
+        let shared = on_redis::OnRedis::start(address, name, capacity, &hub, log, trace)?;
         Ok(Room {
             hub,
             shared: Some(shared),
         })
     }
 
-    /// A room as `--room` asks for it.
+    /// A room as `--room` asks for it; `log` and `trace` as for `on_redis`.
     pub fn open(
         store: &Store,
         name: &str,
         capacity: usize,
         log: Option<Log>,
+        trace: Option<Log>,
     ) -> Result<Room, String> {
         match store {
             Store::Memory => Ok(Room::in_memory(capacity)),
-            Store::Redis(address) => Room::on_redis(address, name, capacity, log),
+            Store::Redis(address) => Room::on_redis(address, name, capacity, log, trace),
         }
     }
 

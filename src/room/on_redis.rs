@@ -44,22 +44,19 @@ pub const FOLLOW_RETRY_MOST: Duration = Duration::from_secs(2);
 /// runs alone in Redis). The id is the counter's next value, but never at or below
 /// `ARGV[3]`, the newest id the publishing process has seen, nor at or below the stream's
 /// newest entry: if Redis lost the counter (a restart without persistence, a `FLUSHALL`), ids
-/// go on from there instead of starting again at 1 and meaning other messages. `MAXLEN`
+/// go on from there instead of starting again at 1 and meaning other messages. The stream is
+/// looked at only when the counter looks lost (it starts at 1, or is behind the publisher). `MAXLEN`
 /// trims the stream to the room's capacity, exactly (`=`), so a reader behind it gets the
 /// same gap signal as from a room in memory. The time comes from Redis's clock: one clock
 /// for every process.
 const PUBLISH_SCRIPT: &str = "\
-local id = redis.call('INCR', KEYS[2])
-local floor = tonumber(ARGV[3])
-if id <= floor then id = floor + 1 end
-if id == 1 or id == floor + 1 then
+local counted = redis.call('INCR', KEYS[2])
+local id = math.max(counted, tonumber(ARGV[3]) + 1)
+if counted == 1 or id ~= counted then
   local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-  if top then
-    local newest = tonumber(string.match(top[1], '^(%d+)'))
-    if newest >= id then id = newest + 1 end
-  end
+  if top then id = math.max(id, tonumber(string.match(top[1], '^(%d+)')) + 1) end
+  redis.call('SET', KEYS[2], id)
 end
-redis.call('SET', KEYS[2], id)
 local now = redis.call('TIME')
 local ts = string.format('%d', now[1] * 1000 + math.floor(now[2] / 1000))
 redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[2], string.format('%d-0', id), 'text', ARGV[1], 'ts', ts)
@@ -81,6 +78,8 @@ pub struct OnRedis {
     /// publish opens another.
     publisher: Mutex<Option<Connection>>,
     log: Option<Log>,
+    /// With `--trace`: every command and reply, as the HTTP heads are shown.
+    trace: Option<Log>,
 }
 
 impl OnRedis {
@@ -91,6 +90,7 @@ impl OnRedis {
         capacity: usize,
         hub: &Arc<Hub>,
         log: Option<Log>,
+        trace: Option<Log>,
     ) -> Result<Arc<OnRedis>, String> {
         let shared = Arc::new(OnRedis {
             address: address.clone(),
@@ -100,6 +100,7 @@ impl OnRedis {
             script_sha: sha1_smol::Sha1::from(PUBLISH_SCRIPT).digest().to_string(),
             publisher: Mutex::new(None),
             log,
+            trace,
         });
         let cannot = |why: String| {
             format!(
@@ -214,7 +215,7 @@ impl OnRedis {
             *publisher = None;
         }
         if publisher.is_none() {
-            let connection = Connection::open(&self.address)
+            let connection = Connection::open_traced(&self.address, self.trace.clone())
                 .map_err(|e| Unavailable(format!("the room's Redis cannot be reached: {e}")))?;
             *publisher = Some(connection);
         }
@@ -250,20 +251,21 @@ impl Follower {
         let mut random = Xorshift::seeded();
         let mut lost: Option<String> = None;
         while self.hub.strong_count() > 0 {
-            let error = match Connection::open(&self.shared.address) {
-                Ok(mut connection) => {
-                    if lost.take().is_some() {
-                        self.shared.log(&format!(
-                            "room: Redis at {} answers again; reading on after id {}",
-                            self.shared.address.display(),
-                            self.after()
-                        ));
+            let error =
+                match Connection::open_traced(&self.shared.address, self.shared.trace.clone()) {
+                    Ok(mut connection) => {
+                        if lost.take().is_some() {
+                            self.shared.log(&format!(
+                                "room: Redis at {} answers again; reading on after id {}",
+                                self.shared.address.display(),
+                                self.after()
+                            ));
+                        }
+                        retry = FOLLOW_RETRY_FIRST;
+                        self.follow(&mut connection)
                     }
-                    retry = FOLLOW_RETRY_FIRST;
-                    self.follow(&mut connection)
-                }
-                Err(e) => e.to_string(),
-            };
+                    Err(e) => e.to_string(),
+                };
             if self.hub.strong_count() == 0 {
                 return;
             }

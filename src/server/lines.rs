@@ -30,20 +30,7 @@ pub(super) fn trace(app: &App, id: u64, direction: &str, bytes: &[u8]) {
 }
 
 fn format_trace(id: u64, direction: &str, bytes: &[u8]) -> String {
-    let mut out = format!("#{id} {direction} ");
-    for (i, &byte) in bytes.iter().enumerate() {
-        match byte {
-            b'\r' => out.push_str("\\r"),
-            b'\n' if i + 1 < bytes.len() => out.push_str(&format!("\\n\n#{id} {direction} ")),
-            b'\n' => out.push_str("\\n\n"),
-            b' '..=b'~' => out.push(char::from(byte)),
-            _ => out.push_str(&format!("\\x{byte:02x}")),
-        }
-    }
-    if !out.ends_with('\n') {
-        out.push('\n');
-    }
-    out
+    crate::text::wire_lines(&format!("#{id} {direction} "), bytes)
 }
 
 #[cfg(test)]
