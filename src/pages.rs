@@ -45,6 +45,7 @@ pub const DOCS: &[(&str, &str)] = &[
     doc!("14-choosing.md"),
     doc!("15-scale.md"),
     doc!("16-faults.md"),
+    doc!("17-beyond-one-server.md"),
     doc!("appendix-limits.md"),
     doc!("reference.md"),
     doc!("sources.md"),
