@@ -35,6 +35,8 @@ pub fn stats(chat: &State, request: &Request, context: &Context) -> Reply {
     let send = app.traffic.snapshot("/chat/send");
     let body = Object::new()
         .number("last_id", chat.room.hub().last_id())
+        // Where the room lives: `in memory`, or the Redis stream it shares (chapter 17).
+        .string("room", &chat.room.describe())
         .number("tick_ms", app.config.tick.as_millis() as u64)
         .number("hold_ms", app.config.hold.as_millis() as u64)
         .raw(
