@@ -136,7 +136,9 @@ impl OnRedis {
     pub fn publish(&self, text: &str, floor: u64) -> Result<u64, Unavailable> {
         let floor = floor.to_string();
         let mut publisher = self.publisher();
-        let connection = self.connection(&mut publisher)?;
+        let connection = self
+            .connection(&mut publisher)
+            .map_err(|e| Unavailable(format!("the room's Redis cannot be reached: {e}")))?;
         let keys_and_args: [&[u8]; 6] = [
             b"2",
             self.stream.as_bytes(),
@@ -183,7 +185,7 @@ impl OnRedis {
 
     fn newest_or_error(&self) -> Result<u64, String> {
         let mut publisher = self.publisher();
-        let connection = self.connection(&mut publisher).map_err(|e| e.0)?;
+        let connection = self.connection(&mut publisher).map_err(|e| e.to_string())?;
         match connection.command(&[b"GET", self.counter.as_bytes()]) {
             Ok(Value::Nil) => Ok(0),
             Ok(value) => match value.integer() {
@@ -207,7 +209,7 @@ impl OnRedis {
     fn connection<'a>(
         &self,
         publisher: &'a mut Option<Connection>,
-    ) -> Result<&'a mut Connection, Unavailable> {
+    ) -> std::io::Result<&'a mut Connection> {
         if publisher
             .as_mut()
             .is_some_and(Connection::closed_while_idle)
@@ -215,13 +217,11 @@ impl OnRedis {
             *publisher = None;
         }
         if publisher.is_none() {
-            let connection = Connection::open_traced(&self.address, self.trace.clone())
-                .map_err(|e| Unavailable(format!("the room's Redis cannot be reached: {e}")))?;
-            *publisher = Some(connection);
+            *publisher = Some(Connection::open_traced(&self.address, self.trace.clone())?);
         }
         publisher
             .as_mut()
-            .ok_or_else(|| Unavailable("no connection".to_string()))
+            .ok_or_else(|| std::io::Error::other("no connection"))
     }
 
     fn log(&self, line: &str) {

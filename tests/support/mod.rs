@@ -107,7 +107,12 @@ pub struct Client {
 
 impl Client {
     pub fn connect(server: &Running) -> Client {
-        let stream = TcpStream::connect(address(server)).expect("connect");
+        Client::connect_to(address(server))
+    }
+
+    /// `connect`, to a server known only by its address: one in another process.
+    pub fn connect_to(address: SocketAddr) -> Client {
+        let stream = TcpStream::connect(address).expect("connect");
         // A safety net so a broken server fails the test instead of hanging it.
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
