@@ -8,10 +8,10 @@
 
 pub mod resp;
 
-use std::io::{self, BufReader, ErrorKind, Write};
+use std::io::{self, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::log::Log;
 
@@ -20,9 +20,11 @@ pub use resp::Value;
 // ANCHOR: redis_limits
 /// How long connecting to Redis may take, per address the host name resolves to.
 pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long one command may take to be written and answered (a blocking `XREAD` adds its own
-/// block time to this). Redis answers a publish in well under a millisecond; a Redis that
-/// takes seconds is as good as gone, and a send should fail with 503 rather than hang.
+/// How long one command may take to be written and answered, all of it: one deadline for
+/// the whole reply, not one per read, so a Redis that trickles a byte a second cannot hold a
+/// command for longer (a blocking `XREAD` adds its own block time to this). Redis answers a
+/// publish in well under a millisecond; a Redis that takes seconds is as good as gone, and a
+/// send should fail rather than hang.
 pub const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 // ANCHOR_END: redis_limits
 
@@ -47,18 +49,19 @@ impl Address {
         let rest = url.strip_prefix("redis://").ok_or_else(|| {
             format!("{url}: write the address as redis://HOST:PORT, e.g. redis://127.0.0.1:6379")
         })?;
-        let (authority, db) = match rest.split_once('/') {
-            Some((authority, "")) => (authority, 0),
-            Some((authority, db)) => (
-                authority,
+        // The login first, at the last `@`: a password may hold `/` or `@`.
+        let (login, after_login) = match rest.rsplit_once('@') {
+            Some((login, after)) => (Some(login), after),
+            None => (None, rest),
+        };
+        let (host_port, db) = match after_login.split_once('/') {
+            Some((host_port, "")) => (host_port, 0),
+            Some((host_port, db)) => (
+                host_port,
                 db.parse()
                     .map_err(|_| format!("{url}: the database after / must be a number"))?,
             ),
-            None => (rest, 0),
-        };
-        let (login, host_port) = match authority.rsplit_once('@') {
-            Some((login, host_port)) => (Some(login), host_port),
-            None => (None, authority),
+            None => (after_login, 0),
         };
         let (user, password) = match login.map(|l| l.split_once(':')) {
             None => (None, None),
@@ -116,7 +119,7 @@ impl Address {
 /// One connection to Redis: a command goes out whole, then its reply is read whole.
 pub struct Connection {
     stream: TcpStream,
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Deadline>,
     /// With `--trace`: where to show each command and reply, and this connection's number.
     trace: Option<(Log, u64)>,
 }
@@ -148,7 +151,10 @@ impl Connection {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(REDIS_COMMAND_TIMEOUT))?;
         stream.set_write_timeout(Some(REDIS_COMMAND_TIMEOUT))?;
-        let reader = BufReader::new(stream.try_clone()?);
+        let reader = BufReader::new(Deadline {
+            stream: stream.try_clone()?,
+            at: Instant::now(),
+        });
         let trace = trace.map(|log| (log, OPENED.fetch_add(1, Ordering::Relaxed) + 1));
         let mut connection = Connection {
             stream,
@@ -170,36 +176,52 @@ impl Connection {
         Ok(connection)
     }
 
-    /// Sends one command and reads its reply. An error *reply* (`-ERR ...`) is a `Value`;
-    /// an `Err` means the connection failed or cannot be trusted and must be dropped.
-    pub fn command(&mut self, arguments: &[&[u8]]) -> io::Result<Value> {
+    /// Sends one command and reads its reply, within `REDIS_COMMAND_TIMEOUT`. An error
+    /// *reply* (`-ERR ...`) is a `Value`; a `Failed` means the connection failed or cannot be
+    /// trusted and must be dropped, and says whether Redis may have run the command.
+    pub fn command(&mut self, arguments: &[&[u8]]) -> Result<Value, Failed> {
+        self.command_within(arguments, REDIS_COMMAND_TIMEOUT)
+    }
+
+    /// `command` for a command that blocks in Redis (`XREAD BLOCK ms`): the reply may take
+    /// `block` longer than any other.
+    pub fn blocking_command(
+        &mut self,
+        arguments: &[&[u8]],
+        block: Duration,
+    ) -> Result<Value, Failed> {
+        self.command_within(arguments, REDIS_COMMAND_TIMEOUT + block)
+    }
+
+    fn command_within(&mut self, arguments: &[&[u8]], limit: Duration) -> Result<Value, Failed> {
         let command = resp::encode(arguments);
         self.show(">", &command);
-        self.stream.write_all(&command)?;
-        let reply = resp::read_reply(&mut self.reader)?;
+        self.reader.get_mut().at = Instant::now() + limit;
+        // Until the last byte is written, Redis has not got the whole command, and a command
+        // it has not got whole it does not run.
+        self.stream.write_all(&command).map_err(Failed::NotSent)?;
+        let reply = resp::read_reply(&mut self.reader).map_err(Failed::NoReply)?;
         if self.trace.is_some() {
             self.show("<", &resp::encode_reply(&reply));
         }
         Ok(reply)
     }
 
+    /// With `--trace`, the bytes as they crossed; a password (`AUTH`'s arguments) as `***`.
     fn show(&self, direction: &str, bytes: &[u8]) {
-        if let Some((log, number)) = &self.trace {
-            log.write(crate::text::wire_lines(
-                &format!("redis#{number} {direction} "),
-                bytes,
-            ));
-        }
-    }
-
-    /// `command` for a command that blocks in Redis (`XREAD BLOCK ms`): the reply may take
-    /// `block` longer than any other.
-    pub fn blocking_command(&mut self, arguments: &[&[u8]], block: Duration) -> io::Result<Value> {
-        self.stream
-            .set_read_timeout(Some(REDIS_COMMAND_TIMEOUT + block))?;
-        let reply = self.command(arguments);
-        self.stream.set_read_timeout(Some(REDIS_COMMAND_TIMEOUT))?;
-        reply
+        let Some((log, number)) = &self.trace else {
+            return;
+        };
+        let is_auth = direction == ">" && first_argument(bytes) == Some(b"AUTH".as_slice());
+        let shown = if is_auth {
+            b"*N\r\n$4\r\nAUTH\r\n*** (the login, not shown)\r\n".to_vec()
+        } else {
+            bytes.to_vec()
+        };
+        log.write(crate::text::wire_lines(
+            &format!("redis#{number} {direction} "),
+            &shown,
+        ));
     }
 
     /// Whether Redis has closed this connection while it sat unused (a restart, its
@@ -219,7 +241,7 @@ impl Connection {
     }
 
     fn expect_ok(&mut self, arguments: &[&[u8]]) -> io::Result<()> {
-        match self.command(arguments)? {
+        match self.command(arguments).map_err(Failed::into_io)? {
             Value::Simple(ok) if ok == "OK" => Ok(()),
             Value::Error(message) => Err(io::Error::new(ErrorKind::PermissionDenied, message)),
             other => Err(io::Error::new(
@@ -230,6 +252,65 @@ impl Connection {
     }
 }
 // ANCHOR_END: connection
+
+// ANCHOR: failed
+/// How a command failed. The difference matters for a command that changes something: one
+/// that never reached Redis whole was not run, and may be sent again; one that was sent and
+/// got no reply may have been run, and sending it again may do it twice.
+#[derive(Debug)]
+pub enum Failed {
+    /// The command could not be written (whole): Redis did not run it.
+    NotSent(io::Error),
+    /// The command was written, and no whole reply came in time: Redis may have run it.
+    NoReply(io::Error),
+}
+// ANCHOR_END: failed
+
+impl Failed {
+    pub fn into_io(self) -> io::Error {
+        match self {
+            Failed::NotSent(e) | Failed::NoReply(e) => e,
+        }
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Failed::NotSent(e) => write!(f, "{e}"),
+            Failed::NoReply(e) => write!(f, "no reply: {e}"),
+        }
+    }
+}
+
+/// The socket a reply is read from, with the deadline of the command being answered: each
+/// read may wait only for what is left of it (`SO_RCVTIMEO` alone restarts at every read).
+struct Deadline {
+    stream: TcpStream,
+    at: Instant,
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                ErrorKind::TimedOut,
+                "the reply took too long",
+            ));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
+/// The first argument of a command as RESP writes it (`*N\r\n$LEN\r\nARG\r\n…`).
+fn first_argument(command: &[u8]) -> Option<&[u8]> {
+    let after_count = &command[command.windows(2).position(|w| w == b"\r\n")? + 2..];
+    let after_length = &after_count[after_count.windows(2).position(|w| w == b"\r\n")? + 2..];
+    let end = after_length.windows(2).position(|w| w == b"\r\n")?;
+    Some(&after_length[..end])
+}
 
 #[cfg(test)]
 mod tests {
@@ -256,6 +337,20 @@ mod tests {
             (None, Some("pw"))
         );
         assert_eq!(Address::parse("redis://[::1]").unwrap().host, "::1");
+        assert_eq!(
+            first_argument(b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n"),
+            Some(&b"AUTH"[..])
+        );
+        assert_eq!(first_argument(b"*1\r\n$4\r\nPING\r\n"), Some(&b"PING"[..]));
+        let slashed = Address::parse("redis://:a/b@c@h:1/3").unwrap();
+        assert_eq!(
+            (
+                slashed.password.as_deref(),
+                slashed.host.as_str(),
+                slashed.db
+            ),
+            (Some("a/b@c"), "h", 3)
+        );
         for bad in [
             "http://h:1",
             "h:6379",

@@ -26,6 +26,14 @@ pub const MAX_BULK_BYTES: usize = 64 * 1024;
 pub const MAX_ARRAY_ITEMS: usize = 1024;
 /// Deepest nesting of arrays. An `XREAD` reply is four deep.
 pub const MAX_DEPTH: usize = 8;
+/// Most a whole reply may take in memory: its bulk strings' bytes, and `VALUE_COST` for
+/// each value besides. The limits above bound each part; without this, arrays of arrays
+/// could multiply them (1024 to the power of 8). An `XREAD … COUNT 256` of the largest
+/// messages (4 KiB of text, a name, a time) takes about 1.1 MiB.
+pub const MAX_REPLY_BYTES: usize = 2 * 1024 * 1024;
+/// What one value counts against `MAX_REPLY_BYTES` besides its bytes: about what a `Value`
+/// takes in memory.
+pub const VALUE_COST: usize = 32;
 // ANCHOR_END: resp_limits
 
 /// One reply.
@@ -111,10 +119,20 @@ fn write_reply(value: &Value, out: &mut Vec<u8>) {
 /// Reads one whole reply. An `InvalidData` error means the bytes are not RESP or pass a
 /// limit: the connection cannot be trusted for another reply and must be closed.
 pub fn read_reply(input: &mut impl BufRead) -> io::Result<Value> {
-    read_value(input, 0)
+    let mut budget = MAX_REPLY_BYTES;
+    read_value(input, 0, &mut budget)
 }
 
-fn read_value(input: &mut impl BufRead, depth: usize) -> io::Result<Value> {
+/// Takes `cost` from what the reply may still take, or refuses it.
+fn spend(budget: &mut usize, cost: usize) -> io::Result<()> {
+    *budget = budget
+        .checked_sub(cost)
+        .ok_or_else(|| bad("a reply larger than MAX_REPLY_BYTES"))?;
+    Ok(())
+}
+
+fn read_value(input: &mut impl BufRead, depth: usize, budget: &mut usize) -> io::Result<Value> {
+    spend(budget, VALUE_COST)?;
     let line = read_line(input)?;
     let (kind, rest) = match line.split_first() {
         Some((kind, rest)) => (*kind, rest),
@@ -129,6 +147,7 @@ fn read_value(input: &mut impl BufRead, depth: usize) -> io::Result<Value> {
             -1 => Ok(Value::Nil),
             length => {
                 let length = size(length, MAX_BULK_BYTES, "bulk string")?;
+                spend(budget, length)?;
                 let mut bytes = vec![0; length + 2];
                 input.read_exact(&mut bytes)?;
                 if !bytes.ends_with(b"\r\n") {
@@ -145,9 +164,9 @@ fn read_value(input: &mut impl BufRead, depth: usize) -> io::Result<Value> {
                 if depth == MAX_DEPTH {
                     return Err(bad("arrays nested deeper than MAX_DEPTH"));
                 }
-                let mut items = Vec::with_capacity(count);
+                let mut items = Vec::new();
                 for _ in 0..count {
-                    items.push(read_value(input, depth + 1)?);
+                    items.push(read_value(input, depth + 1, budget)?);
                 }
                 Ok(Value::Array(items))
             }
@@ -309,6 +328,14 @@ mod tests {
         );
         let deepest = "*1\r\n".repeat(MAX_DEPTH) + ":1\r\n";
         assert!(reply(deepest.as_bytes()).is_ok());
+        // Each array within its limit, the whole far past the budget: refused as it comes,
+        // long before it is all read.
+        let inner = "*1024\r\n".to_string() + &"$1\r\nx\r\n".repeat(1024);
+        let wide = "*1024\r\n".to_string() + &inner.repeat(1024);
+        let Err(error) = reply(wide.as_bytes()) else {
+            panic!("a reply of a million values was taken whole")
+        };
+        assert!(error.to_string().contains("MAX_REPLY_BYTES"), "{error}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::hub::Hub;
 use crate::log::Log;
 use crate::redis::Address;
 
-pub use on_redis::{FOLLOW_BLOCK, FOLLOW_RETRY_FIRST, FOLLOW_RETRY_MOST};
+pub use on_redis::{FOLLOW_BLOCK, FOLLOW_RETRY_FIRST, FOLLOW_RETRY_MOST, MAX_ID, REDIS_REST};
 
 /// Where a room's log lives, from `--room`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,10 +44,24 @@ impl Store {
     }
 }
 
-/// A room's publish could not be done: the shared log cannot be reached. Readers carry on;
-/// the sender is told to try again (503).
+/// A room's publish failed: the shared log could not be reached, or did not answer. Readers
+/// carry on either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unavailable(pub String);
+pub enum Unavailable {
+    /// Nothing was published: the sender may send it again (503).
+    NotPublished(String),
+    /// Redis got the message and did not answer in time: it may be in the room, and sending
+    /// it again may show it twice (504).
+    MayBePublished(String),
+}
+
+impl Unavailable {
+    pub fn reason(&self) -> &str {
+        match self {
+            Unavailable::NotPublished(reason) | Unavailable::MayBePublished(reason) => reason,
+        }
+    }
+}
 
 // ANCHOR: room
 /// A room: the hub its readers wait on, and where its messages are numbered.
@@ -108,24 +122,34 @@ impl Room {
     pub fn publish(&self, text: &str) -> Result<u64, Unavailable> {
         match &self.shared {
             None => Ok(self.hub.publish(text).id),
-            Some(shared) => shared.publish(text, self.hub.last_id()),
+            Some(shared) => shared.publish(text),
         }
     }
 
     /// Whether a reader's cursor is past every id this room has ever given: it comes from an
     /// earlier life of the room (a restart of an in-memory room), and the reader must start
     /// over. A cursor past this process's copy is not enough with Redis: another process
-    /// may have served the reader a message this copy has not read yet, so Redis is asked
-    /// for the newest id. If it cannot say, the cursor is taken as good: the reader waits
-    /// for the copy to catch up rather than being sent everything again.
+    /// may have served the reader a message this copy has not read yet, so the newest id
+    /// Redis has given decides (known already, or asked for). If that cannot be told now,
+    /// the cursor is taken as good: the reader waits for the copy to catch up rather than
+    /// being sent everything again.
     pub fn is_past_newest(&self, cursor: u64) -> bool {
         if cursor <= self.hub.last_id() {
             return false;
         }
         match &self.shared {
             None => true,
-            Some(shared) => shared.newest().is_some_and(|newest| cursor > newest),
+            Some(shared) => shared.is_past_newest(cursor).unwrap_or(false),
         }
+    }
+
+    /// The newest id this process knows the room has: its copy's, or a newer one Redis
+    /// gave (the copy may not have read it yet). A reader that starts "from now" starts here.
+    pub fn newest(&self) -> u64 {
+        let copy = self.hub.last_id();
+        self.shared
+            .as_ref()
+            .map_or(copy, |shared| shared.newest_known().max(copy))
     }
 
     /// `in memory`, or the Redis stream's address and key: for the start-up line and `/stats`.

@@ -15,14 +15,15 @@
 //!   -> webwire:chat: [7-0: text "ann\nhello", ts "1795478399000"]
 //! ```
 
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::hub::{Event, Hub, MAX_BATCH_EVENTS};
 use crate::log::Log;
 use crate::random::Xorshift;
-use crate::redis::{Address, Connection, Value};
+use crate::redis::{Address, Connection, Failed, Value};
 
 use super::Unavailable;
 
@@ -37,32 +38,51 @@ pub const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
 pub const FOLLOW_RETRY_FIRST: Duration = Duration::from_millis(100);
 /// The follower's longest wait between two tries.
 pub const FOLLOW_RETRY_MOST: Duration = Duration::from_secs(2);
+/// After Redis failed to answer a publish, further sends are refused at once for this long
+/// instead of each waiting `REDIS_COMMAND_TIMEOUT` in line behind the one before: one slow
+/// answer, not a queue of them, is what a hung Redis costs the senders.
+pub const REDIS_REST: Duration = Duration::from_secs(1);
+/// The largest id: 2^53 - 1, the largest integer a JavaScript number holds exactly (every
+/// page reads ids as numbers) and a Lua number in Redis's scripts too.
+pub const MAX_ID: u64 = (1 << 53) - 1;
 // ANCHOR_END: follow_limits
 
 // ANCHOR: publish_script
 /// Numbers a message and appends it, in one step no other client can come between (a script
-/// runs alone in Redis). The id is the counter's next value, but never at or below
-/// `ARGV[3]`, the newest id the publishing process has seen, nor at or below the stream's
+/// runs alone in Redis). The id is one more than the counter, but never at or below
+/// `ARGV[3]`, the newest id the publishing process knows of, nor at or below the stream's
 /// newest entry: if Redis lost the counter (a restart without persistence, a `FLUSHALL`), ids
 /// go on from there instead of starting again at 1 and meaning other messages. The stream is
-/// looked at only when the counter looks lost (it starts at 1, or is behind the publisher). `MAXLEN`
-/// trims the stream to the room's capacity, exactly (`=`), so a reader behind it gets the
-/// same gap signal as from a room in memory. The time comes from Redis's clock: one clock
-/// for every process.
+/// looked at only when the counter looks lost (missing, or behind the publisher). The counter
+/// is written only once the entry is in, so a refused `XADD` uses up no id. `MAXLEN =` trims
+/// the stream to the room's capacity, exactly, so a reader behind it gets the same gap signal
+/// as from a room in memory. The time comes from Redis's clock: one clock for every process.
 const PUBLISH_SCRIPT: &str = "\
-local counted = redis.call('INCR', KEYS[2])
-local id = math.max(counted, tonumber(ARGV[3]) + 1)
-if counted == 1 or id ~= counted then
+local counted = tonumber(redis.call('GET', KEYS[2]))
+local id = math.max((counted or 0) + 1, tonumber(ARGV[3]) + 1)
+if counted == nil or id ~= counted + 1 then
   local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-  if top then id = math.max(id, tonumber(string.match(top[1], '^(%d+)')) + 1) end
-  redis.call('SET', KEYS[2], id)
+  if top then id = math.max(id, (tonumber(string.match(top[1], '^(%d+)')) or 0) + 1) end
 end
+if id > 9007199254740991 then return redis.error_reply('ids have passed 2^53 - 1') end
 local now = redis.call('TIME')
 local ts = string.format('%d', now[1] * 1000 + math.floor(now[2] / 1000))
-redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[2], string.format('%d-0', id), 'text', ARGV[1], 'ts', ts)
+local added = redis.pcall('XADD', KEYS[1], 'MAXLEN', '=', ARGV[2],
+  string.format('%d-0', id), 'text', ARGV[1], 'ts', ts)
+if type(added) == 'table' and added.err then return added end
+redis.call('SET', KEYS[2], string.format('%d', id))
 return id
 ";
 // ANCHOR_END: publish_script
+
+/// Raises the counter to at least `ARGV[1]`; 1 if it was lower (Redis lost ids), else 0.
+/// Each follower sends it when it (re)connects, with the newest id its process knows of.
+const RAISE_SCRIPT: &str = "\
+local counted = tonumber(redis.call('GET', KEYS[1])) or 0
+if counted >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+";
 
 /// The stream and its counter in one Redis, and this process's connection for publishing.
 pub struct OnRedis {
@@ -77,6 +97,11 @@ pub struct OnRedis {
     /// One connection, lent to one publish at a time; `None` after it failed, until the next
     /// publish opens another.
     publisher: Mutex<Option<Connection>>,
+    /// The newest id this process knows Redis has given: read by the follower, answered to a
+    /// publish, or asked for. Ids only grow, so this is the floor of the next one.
+    newest_known: AtomicU64,
+    /// Until when sends are refused at once (`REDIS_REST`), after Redis failed to answer.
+    resting_until: Mutex<Option<Instant>>,
     log: Option<Log>,
     /// With `--trace`: every command and reply, as the HTTP heads are shown.
     trace: Option<Log>,
@@ -99,6 +124,8 @@ impl OnRedis {
             capacity: capacity.to_string(),
             script_sha: sha1_smol::Sha1::from(PUBLISH_SCRIPT).digest().to_string(),
             publisher: Mutex::new(None),
+            newest_known: AtomicU64::new(0),
+            resting_until: Mutex::new(None),
             log,
             trace,
         });
@@ -108,13 +135,12 @@ impl OnRedis {
                 address.display()
             )
         };
-        let newest = shared.newest_or_error().map_err(cannot)?;
+        shared.ask_newest(&mut shared.publisher()).map_err(cannot)?;
         let follower = Follower {
             shared: Arc::clone(&shared),
             hub: Arc::downgrade(hub),
-            cursor: 0,
-            // Only the newest `capacity` can be in the stream; start reading just before them.
-            start_from: newest.saturating_sub(capacity as u64),
+            // From the start of the stream: it holds at most the room's capacity.
+            after: "0-0".to_string(),
         };
         thread::Builder::new()
             .name("room-follower".into())
@@ -131,14 +157,26 @@ impl OnRedis {
         )
     }
 
+    /// The newest id this process knows of, without asking Redis.
+    pub fn newest_known(&self) -> u64 {
+        self.newest_known.load(Ordering::SeqCst)
+    }
+
+    fn knows(&self, id: u64) {
+        self.newest_known.fetch_max(id, Ordering::SeqCst);
+    }
+
     // ANCHOR: publish
-    /// Appends `text`; the id Redis gave it. `floor` is the newest id this process has seen.
-    pub fn publish(&self, text: &str, floor: u64) -> Result<u64, Unavailable> {
-        let floor = floor.to_string();
+    /// Appends `text`; the id Redis gave it.
+    pub fn publish(&self, text: &str) -> Result<u64, Unavailable> {
+        self.refuse_while_resting()?;
         let mut publisher = self.publisher();
-        let connection = self
-            .connection(&mut publisher)
-            .map_err(|e| Unavailable(format!("the room's Redis cannot be reached: {e}")))?;
+        // Another send may have found Redis hung while this one waited for the connection.
+        self.refuse_while_resting()?;
+        let connection = self.connection(&mut publisher).map_err(|e| {
+            Unavailable::NotPublished(format!("the room's Redis cannot be reached: {e}"))
+        })?;
+        let floor = self.newest_known().to_string();
         let keys_and_args: [&[u8]; 6] = [
             b"2",
             self.stream.as_bytes(),
@@ -164,39 +202,93 @@ impl OnRedis {
             reply = connection.command(&whole);
         }
         match reply {
-            Ok(Value::Integer(id)) if id > 0 => Ok(id as u64),
-            Ok(other) => Err(Unavailable(format!(
-                "the room's Redis refused the message: {other:?}"
+            Ok(Value::Integer(id)) if id > 0 => {
+                self.knows(id as u64);
+                Ok(id as u64)
+            }
+            Ok(Value::Error(e)) => Err(Unavailable::NotPublished(format!(
+                "the room's Redis refused the message: {e}"
             ))),
-            Err(e) => {
+            Ok(other) => Err(Unavailable::NotPublished(format!(
+                "the room's Redis answered {other:?}, not an id"
+            ))),
+            Err(failed) => {
                 *publisher = None;
-                Err(Unavailable(format!(
-                    "the room's Redis cannot be reached: {e}"
-                )))
+                match failed {
+                    Failed::NotSent(e) => Err(Unavailable::NotPublished(format!(
+                        "the room's Redis cannot be reached: {e}"
+                    ))),
+                    // Sent, and no answer: Redis may run it yet. Say so, and rest a moment.
+                    Failed::NoReply(e) => {
+                        self.rest();
+                        Err(Unavailable::MayBePublished(format!(
+                            "the room's Redis took the message and did not answer ({e}); \
+                             it may still appear in the room"
+                        )))
+                    }
+                }
             }
         }
     }
     // ANCHOR_END: publish
 
-    /// The newest id Redis has given, or `None` if it cannot be asked now.
-    pub fn newest(&self) -> Option<u64> {
-        self.newest_or_error().ok()
+    /// Refuses a send at once while Redis rests after failing to answer.
+    fn refuse_while_resting(&self) -> Result<(), Unavailable> {
+        let mut until = self
+            .resting_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match *until {
+            Some(at) if Instant::now() < at => Err(Unavailable::NotPublished(
+                "the room's Redis did not answer a moment ago; try again shortly".to_string(),
+            )),
+            _ => {
+                *until = None;
+                Ok(())
+            }
+        }
     }
 
-    fn newest_or_error(&self) -> Result<u64, String> {
-        let mut publisher = self.publisher();
-        let connection = self.connection(&mut publisher).map_err(|e| e.to_string())?;
-        match connection.command(&[b"GET", self.counter.as_bytes()]) {
-            Ok(Value::Nil) => Ok(0),
+    fn rest(&self) {
+        *self
+            .resting_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now() + REDIS_REST);
+    }
+
+    /// Whether `cursor` is past every id Redis has given. `None` when that cannot be told
+    /// now (Redis unreachable, or the connection busy with a send: a reader never waits in
+    /// line behind the senders).
+    pub fn is_past_newest(&self, cursor: u64) -> Option<bool> {
+        if cursor <= self.newest_known() {
+            return Some(false);
+        }
+        let mut publisher = match self.publisher.try_lock() {
+            Ok(publisher) => publisher,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        self.ask_newest(&mut publisher)
+            .ok()
+            .map(|newest| cursor > newest)
+    }
+
+    /// Asks Redis for the newest id it has given (the counter), and remembers it.
+    fn ask_newest(&self, publisher: &mut Option<Connection>) -> Result<u64, String> {
+        let connection = self.connection(publisher).map_err(|e| e.to_string())?;
+        let newest = match connection.command(&[b"GET", self.counter.as_bytes()]) {
+            Ok(Value::Nil) => 0,
             Ok(value) => match value.integer() {
-                Some(n) if n >= 0 => Ok(n as u64),
-                _ => Err(format!("{} holds {value:?}, not an id", self.counter)),
+                Some(n) if n >= 0 => n as u64,
+                _ => return Err(format!("{} holds {value:?}, not an id", self.counter)),
             },
             Err(e) => {
                 *publisher = None;
-                Err(e.to_string())
+                return Err(e.to_string());
             }
-        }
+        };
+        self.knows(newest);
+        Ok(newest)
     }
 
     fn publisher(&self) -> MutexGuard<'_, Option<Connection>> {
@@ -233,51 +325,47 @@ impl OnRedis {
 
 // ANCHOR: follower
 /// The one reader per process: blocks in `XREAD` on the stream and adds each entry to the
-/// hub, which wakes the process's readers. It keeps the last id it read, and after losing
-/// Redis it asks for what came after that id, so nothing Redis accepted meanwhile is missed.
+/// hub, which wakes the process's readers. It keeps the last entry it read, and after losing
+/// Redis it asks for what came after that entry, so nothing Redis accepted meanwhile is
+/// missed.
 struct Follower {
     shared: Arc<OnRedis>,
     /// Weak: the thread ends when the room does (its server stopped).
     hub: Weak<Hub>,
-    /// The last id added to the hub.
-    cursor: u64,
-    /// Where to start reading when the hub is still empty.
-    start_from: u64,
+    /// The stream id of the last entry read (`7-0`), the room's or not: the next `XREAD`
+    /// asks for what came after it, so an entry that is no message is read once, not again
+    /// and again.
+    after: String,
 }
 
 impl Follower {
     fn run(mut self) {
         let mut retry = FOLLOW_RETRY_FIRST;
         let mut random = Xorshift::seeded();
-        let mut lost: Option<String> = None;
+        let mut lost = false;
         while self.hub.strong_count() > 0 {
-            let error =
+            let (answered, error) =
                 match Connection::open_traced(&self.shared.address, self.shared.trace.clone()) {
-                    Ok(mut connection) => {
-                        if lost.take().is_some() {
-                            self.shared.log(&format!(
-                                "room: Redis at {} answers again; reading on after id {}",
-                                self.shared.address.display(),
-                                self.after()
-                            ));
-                        }
-                        retry = FOLLOW_RETRY_FIRST;
-                        self.follow(&mut connection)
-                    }
-                    Err(e) => e.to_string(),
+                    Ok(mut connection) => self.follow(&mut connection, &mut lost),
+                    Err(e) => (false, e.to_string()),
                 };
             if self.hub.strong_count() == 0 {
                 return;
             }
+            // The wait grows only while Redis gives no answer: a connection that is refused,
+            // or one whose every XREAD fails.
+            if answered {
+                retry = FOLLOW_RETRY_FIRST;
+            }
             // Once per outage, with the first error: the next ones say the same thing.
-            if lost.is_none() {
+            if !lost {
+                lost = true;
                 self.shared.log(&format!(
                     "room: lost Redis at {} ({error}); trying again, up to every {} s",
                     self.shared.address.display(),
                     FOLLOW_RETRY_MOST.as_secs()
                 ));
             }
-            lost.get_or_insert(error);
             // Equal jitter: half the wait fixed, half random.
             let half = retry / 2;
             let jitter = Duration::from_millis(random.below(half.as_millis() as u64 + 1));
@@ -286,19 +374,33 @@ impl Follower {
         }
     }
 
-    /// The id to read after.
-    fn after(&self) -> u64 {
-        self.cursor.max(self.start_from)
-    }
-
     /// Reads the stream into the hub until the connection fails (the error) or the hub is
-    /// gone (an empty error, never logged).
-    fn follow(&mut self, connection: &mut Connection) -> String {
+    /// gone (an empty error, never logged). First it raises the counter to the newest id
+    /// this process knows of: a Redis that restarted without its data would otherwise
+    /// number from 1 again. Whether Redis answered at all comes first in the result.
+    fn follow(&mut self, connection: &mut Connection, lost: &mut bool) -> (bool, String) {
+        let known = self.shared.newest_known().to_string();
+        let raise: [&[u8]; 5] = [
+            b"EVAL",
+            RAISE_SCRIPT.as_bytes(),
+            b"1",
+            self.shared.counter.as_bytes(),
+            known.as_bytes(),
+        ];
+        match connection.command(&raise) {
+            Ok(Value::Integer(1)) => self.shared.log(&format!(
+                "room: Redis at {} had lost ids up to {known}; numbering goes on after it",
+                self.shared.address.display()
+            )),
+            Ok(Value::Integer(_)) => {}
+            Ok(other) => return (false, format!("raising the counter: {other:?}")),
+            Err(e) => return (false, e.to_string()),
+        }
         let block = FOLLOW_BLOCK.as_millis().to_string();
         let count = MAX_BATCH_EVENTS.to_string();
+        let mut answered = false;
         loop {
-            let after = format!("{}-0", self.after());
-            let command: [&[u8]; 7] = [
+            let command: [&[u8]; 8] = [
                 b"XREAD",
                 b"BLOCK",
                 block.as_bytes(),
@@ -306,52 +408,66 @@ impl Follower {
                 count.as_bytes(),
                 b"STREAMS",
                 self.shared.stream.as_bytes(),
+                self.after.as_bytes(),
             ];
-            let command = [&command[..], &[after.as_bytes()]].concat();
             let reply = match connection.blocking_command(&command, FOLLOW_BLOCK) {
-                Ok(Value::Error(e)) => return format!("XREAD refused: {e}"),
+                Ok(Value::Error(e)) => return (answered, format!("XREAD refused: {e}")),
                 Ok(reply) => reply,
-                Err(e) => return e.to_string(),
+                Err(e) => return (answered, e.to_string()),
             };
+            if !answered && std::mem::take(lost) {
+                self.shared.log(&format!(
+                    "room: Redis at {} answers again; reading on after {}",
+                    self.shared.address.display(),
+                    self.after
+                ));
+            }
+            answered = true;
             let Some(hub) = self.hub.upgrade() else {
-                return String::new();
+                return (answered, String::new());
             };
-            for event in entries(&reply) {
-                self.cursor = event.id;
-                hub.append(event);
+            for (stream_id, event) in entries(&reply) {
+                self.after = stream_id;
+                if let Some(event) = event {
+                    self.shared.knows(event.id);
+                    hub.append(event);
+                }
             }
         }
     }
 }
 
-/// The events in an `XREAD` reply: `[[stream, [[id, [field, value, ...]], ...]]]`, or nil
-/// when the block ran out. An entry that webwire did not write (an id not `N-0`, no
-/// `text`) is skipped: it is no message of the room.
-fn entries(reply: &Value) -> Vec<Event> {
+/// The entries of an `XREAD` reply, `[[stream, [[id, [field, value, ...]], ...]]]` (nil when
+/// the block ran out), each as its stream id and, if it is a message of the room, the event.
+/// An entry that webwire did not write (an id not `N-0` or past `MAX_ID`, no `text`) is no
+/// message of the room: it is passed over.
+fn entries(reply: &Value) -> Vec<(String, Option<Event>)> {
     let Value::Array(streams) = reply else {
         return Vec::new();
     };
-    let mut events = Vec::new();
+    let mut found = Vec::new();
     for stream in streams {
         let Value::Array(pair) = stream else { continue };
         let Some(Value::Array(items)) = pair.get(1) else {
             continue;
         };
         for item in items {
-            if let Some(event) = entry(item) {
-                events.push(event);
-            }
+            let Value::Array(parts) = item else { continue };
+            let Some(stream_id) = parts.first().and_then(Value::text) else {
+                continue;
+            };
+            found.push((stream_id.to_string(), entry(stream_id, parts.get(1))));
         }
     }
-    events
+    found
 }
 
-fn entry(item: &Value) -> Option<Event> {
-    let Value::Array(parts) = item else {
+fn entry(stream_id: &str, fields: Option<&Value>) -> Option<Event> {
+    let id = stream_id.strip_suffix("-0")?.parse().ok()?;
+    if id == 0 || id > MAX_ID {
         return None;
-    };
-    let id = parts.first()?.text()?.strip_suffix("-0")?.parse().ok()?;
-    let Some(Value::Array(fields)) = parts.get(1) else {
+    }
+    let Some(Value::Array(fields)) = fields else {
         return None;
     };
     let field = |name: &str| {
@@ -393,8 +509,16 @@ mod tests {
                 entry("10-0", &["ts", "5", "text", "bob\nhi"]),
             ]),
         ])]);
+        let found = entries(&reply);
+        let ids: Vec<&str> = found.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(
-            entries(&reply),
+            ids,
+            ["7-0", "8-1", "9-0", "10-0"],
+            "every entry is read past"
+        );
+        let events: Vec<Event> = found.into_iter().filter_map(|(_, e)| e).collect();
+        assert_eq!(
+            events,
             [
                 Event {
                     id: 7,
@@ -408,6 +532,11 @@ mod tests {
                 }
             ]
         );
+        let too_far = Value::Array(vec![Value::Array(vec![
+            bulk("webwire:chat"),
+            Value::Array(vec![entry("9007199254740992-0", &["text", "x"])]),
+        ])]);
+        assert_eq!(entries(&too_far)[0].1, None, "past MAX_ID");
         assert!(entries(&Value::Nil).is_empty(), "the block ran out");
     }
 }

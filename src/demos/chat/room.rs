@@ -250,9 +250,13 @@ pub fn send(chat: &State, request: &Request, context: &Context) -> Reply {
         ),
         // The room's Redis is gone for now: nothing was published, and the sender may try
         // again (RFC 9110 §15.6.4: 503 with Retry-After).
-        Err(Unavailable(reason)) => super::refusal(request, context, 503, &reason)
+        Err(Unavailable::NotPublished(reason)) => super::refusal(request, context, 503, &reason)
             .with_header("Retry-After", RETRY_AFTER_SECS.to_string())
             .into(),
+        // Redis took the message and did not answer: it may be in the room. 504, as a
+        // gateway says of an upstream that did not answer in time (RFC 9110 §15.6.5), and no
+        // Retry-After: sending it again may show it twice.
+        Err(Unavailable::MayBePublished(reason)) => refuse(request, context, 504, &reason),
     }
 }
 

@@ -38,7 +38,7 @@ pub fn ws(chat: &State, request: &Request, context: &Context) -> Reply {
     // No cursor: a plain `new WebSocket("/chat/ws")` starts from now, with the next message;
     // `since=N` resumes after N.
     let since = match request.query_param("since") {
-        None => chat.room.hub().last_id(),
+        None => chat.room.newest(),
         Some(since) => match parse_since(Some(&since)) {
             Ok(since) => since,
             Err(reason) => return refuse(request, context, 400, &reason),
@@ -123,7 +123,7 @@ fn talk(
                         Ok(_) => return Ok(Next::Continue),
                         // The room's Redis is gone for now: an error record, as for a text
                         // the room refuses; the client may send it again.
-                        Err(unavailable) => unavailable.0,
+                        Err(unavailable) => unavailable.reason().to_string(),
                     },
                     Err(reason) => reason,
                 },
