@@ -244,7 +244,8 @@ mod tests {
         assert_eq!(encode(&[b"GET", b""]), b"*2\r\n$3\r\nGET\r\n$0\r\n\r\n");
     }
 
-    /// Replies recorded from redis-server 7.0.15 (Debian 12) with `nc`.
+    /// Replies as redis-server 7.0.15 (Debian 12) sent them, recorded over a plain socket
+    /// (`:-2` is `TTL` of a missing key, `$2 12` a `GET` of a counter).
     #[test]
     fn every_reply_type_as_redis_sends_it() {
         assert_eq!(reply(b"+PONG\r\n").unwrap(), Value::Simple("PONG".into()));
