@@ -7,10 +7,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The folders whose files are listed, and the kinds of file that are.
-const FOLDERS: &[&str] = &["src", "tests", "demos", ".ci"];
-const EXTENSIONS: &[&str] = &["rs", "mjs", "py", "html", "css", "txt", "toml", "json"];
+const FOLDERS: &[&str] = &["src", "tests", "demos", ".ci", "docs/nginx"];
+const EXTENSIONS: &[&str] = &["rs", "mjs", "py", "html", "css", "txt", "toml", "json", "conf"];
 /// Scripts without an extension.
-const SCRIPTS: &[&str] = &["tests/run-all", "tests/conformance/run-autobahn", ".ci/run"];
+const SCRIPTS: &[&str] = &[
+    "tests/run-all",
+    "tests/conformance/run-autobahn",
+    ".ci/run",
+    "tests/measure/shared-room.sh",
+];
 /// Not the project's own: installed packages, lock files, and the Markdown spec's examples.
 /// Files not in git but on the disk in these folders are listed too: keep them out of there.
 const SKIPPED: &[&str] = &["node_modules", "package-lock.json", "tests/data"];

@@ -74,6 +74,11 @@ pub fn site_link(url: &str, pages: &[String]) -> String {
     {
         return format!("/source/{file}{fragment}");
     }
+    // A file beside the chapters, such as `nginx/two-webwires.conf`: its page too.
+    let beside = format!("docs/{path}");
+    if sources::find(&beside).is_some() {
+        return format!("/source/{beside}{fragment}");
+    }
     url.to_string()
 }
 
