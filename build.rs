@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 /// The folders whose files are listed, and the kinds of file that are.
 const FOLDERS: &[&str] = &["src", "tests", "demos", ".ci", "docs/nginx"];
-const EXTENSIONS: &[&str] = &["rs", "mjs", "py", "html", "css", "txt", "toml", "json", "conf"];
+const EXTENSIONS: &[&str] = &[
+    "rs", "mjs", "py", "html", "css", "txt", "toml", "json", "conf",
+];
 /// Scripts without an extension.
 const SCRIPTS: &[&str] = &[
     "tests/run-all",

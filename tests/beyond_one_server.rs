@@ -38,17 +38,40 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A real `redis-server` on a free port, in a fresh directory. It writes every change to its
 /// append-only file before answering (`appendfsync always`), so a restart keeps everything
-/// it accepted. Stopped by its process id when dropped, however the test ended.
+/// it accepted; unless it was started `forgetful`, as a cache is run, when a restart starts
+/// it empty. Stopped by its process id when dropped, however the test ended.
 struct Redis {
     process: Option<Child>,
     port: u16,
     dir: PathBuf,
+    keeps_data: bool,
+    /// `--requirepass`: every connection must `AUTH` with it first.
+    password: Option<&'static str>,
 }
 
 impl Redis {
     /// Starts one for `test`; `None`, after a loud SKIPPED line, when there is no
     /// `redis-server` to start (a failure instead with `WEBWIRE_REQUIRE_SERVICES=1`).
     fn start_or_skip(test: &str) -> Option<Redis> {
+        Redis::start_or_skip_with(test, true, None)
+    }
+
+    /// `start_or_skip`, for a Redis that keeps nothing on disk (`--appendonly no --save ''`):
+    /// stopped and started again, it is empty.
+    fn start_forgetful_or_skip(test: &str) -> Option<Redis> {
+        Redis::start_or_skip_with(test, false, None)
+    }
+
+    /// `start_or_skip`, for a Redis that answers only connections that `AUTH` with `password`.
+    fn start_locked_or_skip(test: &str, password: &'static str) -> Option<Redis> {
+        Redis::start_or_skip_with(test, true, Some(password))
+    }
+
+    fn start_or_skip_with(
+        test: &str,
+        keeps_data: bool,
+        password: Option<&'static str>,
+    ) -> Option<Redis> {
         if !on_path("redis-server") {
             let why = format!("{test}: no redis-server on PATH (Debian package redis-server)");
             let required = env::var("WEBWIRE_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
@@ -64,6 +87,8 @@ impl Redis {
             process: None,
             port: 0,
             dir: fresh_dir(test),
+            keeps_data,
+            password,
         };
         // A free port can be taken by someone else before Redis binds it: then try another.
         for _ in 0..5 {
@@ -91,16 +116,20 @@ impl Redis {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let process = Command::new("redis-server")
+        let persistence: &[&str] = if self.keeps_data {
+            &["--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            &["--appendonly", "no"]
+        };
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
+            .args(["--save", ""])
+            .args(persistence);
+        if let Some(password) = self.password {
+            command.args(["--requirepass", password]);
+        }
+        let process = command
             .arg("--dir")
             .arg(&self.dir)
             .stdout(log.try_clone().unwrap())
@@ -114,7 +143,7 @@ impl Redis {
                 self.process = None;
                 return false;
             }
-            if answers_pong(self.port) {
+            if answers_pong(self.port, self.password) {
                 // Ours, not another test's Redis that got the port first: ours names our dir.
                 let dir = self.dir.file_name().unwrap().to_string_lossy().into_owned();
                 return self.ask(&["CONFIG", "GET", "dir"]).contains(&dir);
@@ -148,8 +177,13 @@ impl Redis {
     fn ask(&self, command: &[&str]) -> String {
         let mut redis = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         redis.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut reader = BufReader::new(redis.try_clone().unwrap());
+        if let Some(password) = self.password {
+            redis.write_all(&resp(&["AUTH", password])).unwrap();
+            assert_eq!(read_resp_reply(&mut reader), "+OK\r\n");
+        }
         redis.write_all(&resp(command)).unwrap();
-        read_resp_reply(&mut BufReader::new(redis))
+        read_resp_reply(&mut reader)
     }
 }
 
@@ -185,17 +219,22 @@ fn read_resp_reply(redis: &mut impl BufRead) -> String {
     }
 }
 
-/// Whether a Redis on `port` answers PING with PONG now. Not while it loads its file: then
-/// it answers `-LOADING`.
-fn answers_pong(port: u16) -> bool {
+/// Whether a Redis on `port` answers PING with PONG now (after `AUTH` with `password`, if it
+/// wants one). Not while it loads its file: then it answers `-LOADING`.
+fn answers_pong(port: u16, password: Option<&str>) -> bool {
     let Ok(mut redis) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
     redis.set_read_timeout(Some(PATIENCE)).unwrap();
-    let mut reply = [0; 7];
-    redis.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok()
-        && redis.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
+    let (mut ask, mut expected) = (Vec::new(), Vec::new());
+    if let Some(password) = password {
+        ask.extend(resp(&["AUTH", password]));
+        expected.extend(b"+OK\r\n");
+    }
+    ask.extend(resp(&["PING"]));
+    expected.extend(b"+PONG\r\n");
+    let mut reply = vec![0; expected.len()];
+    redis.write_all(&ask).is_ok() && redis.read_exact(&mut reply).is_ok() && reply == expected
 }
 
 fn on_path(program: &str) -> bool {
@@ -230,6 +269,8 @@ fn fresh_dir(test: &str) -> PathBuf {
 struct Webwire {
     process: Child,
     address: SocketAddr,
+    /// Everything it printed on stdout (its log, its trace), kept as it comes.
+    output: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Webwire {
@@ -238,16 +279,38 @@ impl Webwire {
         Webwire::spawn(room).listening()
     }
 
+    /// `start`, with `flags` instead of `--quiet`: `&[]` logs, `&["--trace"]` traces too.
+    fn start_with(room: &str, flags: &[&str]) -> Webwire {
+        Webwire::spawn_with(room, flags).listening()
+    }
+
     /// Starts one without waiting: a fake Redis must answer it before it listens.
     fn spawn(room: &str) -> Starting {
+        Webwire::spawn_with(room, &["--quiet"])
+    }
+
+    fn spawn_with(room: &str, flags: &[&str]) -> Starting {
         let mut process = Command::new(env!("CARGO_BIN_EXE_webwire"))
-            .args(["chat", "--port", "0", "--bind", "127.0.0.1", "--quiet"])
+            .args(["chat", "--port", "0", "--bind", "127.0.0.1"])
+            .args(flags)
             .args(["--room", room])
             .stdout(Stdio::piped())
             .spawn()
             .expect("start webwire");
         let stdout = BufReader::new(process.stdout.take().unwrap());
         Starting { process, stdout }
+    }
+
+    /// What it has printed so far.
+    fn output(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until it has printed `text`.
+    fn wait_for_output(&self, text: &str) {
+        wait_until(&format!("{text:?} in the output"), || {
+            self.output().contains(text)
+        });
     }
 
     fn client(&self) -> Client {
@@ -298,24 +361,44 @@ struct Starting {
 }
 
 impl Starting {
-    /// Reads the start-up line, `webwire listening on http://127.0.0.1:PORT/ (…)`.
+    /// Reads up to the start-up line, `webwire listening on http://127.0.0.1:PORT/ (…)`.
+    /// With `--trace` the room's first commands to Redis come before it.
     fn listening(mut self) -> Webwire {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        let port = line
-            .strip_prefix("webwire listening on http://127.0.0.1:")
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|port| port.parse().ok());
-        let Some(port) = port else {
-            let _ = self.process.kill();
-            panic!("webwire did not start: {line:?}");
+        let mut before = Vec::new();
+        let port = loop {
+            let mut line = Vec::new();
+            self.stdout.read_until(b'\n', &mut line).unwrap();
+            if line.is_empty() {
+                let _ = self.process.kill();
+                panic!(
+                    "webwire did not start: {}",
+                    String::from_utf8_lossy(&before)
+                );
+            }
+            let port = String::from_utf8_lossy(&line)
+                .strip_prefix("webwire listening on http://127.0.0.1:")
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|port| port.parse().ok());
+            before.extend(line);
+            if let Some(port) = port {
+                break port;
+            }
         };
-        // Whatever else it prints must go somewhere, or a full pipe would stop it.
+        // Whatever else it prints is kept, and must be read anyway, or a full pipe would
+        // stop it.
+        let output = Arc::new(Mutex::new(before));
+        let kept = Arc::clone(&output);
         let mut stdout = self.stdout;
-        thread::spawn(move || io::copy(&mut stdout, &mut io::sink()));
+        thread::spawn(move || {
+            let mut bytes = [0; 16 * 1024];
+            while let Ok(n @ 1..) = stdout.read(&mut bytes) {
+                kept.lock().unwrap().extend_from_slice(&bytes[..n]);
+            }
+        });
         Webwire {
             process: self.process,
             address: SocketAddr::from(([127, 0, 0, 1], port)),
+            output,
         }
     }
 }
@@ -670,7 +753,7 @@ fn a_room_whose_redis_cannot_be_reached_stops_the_binary_with_one_line() {
     );
 }
 
-// ---- 2. one room, two processes ------------------------------------------------------------------
+// ---- 2. one room, two processes -----------------------------------------------------------------
 
 #[test]
 fn two_servers_on_one_redis_number_messages_as_one_room() {
@@ -696,7 +779,7 @@ fn two_servers_on_one_redis_number_messages_as_one_room() {
     );
 }
 
-// ---- 3. any server, any time ---------------------------------------------------------------------
+// ---- 3. any server, any time --------------------------------------------------------------------
 
 #[test]
 fn a_client_may_resume_on_any_server_on_every_transport() {
@@ -757,7 +840,7 @@ fn a_client_may_resume_on_any_server_on_every_transport() {
     }
 }
 
-// ---- 4. Redis goes away and comes back -------------------------------------------------------------
+// ---- 4. Redis goes away and comes back ----------------------------------------------------------
 
 #[test]
 fn a_redis_restart_loses_no_accepted_message_and_delivers_none_twice() {
@@ -871,7 +954,7 @@ fn a_redis_restart_loses_no_accepted_message_and_delivers_none_twice() {
     socket_on_a.expect(&six);
 }
 
-// ---- 5. the gap signal, through Redis ------------------------------------------------------------
+// ---- 5. the gap signal, through Redis -----------------------------------------------------------
 
 #[test]
 fn a_reader_behind_the_shared_stream_gets_the_gap_signal() {
@@ -937,7 +1020,7 @@ fn ids_never_go_back_after_redis_loses_its_data() {
     assert_eq!(sent.records_after(&a, 3), sent.records_after(&b, 3));
 }
 
-// ---- 7. the bytes on the wire --------------------------------------------------------------------
+// ---- 7. the bytes on the wire -------------------------------------------------------------------
 
 /// Accepts the next connection to a fake Redis.
 fn accept(fake: &TcpListener) -> TcpStream {
@@ -1079,4 +1162,412 @@ fn webwire_speaks_resp_exactly_as_redis_reads_it() {
     );
     publisher.write_all(b":2\r\n").unwrap();
     assert_eq!(sender.read_reply().text(), "{\"id\":2}");
+}
+
+// ---- 8. a fake Redis that hangs, drips, or floods -----------------------------------------------
+
+/// Reads one command as Redis does, `*N` and then N bulk strings: its arguments, as text.
+fn read_command(connection: &mut impl BufRead) -> Vec<String> {
+    let count = read_length(connection, '*');
+    let mut arguments = Vec::new();
+    for _ in 0..count {
+        let length = read_length(connection, '$');
+        let mut argument = vec![0; length + 2];
+        connection.read_exact(&mut argument).unwrap();
+        argument.truncate(length);
+        arguments.push(String::from_utf8(argument).unwrap());
+    }
+    arguments
+}
+
+/// A line `*N` or `$N` of a command (by `prefix`): N.
+fn read_length(connection: &mut impl BufRead, prefix: char) -> usize {
+    let mut line = String::new();
+    connection.read_line(&mut line).unwrap();
+    line.strip_prefix(prefix)
+        .and_then(|n| n.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("not a command: {line:?}"))
+}
+
+/// A webwire process whose room is on a fake Redis the test plays by hand, started as far
+/// as its follower waiting in `XREAD`: sends come on `publisher`, and `follower`'s `XREAD`
+/// is not answered yet.
+struct OnFake {
+    fake: TcpListener,
+    server: Webwire,
+    publisher: BufReader<TcpStream>,
+    follower: BufReader<TcpStream>,
+}
+
+impl OnFake {
+    /// Starts webwire with `flags` on a fake Redis whose room is empty.
+    fn start(flags: &[&str]) -> OnFake {
+        let fake = TcpListener::bind("127.0.0.1:0").unwrap();
+        let starting =
+            Webwire::spawn_with(&format!("redis://{}", fake.local_addr().unwrap()), flags);
+        let mut publisher = BufReader::new(accept(&fake));
+        assert_eq!(
+            read_command(&mut publisher),
+            ["GET", "webwire:chat:last-id"]
+        );
+        publisher.get_mut().write_all(b"$-1\r\n").unwrap(); // no id given yet
+        let server = starting.listening();
+        let follower = accept_follower(&fake, "0-0");
+        OnFake {
+            fake,
+            server,
+            publisher,
+            follower,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://{}", self.fake.local_addr().unwrap())
+    }
+}
+
+/// Accepts a follower's connection, answers its raise of the counter with `:0` (Redis had
+/// lost nothing), and reads the `XREAD` for what comes after `after` that it then waits in.
+fn accept_follower(fake: &TcpListener, after: &str) -> BufReader<TcpStream> {
+    let mut follower = BufReader::new(accept(fake));
+    let raise = read_command(&mut follower);
+    assert_eq!(raise[0], "EVAL", "a follower first raises the counter");
+    assert_eq!(raise[2..], ["1", "webwire:chat:last-id", "0"]);
+    follower.get_mut().write_all(b":0\r\n").unwrap();
+    assert_eq!(
+        read_command(&mut follower),
+        [
+            "XREAD",
+            "BLOCK",
+            "5000",
+            "COUNT",
+            "256",
+            "STREAMS",
+            "webwire:chat",
+            after
+        ]
+    );
+    follower
+}
+
+#[test]
+fn a_send_that_redis_takes_and_never_answers_is_504_and_the_next_is_refused_at_once() {
+    let mut on = OnFake::start(&["--quiet"]);
+    // The send reaches Redis whole, and nothing comes back, ever.
+    let mut sender = on.server.client();
+    sender.send(send_request("ann", "hello"));
+    assert_eq!(read_command(&mut on.publisher)[0], "EVALSHA");
+    let unanswered = sender.read_reply();
+    // Redis may run it yet: the sender is told so, and not invited to send it again (no
+    // Retry-After), which could show it twice. The reason in the brackets is the OS's.
+    let reason = unanswered.text();
+    assert!(
+        reason.starts_with("the room's Redis took the message and did not answer (")
+            && reason.ends_with("); it may still appear in the room\n")
+            && reason.lines().count() == 1,
+        "{reason}"
+    );
+    let length = unanswered.body.len().to_string();
+    assert_eq!(
+        unanswered.head_without_date(),
+        head(
+            "HTTP/1.1 504 Gateway Timeout",
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+                ("Vary", "Origin"),
+                ("Content-Length", &length),
+            ]
+        )
+    );
+
+    // The next send, right after, is refused at once (`REDIS_REST`) rather than waiting in
+    // line for a Redis that just did not answer; this one was not published, so it may be
+    // sent again.
+    let refused = send(&on.server, "bob", "again");
+    let reason = "the room's Redis did not answer a moment ago; try again shortly\n";
+    assert_eq!(refused.text(), reason);
+    assert_eq!(
+        refused.head_without_date(),
+        head(
+            "HTTP/1.1 503 Service Unavailable",
+            &[
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+                ("Vary", "Origin"),
+                ("Retry-After", "1"),
+                ("Content-Length", &reason.len().to_string()),
+            ]
+        )
+    );
+    // Redis was not asked: webwire closed the unanswered connection (a late reply there
+    // would be taken for the next command's) with nothing more on it…
+    let mut more = Vec::new();
+    on.publisher.read_to_end(&mut more).unwrap();
+    assert_eq!(String::from_utf8_lossy(&more), "");
+    // …and no new connection carries a send. (The follower may come back on one once its
+    // own XREAD has waited in vain: that one starts by raising the counter.)
+    on.fake.set_nonblocking(true).unwrap();
+    while let Ok((connection, _)) = on.fake.accept() {
+        connection.set_nonblocking(false).unwrap();
+        connection.set_read_timeout(Some(PATIENCE)).unwrap();
+        let command = read_command(&mut BufReader::new(connection));
+        // A send is EVALSHA (or EVAL) of eight; the raise is EVAL of five, one key.
+        assert_eq!(command[0], "EVAL");
+        assert_eq!(command[2..], ["1", "webwire:chat:last-id", "0"]);
+    }
+}
+
+#[test]
+fn a_redis_that_drips_its_reply_cannot_hold_a_send() {
+    let mut on = OnFake::start(&["--quiet"]);
+    let mut sender = on.server.client();
+    sender.send(send_request("ann", "hello"));
+    assert_eq!(read_command(&mut on.publisher)[0], "EVALSHA");
+    // The reply starts as a bulk string of 64 KiB, within every limit, and then comes a
+    // byte every 300 ms: each read gets a byte long before any timeout of one read, and the
+    // whole would take five and a half hours. It drips until webwire hangs up.
+    let mut redis = on.publisher.into_inner();
+    let dripping = thread::spawn(move || {
+        let give_up = Instant::now() + PATIENCE;
+        let mut drip = b"$65536\r\n".as_slice();
+        while Instant::now() < give_up {
+            if redis.write_all(drip).is_err() {
+                return true;
+            }
+            drip = b"x";
+            thread::sleep(Duration::from_millis(300));
+        }
+        false
+    });
+    // Answered at all, within the client's read timeout: one deadline for the whole reply.
+    assert_eq!(sender.read_reply().status, 504);
+    assert!(
+        dripping.join().unwrap(),
+        "webwire hung up on the dripping Redis"
+    );
+}
+
+#[test]
+fn a_reply_too_large_is_refused_as_it_comes_and_the_process_serves_on() {
+    let on = OnFake::start(&[]); // with its log: the follower says why it let go
+    let pid = on.server.process.id();
+    let before = memory_kb(pid, "VmRSS");
+    // The follower's XREAD is answered with arrays of arrays, each within MAX_ARRAY_ITEMS
+    // and MAX_DEPTH, each string within MAX_BULK_BYTES: 1024 × 1024 × 8 strings, 63 MiB on
+    // the wire, several hundred MiB as values had webwire kept them all. Only the whole
+    // reply's bound (MAX_REPLY_BYTES, 2 MiB) stops it.
+    let mut follower = on.follower.get_ref().try_clone().unwrap();
+    follower.set_write_timeout(Some(PATIENCE)).unwrap();
+    let group = "*8\r\n".to_string() + &"$1\r\nx\r\n".repeat(8);
+    let entry = "*1024\r\n".to_string() + &group.repeat(1024);
+    let mut hung_up = follower
+        .write_all(b"*1\r\n*2\r\n$12\r\nwebwire:chat\r\n*1024\r\n")
+        .is_err();
+    for _ in 0..1024 {
+        hung_up = hung_up || follower.write_all(entry.as_bytes()).is_err();
+    }
+    assert!(hung_up, "webwire read all 63 MiB");
+    // It let go early, and the reply cost little memory at its worst (VmHWM, the peak).
+    let peak = memory_kb(pid, "VmHWM");
+    assert!(
+        peak < 200 * 1024,
+        "webwire peaked at {peak} kB (it started at {before} kB)"
+    );
+    // The follower treats it as Redis lost: it says so, and comes back on a new connection
+    // for what comes after the last entry it read (none).
+    on.server.wait_for_output(&format!(
+        "room: lost Redis at {} (no reply: not a Redis reply: a reply larger than \
+         MAX_REPLY_BYTES); trying again, up to every 2 s\n",
+        on.url()
+    ));
+    let _follower = accept_follower(&on.fake, "0-0");
+    // And serving goes on.
+    let poll = on.server.get("/chat/poll?since=0");
+    assert_eq!((poll.status, poll.text()), (200, "[]".to_string()));
+}
+
+/// A figure in kB from `/proc/PID/status`: `VmRSS` (memory in use now) or `VmHWM` (the most
+/// it ever used).
+fn memory_kb(pid: u32, field: &str) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().strip_suffix(" kB")?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {status}"))
+}
+
+// ---- 9. entries webwire did not write -----------------------------------------------------------
+
+/// How many `XREAD`s Redis has run, from `INFO commandstats`.
+fn xread_calls(redis: &Redis) -> u64 {
+    let stats = redis.ask(&["INFO", "commandstats"]);
+    stats
+        .lines()
+        .find_map(|line| line.strip_prefix("cmdstat_xread:calls="))
+        .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+}
+
+/// How many clients wait in `XREAD` now (`CLIENT LIST`: `flags=b`, `cmd=xread`). A follower
+/// that asks again as soon as it is answered, because it keeps asking for entries it has
+/// read already, is never seen waiting.
+fn clients_waiting_in_xread(redis: &Redis) -> usize {
+    redis
+        .ask(&["CLIENT", "LIST"])
+        .lines()
+        .filter(|client| {
+            let field = |name: &str| {
+                client
+                    .split(' ')
+                    .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+            };
+            field("flags").is_some_and(|flags| flags.contains('b')) && field("cmd") == Some("xread")
+        })
+        .count()
+}
+
+#[test]
+fn entries_webwire_did_not_write_are_read_past_once() {
+    let Some(redis) = Redis::start_or_skip("entries_webwire_did_not_write_are_read_past_once")
+    else {
+        return;
+    };
+    let (a, b) = (Webwire::start(&redis.url()), Webwire::start(&redis.url()));
+    let mut sent = Sent::default();
+    let mut events_on_a = Reader::open(&a, "sse", 0);
+    let mut socket_on_b = Reader::open(&b, "ws", 0);
+    sent.say(&a, "ann", "one");
+    let one = sent.records_after(&a, 0);
+    events_on_a.expect(&one);
+    socket_on_b.expect(&one);
+    wait_until("both followers waiting", || {
+        clients_waiting_in_xread(&redis) == 2
+    });
+    let xreads_before = xread_calls(&redis);
+
+    // Someone else writes to the stream after message 1: an entry whose id webwire never
+    // gives (1-1), and one with no text. (Both below 2-0, where webwire numbers next; one
+    // above it is `an_entry_above_the_counter_moves_the_next_id_past_it`.)
+    let added = redis.ask(&["XADD", "webwire:chat", "1-1", "text", "stranger"]);
+    assert_eq!(added, "$3\r\n1-1\r\n");
+    let added = redis.ask(&["XADD", "webwire:chat", "1-2", "from", "mallory"]);
+    assert_eq!(added, "$3\r\n1-2\r\n");
+    // Each follower reads past them and waits again: by the time Redis has answered the
+    // XADD, it has answered the waiting XREADs, so both waiting now means both asked again,
+    // for what comes after the strangers. Nothing is sent meanwhile, and Redis ran a few
+    // XREADs, not thousands.
+    wait_until("both followers waiting again", || {
+        clients_waiting_in_xread(&redis) == 2
+    });
+    let xreads = xread_calls(&redis) - xreads_before;
+    assert!(xreads < 50, "{xreads} XREADs for two strange entries");
+
+    // Messages sent afterwards reach readers on both processes, and the strangers none.
+    sent.say(&b, "bob", "two");
+    sent.say(&a, "ann", "three");
+    let two_and_three = sent.records_after(&a, 1);
+    assert_eq!(sent.records_after(&b, 1), two_and_three);
+    events_on_a.expect(&two_and_three);
+    socket_on_b.expect(&two_and_three);
+}
+
+/// An entry someone else put above where webwire numbers next (2-1, after message 1): the
+/// next message goes past it (3), instead of every send being refused because `XADD 2-0`
+/// is below the stream's top.
+#[test]
+fn an_entry_above_the_counter_moves_the_next_id_past_it() {
+    let Some(redis) = Redis::start_or_skip("an_entry_above_the_counter_moves_the_next_id_past_it")
+    else {
+        return;
+    };
+    let a = Webwire::start(&redis.url());
+    assert_eq!(say(&a, "ann", "one"), 1);
+    let added = redis.ask(&["XADD", "webwire:chat", "2-1", "text", "stranger"]);
+    assert_eq!(added, "$3\r\n2-1\r\n");
+    assert_eq!(say(&a, "ann", "three"), 3);
+    a.wait_until_holds(3);
+    let records = records_in(&a.get("/chat/poll?since=1").text());
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(
+        records[0].starts_with("{\"id\":3,\"from\":\"ann\",\"text\":\"three\""),
+        "{records:?}"
+    );
+}
+
+// ---- 10. a Redis that comes back empty ----------------------------------------------------------
+
+#[test]
+fn a_redis_restarted_without_its_data_does_not_number_from_one_again() {
+    let Some(mut redis) = Redis::start_forgetful_or_skip(
+        "a_redis_restarted_without_its_data_does_not_number_from_one_again",
+    ) else {
+        return;
+    };
+    // With their logs: the follower that finds the counter lost says so.
+    let (a, b) = (
+        Webwire::start_with(&redis.url(), &[]),
+        Webwire::start_with(&redis.url(), &[]),
+    );
+    let mut sent = Sent::default();
+    sent.say(&a, "ann", "one");
+    sent.say(&b, "bob", "two");
+    sent.say(&a, "ann", "three");
+    sent.records_after(&a, 0);
+    sent.records_after(&b, 0);
+
+    // Redis restarts with nothing: no stream, no counter.
+    redis.stop();
+    redis.start_again();
+    assert_eq!(redis.ask(&["XLEN", "webwire:chat"]), ":0\r\n");
+    // Each follower, back on it, raises the counter to the newest id its process knows: 3.
+    wait_until("the counter raised again", || {
+        redis.ask(&["GET", "webwire:chat:last-id"]) == "$1\r\n3\r\n"
+    });
+    // The first one to do it found it lost, and says so (the other finds it raised already).
+    let line = format!(
+        "room: Redis at {} had lost ids up to 3; numbering goes on after it\n",
+        redis.url()
+    );
+    wait_until("a log saying ids were lost", || {
+        a.output().contains(&line) || b.output().contains(&line)
+    });
+
+    // So even a process that never saw 1 to 3 numbers on from 4: 1 means "one" to every
+    // client that read it.
+    let c = Webwire::start(&redis.url());
+    sent.say(&c, "cat", "four");
+    sent.say(&b, "bob", "five");
+    sent.say(&a, "ann", "six");
+    let four_to_six = sent.records_after(&c, 3);
+    assert_eq!(sent.records_after(&a, 3), four_to_six);
+    assert_eq!(sent.records_after(&b, 3), four_to_six);
+}
+
+// ---- 11. --trace, and a password ----------------------------------------------------------------
+
+#[test]
+fn the_trace_shows_auth_without_the_password() {
+    let Some(redis) =
+        Redis::start_locked_or_skip("the_trace_shows_auth_without_the_password", "s3cret")
+    else {
+        return;
+    };
+    let url = format!("redis://:s3cret@127.0.0.1:{}", redis.port);
+    let server = Webwire::start_with(&url, &["--trace"]);
+    assert_eq!(say(&server, "ann", "hello"), 1, "it logged in");
+    // Connection 1 publishes, 2 follows. The trace is written in order, so once the reply to
+    // the send and the follower's login are in it, so is everything before them.
+    server.wait_for_output("redis#1 < :1\\r\\n\n");
+    server.wait_for_output("redis#2 < +OK\\r\\n\n");
+    let output = server.output();
+    for connection in [1, 2] {
+        let login = format!(
+            "redis#{connection} > *N\\r\\n\nredis#{connection} > $4\\r\\n\n\
+             redis#{connection} > AUTH\\r\\n\n\
+             redis#{connection} > *** (the login, not shown)\\r\\n\n"
+        );
+        assert!(output.contains(&login), "no {login:?} in {output}");
+    }
+    assert!(!output.contains("s3cret"), "{output}");
 }

@@ -52,18 +52,16 @@ pub const MAX_ID: u64 = (1 << 53) - 1;
 /// runs alone in Redis). The id is one more than the counter, but never at or below
 /// `ARGV[3]`, the newest id the publishing process knows of, nor at or below the stream's
 /// newest entry: if Redis lost the counter (a restart without persistence, a `FLUSHALL`), ids
-/// go on from there instead of starting again at 1 and meaning other messages. The stream is
-/// looked at only when the counter looks lost (missing, or behind the publisher). The counter
-/// is written only once the entry is in, so a refused `XADD` uses up no id. `MAXLEN =` trims
+/// go on from there instead of starting again at 1 and meaning other messages. (Looking at
+/// the stream's top is one cheap step, and it also keeps an entry someone else put there
+/// from blocking every later `XADD`.) The counter is written only once the entry is in, so a refused `XADD` uses up no id. `MAXLEN =` trims
 /// the stream to the room's capacity, exactly, so a reader behind it gets the same gap signal
 /// as from a room in memory. The time comes from Redis's clock: one clock for every process.
 const PUBLISH_SCRIPT: &str = "\
-local counted = tonumber(redis.call('GET', KEYS[2]))
-local id = math.max((counted or 0) + 1, tonumber(ARGV[3]) + 1)
-if counted == nil or id ~= counted + 1 then
-  local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-  if top then id = math.max(id, (tonumber(string.match(top[1], '^(%d+)')) or 0) + 1) end
-end
+local counted = tonumber(redis.call('GET', KEYS[2])) or 0
+local id = math.max(counted + 1, tonumber(ARGV[3]) + 1)
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if top then id = math.max(id, (tonumber(string.match(top[1], '^(%d+)')) or 0) + 1) end
 if id > 9007199254740991 then return redis.error_reply('ids have passed 2^53 - 1') end
 local now = redis.call('TIME')
 local ts = string.format('%d', now[1] * 1000 + math.floor(now[2] / 1000))
