@@ -65,7 +65,8 @@ OPTIONS:
                      move between them with its cursor (docs/17-beyond-one-server.md);
                      redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] as redis-cli takes it
     --trace          print every request head and response head as it crosses the wire,
-                     with CR LF made visible, and every WebSocket frame header
+                     with CR LF made visible, every WebSocket frame header, and with
+                     --room redis://... every Redis command and reply
     --quiet, -q      do not log requests
     --list           list the demos and exit
     --help, -h       show this text and exit

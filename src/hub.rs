@@ -192,8 +192,9 @@ impl Hub {
             log.events.pop_front();
         }
         drop(log);
-        // Each waiter waits for an id above its cursor, and no cursor is above the id just
-        // published: every one of them has something to send now. A waiter busy writing is
+        // Each waiter waits for an id above its cursor, and (but for a cursor ahead of a copy
+        // of a room in Redis, which `hand_over` leaves alone) no cursor is above this one:
+        // every waiter has something to send now. A waiter busy writing is
         // not parked; its next park returns at once, and it finds the event then.
         // The list is copied so that readers may come and go while it is walked.
         // Sockets too full to take the event make the publisher wait (a little each): once

@@ -35,11 +35,13 @@ fn main() -> ExitCode {
         )
     };
     // A room in Redis is shared with every process pointed at it: say where (docs/17).
-    let serves_chat = config.demo.as_deref().is_none_or(|demo| demo == "chat");
+    let chat = webwire::demos::chat::DEMO.name;
+    let serves_chat = config.demo.as_deref().is_none_or(|demo| demo == chat);
     let room = match &config.room {
         webwire::room::Store::Redis(address) if serves_chat => format!(
-            "chat room: the stream webwire:chat in Redis at {} (--room), shared with every \
-             webwire pointed at it\n",
+            "chat room: the stream {} in Redis at {} (--room), shared with every webwire \
+             pointed at it\n",
+            webwire::room::stream_key(webwire::demos::chat::ROOM_NAME),
             address.display()
         ),
         _ => String::new(),

@@ -24,7 +24,7 @@ pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Bytes as `--trace` shows them: one line per line of the wire, each starting with
-/// `prefix`, with CR and LF spelled out (`\\r\\n`) and any other unprintable byte as `\\xNN`.
+/// `prefix`, with CR and LF spelled out (`\r\n`) and any other unprintable byte as `\xNN`.
 /// HTTP heads and Redis commands are traced alike.
 pub fn wire_lines(prefix: &str, bytes: &[u8]) -> String {
     let mut out = prefix.to_string();

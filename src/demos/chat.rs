@@ -62,6 +62,9 @@ pub const MAX_CHAT_NAME_CHARS: usize = 32;
 pub const CHAT_STREAM_MAX_BYTES: u64 = 128 * 1024;
 // ANCHOR_END: chat_limits
 
+/// The room's name: with `--room redis://…` its stream is `webwire:chat` (`room::stream_key`).
+pub const ROOM_NAME: &str = "chat";
+
 pub const DEMO: Demo = Demo {
     name: "chat",
     title: "Chat",
@@ -79,7 +82,7 @@ pub const DEMO: Demo = Demo {
 fn routes(setup: &Setup) -> Result<Vec<Route>, String> {
     let room = Room::open(
         &setup.config.room,
-        "chat",
+        ROOM_NAME,
         CHAT_ROOM_CAPACITY,
         setup.log.clone(),
         setup.trace.clone(),
@@ -215,7 +218,13 @@ impl State {
 
 /// Every held place is taken (`--max-held`): 503, readable from the other origin too.
 fn full(request: &Request, context: &Context) -> Reply {
-    refusal(request, context, 503, &held_full_reason(context.app))
+    try_again_soon(request, context, &held_full_reason(context.app))
+}
+
+/// 503 with `Retry-After`: nothing was done, and the same request may succeed in a moment
+/// (RFC 9110 §15.6.4).
+fn try_again_soon(request: &Request, context: &Context, reason: &str) -> Reply {
+    refusal(request, context, 503, reason)
         .with_header("Retry-After", RETRY_AFTER_SECS.to_string())
         .into()
 }

@@ -47,8 +47,10 @@ pub enum Value {
     Integer(i64),
     /// `$5 hello`
     Bulk(Vec<u8>),
-    /// `$-1` or `*-1`: nothing there (a missing key, an `XREAD` that timed out).
+    /// `$-1`: no string there (`GET` of a missing key).
     Nil,
+    /// `*-1`: no array there (an `XREAD` whose block ran out).
+    NilArray,
     /// `*2 ...`
     Array(Vec<Value>),
 }
@@ -101,6 +103,7 @@ fn write_reply(value: &Value, out: &mut Vec<u8>) {
         Value::Error(text) => out.extend_from_slice(format!("-{text}\r\n").as_bytes()),
         Value::Integer(n) => out.extend_from_slice(format!(":{n}\r\n").as_bytes()),
         Value::Nil => out.extend_from_slice(b"$-1\r\n"),
+        Value::NilArray => out.extend_from_slice(b"*-1\r\n"),
         Value::Bulk(bytes) => {
             out.extend_from_slice(format!("${}\r\n", bytes.len()).as_bytes());
             out.extend_from_slice(bytes);
@@ -146,7 +149,7 @@ fn read_value(input: &mut impl BufRead, depth: usize, budget: &mut usize) -> io:
         b'$' => match number(rest)? {
             -1 => Ok(Value::Nil),
             length => {
-                let length = size(length, MAX_BULK_BYTES, "bulk string")?;
+                let length = size(length, MAX_BULK_BYTES, "a bulk string")?;
                 spend(budget, length)?;
                 let mut bytes = vec![0; length + 2];
                 input.read_exact(&mut bytes)?;
@@ -158,9 +161,9 @@ fn read_value(input: &mut impl BufRead, depth: usize, budget: &mut usize) -> io:
             }
         },
         b'*' => match number(rest)? {
-            -1 => Ok(Value::Nil),
+            -1 => Ok(Value::NilArray),
             count => {
-                let count = size(count, MAX_ARRAY_ITEMS, "array")?;
+                let count = size(count, MAX_ARRAY_ITEMS, "an array")?;
                 if depth == MAX_DEPTH {
                     return Err(bad("arrays nested deeper than MAX_DEPTH"));
                 }
@@ -216,8 +219,8 @@ fn number(digits: &[u8]) -> io::Result<i64> {
 fn size(length: i64, max: usize, what: &str) -> io::Result<usize> {
     match usize::try_from(length) {
         Ok(n) if n <= max => Ok(n),
-        Ok(n) => Err(bad(&format!("a {what} of {n}, over the limit of {max}"))),
-        Err(_) => Err(bad(&format!("a {what} of negative length {length}"))),
+        Ok(n) => Err(bad(&format!("{what} of {n}, over the limit of {max}"))),
+        Err(_) => Err(bad(&format!("{what} of negative length {length}"))),
     }
 }
 
@@ -257,7 +260,7 @@ mod tests {
         assert_eq!(reply(b":-2\r\n").unwrap(), Value::Integer(-2));
         assert_eq!(reply(b"$2\r\n12\r\n").unwrap().integer(), Some(12));
         assert_eq!(reply(b"$-1\r\n").unwrap(), Value::Nil);
-        assert_eq!(reply(b"*-1\r\n").unwrap(), Value::Nil);
+        assert_eq!(reply(b"*-1\r\n").unwrap(), Value::NilArray);
         assert_eq!(reply(b"*0\r\n").unwrap(), Value::Array(vec![]));
         // XREAD BLOCK 0 COUNT 1 STREAMS room 0-0, with one entry 1-0 from=ann text=hi.
         let xread = b"*1\r\n*2\r\n$4\r\nroom\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*4\r\n\
@@ -282,6 +285,7 @@ mod tests {
             b"-ERR x\r\n",
             b":-2\r\n",
             b"$-1\r\n",
+            b"*-1\r\n",
             b"$2\r\n\r\n\r\n",
             b"*2\r\n*1\r\n:1\r\n$0\r\n\r\n",
         ] {

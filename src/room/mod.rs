@@ -17,7 +17,13 @@ use crate::hub::Hub;
 use crate::log::Log;
 use crate::redis::Address;
 
-pub use on_redis::{FOLLOW_BLOCK, FOLLOW_RETRY_FIRST, FOLLOW_RETRY_MOST, MAX_ID, REDIS_REST};
+pub use on_redis::MAX_ID;
+
+/// The Redis stream of the room called `name`: `webwire:chat`. Its counter is the same key
+/// with `:last-id` after it.
+pub fn stream_key(name: &str) -> String {
+    format!("webwire:{name}")
+}
 
 /// Where a room's log lives, from `--room`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,12 +50,15 @@ impl Store {
     }
 }
 
-/// A room's publish failed: the shared log could not be reached, or did not answer. Readers
-/// carry on either way.
+/// A room's publish failed: the shared log could not be reached, did not answer, or refused
+/// the message. Readers carry on whichever it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unavailable {
-    /// Nothing was published: the sender may send it again (503).
+    /// Nothing was published: the sender may send it again (503 with `Retry-After`).
     NotPublished(String),
+    /// Redis ran the publish and refused it (its memory is full, a key has another type):
+    /// nothing was published, and the same message would be refused again (503).
+    Refused(String),
     /// Redis got the message and did not answer in time: it may be in the room, and sending
     /// it again may show it twice (504).
     MayBePublished(String),
@@ -58,7 +67,9 @@ pub enum Unavailable {
 impl Unavailable {
     pub fn reason(&self) -> &str {
         match self {
-            Unavailable::NotPublished(reason) | Unavailable::MayBePublished(reason) => reason,
+            Unavailable::NotPublished(reason)
+            | Unavailable::Refused(reason)
+            | Unavailable::MayBePublished(reason) => reason,
         }
     }
 }

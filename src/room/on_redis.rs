@@ -54,9 +54,9 @@ pub const MAX_ID: u64 = (1 << 53) - 1;
 /// newest entry: if Redis lost the counter (a restart without persistence, a `FLUSHALL`), ids
 /// go on from there instead of starting again at 1 and meaning other messages. (Looking at
 /// the stream's top is one cheap step, and it also keeps an entry someone else put there
-/// from blocking every later `XADD`.) The counter is written only once the entry is in, so a refused `XADD` uses up no id. `MAXLEN =` trims
-/// the stream to the room's capacity, exactly, so a reader behind it gets the same gap signal
-/// as from a room in memory. The time comes from Redis's clock: one clock for every process.
+/// from blocking every later `XADD`.) The counter is written only once the entry is in, so
+/// a refused `XADD` uses up no id. `MAXLEN =` trims the stream to the room's capacity,
+/// exactly, so a reader behind it gets the same gap signal as from a room in memory. The time comes from Redis's clock: one clock for every process.
 const PUBLISH_SCRIPT: &str = "\
 local counted = tonumber(redis.call('GET', KEYS[2])) or 0
 local id = math.max(counted + 1, tonumber(ARGV[3]) + 1)
@@ -117,8 +117,8 @@ impl OnRedis {
     ) -> Result<Arc<OnRedis>, String> {
         let shared = Arc::new(OnRedis {
             address: address.clone(),
-            stream: format!("webwire:{name}"),
-            counter: format!("webwire:{name}:last-id"),
+            stream: super::stream_key(name),
+            counter: format!("{}:last-id", super::stream_key(name)),
             capacity: capacity.to_string(),
             script_sha: sha1_smol::Sha1::from(PUBLISH_SCRIPT).digest().to_string(),
             publisher: Mutex::new(None),
@@ -134,7 +134,7 @@ impl OnRedis {
             )
         };
         shared.ask_newest(&mut shared.publisher()).map_err(cannot)?;
-        let follower = Follower {
+        let follower = RedisFollower {
             shared: Arc::clone(&shared),
             hub: Arc::downgrade(hub),
             // From the start of the stream: it holds at most the room's capacity.
@@ -160,8 +160,13 @@ impl OnRedis {
         self.newest_known.load(Ordering::SeqCst)
     }
 
+    /// Remembers that Redis has given `id`. One past `MAX_ID` is no id of the room (someone
+    /// else's number): remembered, it would be the floor of every later id, and all of them
+    /// would be refused.
     fn knows(&self, id: u64) {
-        self.newest_known.fetch_max(id, Ordering::SeqCst);
+        if id <= MAX_ID {
+            self.newest_known.fetch_max(id, Ordering::SeqCst);
+        }
     }
 
     // ANCHOR: publish
@@ -171,9 +176,17 @@ impl OnRedis {
         let mut publisher = self.publisher();
         // Another send may have found Redis hung while this one waited for the connection.
         self.refuse_while_resting()?;
-        let connection = self.connection(&mut publisher).map_err(|e| {
-            Unavailable::NotPublished(format!("the room's Redis cannot be reached: {e}"))
-        })?;
+        let connection = match self.connection(&mut publisher) {
+            Ok(connection) => connection,
+            Err(e) => {
+                // Connecting (or logging in) took its whole time: rest, so that the senders
+                // queued behind this one do not each wait as long again.
+                if crate::net::is_timeout(&e) {
+                    self.rest();
+                }
+                return Err(cannot_be_reached(&e));
+            }
+        };
         let floor = self.newest_known().to_string();
         let keys_and_args: [&[u8]; 6] = [
             b"2",
@@ -200,22 +213,22 @@ impl OnRedis {
             reply = connection.command(&whole);
         }
         match reply {
-            Ok(Value::Integer(id)) if id > 0 => {
+            Ok(Value::Integer(id)) if id > 0 && id as u64 <= MAX_ID => {
                 self.knows(id as u64);
                 Ok(id as u64)
             }
-            Ok(Value::Error(e)) => Err(Unavailable::NotPublished(format!(
+            // Redis ran the script and refused (ids past MAX_ID, a key of another type, out
+            // of memory): sending the same again would be refused again.
+            Ok(Value::Error(e)) => Err(Unavailable::Refused(format!(
                 "the room's Redis refused the message: {e}"
             ))),
-            Ok(other) => Err(Unavailable::NotPublished(format!(
+            Ok(other) => Err(Unavailable::Refused(format!(
                 "the room's Redis answered {other:?}, not an id"
             ))),
             Err(failed) => {
                 *publisher = None;
                 match failed {
-                    Failed::NotSent(e) => Err(Unavailable::NotPublished(format!(
-                        "the room's Redis cannot be reached: {e}"
-                    ))),
+                    Failed::NotSent(e) => Err(cannot_be_reached(&e)),
                     // Sent, and no answer: Redis may run it yet. Say so, and rest a moment.
                     Failed::NoReply(e) => {
                         self.rest();
@@ -261,14 +274,22 @@ impl OnRedis {
         if cursor <= self.newest_known() {
             return Some(false);
         }
+        // Resting after a Redis that did not answer: do not ask it again yet.
+        self.refuse_while_resting().ok()?;
         let mut publisher = match self.publisher.try_lock() {
             Ok(publisher) => publisher,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => return None,
         };
-        self.ask_newest(&mut publisher)
-            .ok()
-            .map(|newest| cursor > newest)
+        match self.ask_newest(&mut publisher) {
+            Ok(newest) => Some(cursor > newest),
+            Err(_) => {
+                // It held the connection for as long as it failed: spare the senders a
+                // second wait.
+                self.rest();
+                None
+            }
+        }
     }
 
     /// Asks Redis for the newest id it has given (the counter), and remembers it.
@@ -277,7 +298,7 @@ impl OnRedis {
         let newest = match connection.command(&[b"GET", self.counter.as_bytes()]) {
             Ok(Value::Nil) => 0,
             Ok(value) => match value.integer() {
-                Some(n) if n >= 0 => n as u64,
+                Some(n) if n >= 0 && n as u64 <= MAX_ID => n as u64,
                 _ => return Err(format!("{} holds {value:?}, not an id", self.counter)),
             },
             Err(e) => {
@@ -321,12 +342,17 @@ impl OnRedis {
     }
 }
 
+/// A send refused because Redis could not be reached: nothing was published.
+fn cannot_be_reached(error: &std::io::Error) -> Unavailable {
+    Unavailable::NotPublished(format!("the room's Redis cannot be reached: {error}"))
+}
+
 // ANCHOR: follower
 /// The one reader per process: blocks in `XREAD` on the stream and adds each entry to the
 /// hub, which wakes the process's readers. It keeps the last entry it read, and after losing
 /// Redis it asks for what came after that entry, so nothing Redis accepted meanwhile is
 /// missed.
-struct Follower {
+struct RedisFollower {
     shared: Arc<OnRedis>,
     /// Weak: the thread ends when the room does (its server stopped).
     hub: Weak<Hub>,
@@ -336,7 +362,7 @@ struct Follower {
     after: String,
 }
 
-impl Follower {
+impl RedisFollower {
     fn run(mut self) {
         let mut retry = FOLLOW_RETRY_FIRST;
         let mut random = Xorshift::seeded();

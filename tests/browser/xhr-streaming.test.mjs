@@ -84,6 +84,8 @@ function assertStreamed(pieces, why) {
     assert.equal(piece.numbers, numberLines(piece.text).join(' '), `${why}: the page read each number`);
   }
   assertArrivedOneByOne(pieces, why);
+  assert.ok(pieces[0].ms < pieces.at(-1).ms,
+    `${why}: the pieces came over the stream's time, not all at its end (${pieces.map((p) => p.ms)})`);
 }
 
 test('both readers show the ten numbers one by one as they land, then the whole text', async () => {

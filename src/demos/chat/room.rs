@@ -1,7 +1,8 @@
 //! The room: sending a message, reading from a cursor, and the gap signal.
 //!
-//! A message is `{"id":N,"from":"...","text":"...","ts":MILLIS}`. The room is a `Hub` (the
-//! event log every push demo shares), whose events carry one text: each event's text is the
+//! A message is `{"id":N,"from":"...","text":"...","ts":MILLIS}`. The room is a `Room`
+//! (`room/`): a `Hub`, the event log every push demo shares, kept in memory or copied from a
+//! Redis stream (`--room`). Its events carry one text: each event's text is the
 //! sender's name, a line feed, and the message. A name may not contain a line break, so the
 //! first LF always splits them again. That keeps one log, one lock and one wake-up for the
 //! whole room, instead of a second log of names to keep in step with the first.
@@ -14,7 +15,6 @@ use crate::http::query::{self, form_value};
 use crate::http::request::Request;
 use crate::hub::{Event, Waiter};
 use crate::json::{self, Object};
-use crate::limits::RETRY_AFTER_SECS;
 use crate::origins::{refusal_reason, verdict};
 use crate::room::{Room, Unavailable};
 
@@ -25,7 +25,8 @@ pub const ANONYMOUS: &str = "anonymous";
 
 // ANCHOR: message
 /// Publishes a message; `from` and `text` must have passed `check_name` and `check_text`.
-/// Fails only when the room lives in Redis and Redis cannot be reached.
+/// Fails only when the room lives in Redis, and Redis cannot be reached, refuses the
+/// message, or does not answer (`Unavailable` says which).
 pub fn publish(room: &Room, from: &str, text: &str) -> Result<u64, Unavailable> {
     room.publish(&format!("{from}\n{text}"))
 }
@@ -248,11 +249,12 @@ pub fn send(chat: &State, request: &Request, context: &Context) -> Reply {
             context,
             json::Object::new().number("id", id).finish(),
         ),
-        // The room's Redis is gone for now: nothing was published, and the sender may try
-        // again (RFC 9110 §15.6.4: 503 with Retry-After).
-        Err(Unavailable::NotPublished(reason)) => super::refusal(request, context, 503, &reason)
-            .with_header("Retry-After", RETRY_AFTER_SECS.to_string())
-            .into(),
+        // Redis cannot be reached (or rests after not answering): nothing was published,
+        // and the same send may succeed in a moment.
+        Err(Unavailable::NotPublished(reason)) => super::try_again_soon(request, context, &reason),
+        // Redis refused it: nothing was published, and sending it again would be refused
+        // again, so no Retry-After.
+        Err(Unavailable::Refused(reason)) => refuse(request, context, 503, &reason),
         // Redis took the message and did not answer: it may be in the room. 504, as a
         // gateway says of an upstream that did not answer in time (RFC 9110 §15.6.5), and no
         // Retry-After: sending it again may show it twice.

@@ -121,8 +121,8 @@ fn talk(
                     Ok(()) => match publish(room, from, &text) {
                         // It comes back like any other message.
                         Ok(_) => return Ok(Next::Continue),
-                        // The room's Redis is gone for now: an error record, as for a text
-                        // the room refuses; the client may send it again.
+                        // The room's Redis could not take it: an error record, as for a text
+                        // the room refuses, whose reason says whether it may still appear.
                         Err(unavailable) => unavailable.reason().to_string(),
                     },
                     Err(reason) => reason,
@@ -188,7 +188,8 @@ fn push(
 }
 // ANCHOR_END: ws
 
-/// Writes a message to the socket from the publisher's thread while the writer sleeps.
+/// Writes a message to the socket from the thread that adds it to the room (a sender's, or
+/// with Redis the room's follower) while the writer sleeps.
 struct SocketCourier {
     sender: Sender,
     tally: Arc<Tally>,

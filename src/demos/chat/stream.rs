@@ -121,8 +121,9 @@ impl Follower {
 // ANCHOR_END: follower
 
 // ANCHOR: stream_courier
-/// Writes a message to a sleeping stream from the publisher's thread (`hub::Courier`): the
-/// piece its own thread would have sent, made once for every stream of the transport.
+/// Writes a message to a sleeping stream from the thread that adds it to the room (a
+/// sender's, or with Redis the room's follower; `hub::Courier`): the piece its own thread
+/// would have sent, made once for every stream of the transport.
 struct StreamCourier {
     body: Arc<BodyCourier>,
     tally: Arc<Tally>,
