@@ -218,3 +218,31 @@ test('a charset other than UTF-8: Chromium refuses the stream, Firefox ESR reads
     await new Promise((resolve) => other.close(resolve));
   }
 });
+
+// An event with an id and no data (`id: 9` and a blank line) fires nothing. WHATWG HTML
+// §9.2.6 ("dispatch the event", step 1) still makes its id the last event ID, so that the
+// reconnection resumes after it. Cut the connection right after such an event: Chromium
+// sends `Last-Event-ID: 9` and gets 10 next; Firefox ESR sends no Last-Event-ID at all, so
+// this stream, which then falls back to the URL's `last_id=8`, sends 9 again and cuts again.
+test('an id with no data: Chromium resumes after it, Firefox ESR forgets it', async () => {
+  const { page } = await openPage();
+  const seen = await page.evaluate(() => new Promise((resolve) => {
+    const source = new EventSource('/evt?last_id=8&drop_at=9');
+    let cuts = 0;
+    source.onmessage = (event) => {
+      source.close();
+      resolve({ first: event.lastEventId, cuts });
+    };
+    source.onerror = () => {
+      cuts += 1;
+      if (cuts === 4) { // the same cut again and again: it is not moving on
+        source.close();
+        resolve({ first: null, cuts });
+      }
+    };
+  }));
+  assert.deepEqual(seen, engine === 'firefox'
+    ? { first: null, cuts: 4 }
+    : { first: '10', cuts: 1 });
+  await page.close();
+});
