@@ -25,6 +25,7 @@
 
 pub mod budget;
 pub mod capacity;
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod demos;

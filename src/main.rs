@@ -18,6 +18,7 @@ fn main() -> ExitCode {
             }
             return ExitCode::SUCCESS;
         }
+        Ok(Command::Check(invocation)) => return check(invocation),
         Err(message) => {
             eprintln!("webwire: {message} (see --help)");
             return ExitCode::from(2);
@@ -98,6 +99,45 @@ fn main() -> ExitCode {
         Err(error) => {
             eprintln!("webwire: {error}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `webwire check …`: run one technique's rules and print the verdicts (`check/`).
+fn check(invocation: webwire::check::Invocation) -> ExitCode {
+    use webwire::check::{self, Invocation};
+    match invocation {
+        Invocation::Help => {
+            print!("{}", check::HELP);
+            ExitCode::SUCCESS
+        }
+        Invocation::Rules => {
+            print!("{}", check::rules_listing());
+            ExitCode::SUCCESS
+        }
+        Invocation::Run {
+            technique,
+            target,
+            json,
+        } => {
+            let Some(technique) = check::find(technique) else {
+                return ExitCode::from(2);
+            };
+            let outcomes = check::run(technique, &target);
+            let report = if json {
+                check::json_report(technique, &target, &outcomes)
+            } else {
+                check::text_report(technique, &target, &outcomes)
+            };
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout
+                .write_all(report.as_bytes())
+                .and_then(|()| stdout.flush());
+            if check::all_passed(&outcomes) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

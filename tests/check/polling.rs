@@ -1,0 +1,88 @@
+//! Short polling's rules (`docs/03-polling.md`, its exercise) against webwire, a small server
+//! written from the chapter, and that server broken one rule at a time.
+
+use std::net::TcpStream;
+use std::time::SystemTime;
+
+use webwire::http::response::http_date;
+
+use crate::harness::{self, Request, respond};
+use crate::support;
+
+const TECHNIQUE: &str = "polling";
+
+/// Which rule the server breaks, if any.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Break {
+    None,
+    Answers,
+    NoStore,
+    Interval,
+    Clock,
+}
+
+/// The rule each break should fail, alone.
+const BREAKS: [(Break, &str); 4] = [
+    (Break::Answers, "polling.answers"),
+    (Break::NoStore, "polling.no-store"),
+    (Break::Interval, "polling.interval"),
+    (Break::Clock, "polling.clock"),
+];
+
+/// `GET /time` as the chapter's exercise describes it.
+fn server(broken: Break) -> impl Fn(Request, TcpStream) + Send + Sync + 'static {
+    move |_request, stream| {
+        let body = match broken {
+            Break::Clock => "Monday 23 November\n".to_string(),
+            _ => format!("{}\n", http_date(SystemTime::now())),
+        };
+        let media_type = match broken {
+            Break::Answers => "text/html",
+            _ => "text/plain; charset=utf-8",
+        };
+        let cache = match broken {
+            Break::NoStore => "no-cache",
+            _ => "no-store",
+        };
+        let interval = match broken {
+            Break::Interval => "2s",
+            _ => "2000",
+        };
+        respond(
+            &stream,
+            "200 OK",
+            &[
+                ("Content-Type", media_type),
+                ("Cache-Control", cache),
+                ("X-Poll-Interval-Ms", interval),
+            ],
+            body.as_bytes(),
+        );
+    }
+}
+
+#[test]
+fn webwire_passes_every_rule() {
+    let server = support::start();
+    let url = format!("http://{}/time", support::address(&server));
+    harness::assert_all_pass(TECHNIQUE, &url);
+}
+
+#[test]
+fn a_server_written_from_the_chapter_passes_every_rule() {
+    let server = harness::serve(server(Break::None));
+    harness::assert_all_pass(TECHNIQUE, &server.url("/time"));
+}
+
+#[test]
+fn each_rule_fails_alone_when_broken() {
+    let mut covered: Vec<&str> = BREAKS.iter().map(|(_, id)| *id).collect();
+    covered.sort_unstable();
+    let mut ids = harness::rule_ids(TECHNIQUE);
+    ids.sort_unstable();
+    assert_eq!(covered, ids, "every rule has a break");
+    for (broken, id) in BREAKS {
+        let server = harness::serve(server(broken));
+        harness::assert_only_fails(TECHNIQUE, &server.url("/time"), id);
+    }
+}
