@@ -461,3 +461,58 @@ fn faults_from_the_command_line_cut_a_held_request_and_the_log_says_so() {
         "the log: {seen:#?}"
     );
 }
+
+#[test]
+fn check_grades_a_server_and_its_exit_status_says_whether_every_rule_passed() {
+    // Its own usage: the help lists every technique, --rules every rule, mistakes exit 2.
+    let (code, out, _) = webwire(&["check", "--help"]);
+    assert_eq!(code, 0);
+    for technique in webwire::check::TECHNIQUES {
+        assert!(out.contains(technique.name), "{out}");
+    }
+    let (code, out, _) = webwire(&["check", "--rules"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("polling.answers\t"), "{out}");
+    for (args, says) in [
+        (&["check"][..], "check needs a technique and a URL"),
+        (&["check", "nope", "http://localhost:1/"], "no technique named nope"),
+        (&["check", "sse", "https://localhost:1/evt"], "TLS is out of scope"),
+        (&["check", "sse", "http://localhost/", "--bogus"], "unknown option --bogus"),
+    ] {
+        let (code, out, err) = webwire(args);
+        assert_eq!((code, out.as_str()), (2, ""), "{args:?}");
+        assert!(err.starts_with("webwire: ") && err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+
+    // A server that follows the chapter: every line passes, and the exit status is 0.
+    let (mut server, _out, _line, port) = start_listening(&["polling", "--port", "0", "--quiet"]);
+    let url = format!("http://127.0.0.1:{port}/time");
+    let (code, out, _) = webwire(&["check", "polling", &url]);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("webwire check polling {url} (rules from docs/03-polling.md)")
+    );
+    let rules = &lines[1..lines.len() - 1];
+    assert!(rules.iter().all(|l| l.starts_with("pass polling.")), "{out}");
+    let n = rules.len();
+    assert_eq!(
+        lines[lines.len() - 1],
+        format!("{n} passed, 0 failed, 0 skipped of {n}")
+    );
+    let (code, json, _) = webwire(&["check", "polling", &url, "--json"]);
+    assert_eq!(code, 0);
+    webwire::json::validate(json.trim_end()).unwrap();
+    assert!(json.contains("\"failed\":0,\"skipped\":0"), "{json}");
+    let _ = server.kill();
+    let _ = server.wait();
+
+    // Nobody there: the first rule fails with the reason, the rest are skipped, exit 1.
+    let (code, out, _) = webwire(&["check", "polling", &url]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL polling.answers:"), "{out}");
+    assert!(out.contains("cannot connect to"), "{out}");
+    assert!(out.contains("skip polling.no-store:"), "{out}");
+}

@@ -264,8 +264,8 @@ pub fn rules_listing() -> String {
     for technique in TECHNIQUES {
         for rule in technique.rules {
             out.push_str(&format!(
-                "{}\t{}\t{}\n",
-                rule.id, technique.chapter, rule.says
+                "{}\t{}\n\t§ {} in docs/{}\n",
+                rule.id, rule.says, rule.section, technique.chapter
             ));
         }
     }
