@@ -475,13 +475,25 @@ fn check_grades_a_server_and_its_exit_status_says_whether_every_rule_passed() {
     assert!(out.starts_with("polling.answers\t"), "{out}");
     for (args, says) in [
         (&["check"][..], "check needs a technique and a URL"),
-        (&["check", "nope", "http://localhost:1/"], "no technique named nope"),
-        (&["check", "sse", "https://localhost:1/evt"], "TLS is out of scope"),
-        (&["check", "sse", "http://localhost/", "--bogus"], "unknown option --bogus"),
+        (
+            &["check", "nope", "http://localhost:1/"],
+            "no technique named nope",
+        ),
+        (
+            &["check", "sse", "https://localhost:1/evt"],
+            "TLS is out of scope",
+        ),
+        (
+            &["check", "sse", "http://localhost/", "--bogus"],
+            "unknown option --bogus",
+        ),
     ] {
         let (code, out, err) = webwire(args);
         assert_eq!((code, out.as_str()), (2, ""), "{args:?}");
-        assert!(err.starts_with("webwire: ") && err.contains(says), "{args:?}: {err}");
+        assert!(
+            err.starts_with("webwire: ") && err.contains(says),
+            "{args:?}: {err}"
+        );
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 
@@ -496,7 +508,10 @@ fn check_grades_a_server_and_its_exit_status_says_whether_every_rule_passed() {
         format!("webwire check polling {url} (rules from docs/03-polling.md)")
     );
     let rules = &lines[1..lines.len() - 1];
-    assert!(rules.iter().all(|l| l.starts_with("pass polling.")), "{out}");
+    assert!(
+        rules.iter().all(|l| l.starts_with("pass polling.")),
+        "{out}"
+    );
     let n = rules.len();
     assert_eq!(
         lines[lines.len() - 1],
