@@ -160,8 +160,6 @@ impl Request {
     // ANCHOR_END: keep_alive
 }
 
-/// Splits header values on commas and trims the optional whitespace around each element,
-/// skipping empty ones (RFC 9110 §5.6.1).
 /// A whole request head, parsed: for unit tests that need a `Request`.
 #[cfg(test)]
 pub fn parsed(head: &str) -> Request {
@@ -171,6 +169,8 @@ pub fn parsed(head: &str) -> Request {
     }
 }
 
+/// Splits header values on commas and trims the optional whitespace around each element,
+/// skipping empty ones (RFC 9110 §5.6.1).
 pub fn comma_list<'a>(values: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
     values
         .flat_map(|v| v.split(','))
