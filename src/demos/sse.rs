@@ -146,8 +146,9 @@ fn plan(request: &Request) -> Result<Option<Plan>, String> {
 }
 
 /// `Last-Event-ID` as one of our ids. The browser sends back whatever id it was last given,
-/// as text; one that is not a whole number we could have sent (a word, `+5`, too large) is
-/// ignored and the stream starts over. Never an error: the client did nothing wrong.
+/// as text; one that is not a whole number we could have sent (a word, `+5`, above
+/// `SSE_MAX_ID`) is ignored, as if absent. Never an error: the client did nothing wrong. (One
+/// we could have sent, at or past `total`, is a client that has everything: `plan` says 204.)
 fn last_event_id(request: &Request) -> Option<u64> {
     let value = request.header("last-event-id")?;
     whole_number(value).filter(|&id| id <= SSE_MAX_ID)
