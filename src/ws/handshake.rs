@@ -47,7 +47,8 @@ pub struct Accepted {
 
 // ANCHOR: check
 /// Checks a request against §4.2.1, the allowed origins and the subprotocols this endpoint
-/// speaks (in the server's order of preference). `Err` is the response to send instead.
+/// speaks (the client's order of preference decides which: `choose_protocol`). `Err` is the
+/// response to send instead.
 pub fn check(
     request: &Request,
     extra_origins: &[String],
@@ -62,6 +63,11 @@ pub fn check(
             "a HEAD cannot open a WebSocket: send the handshake as a GET",
         ));
     }
+    // "At least 1.1" is exactly 1.1 here, and that is all it can mean: the parser reads
+    // HTTP/1.2 and up as 1.1 (RFC 9110 §2.5) and answers HTTP/2.0 in text with 505; HTTP/2
+    // itself has no Upgrade (RFC 9113 §8.2.2: it opens WebSockets by RFC 8441's CONNECT).
+    // HTTP/1.0 is refused, not upgraded: "A server that receives an Upgrade header field in
+    // an HTTP/1.0 request MUST ignore that Upgrade field" (RFC 9110 §7.8).
     if request.version != Version::Http11 {
         return Err(bad("a WebSocket handshake needs HTTP/1.1"));
     }
@@ -111,8 +117,10 @@ pub fn check(
 // ANCHOR_END: check
 
 // ANCHOR: choose_protocol
-/// The first protocol in the client's list that this endpoint speaks (§4.2.2: the server
-/// selects one, or none). Never the whole list: the client must know which one it got.
+/// The first protocol in the client's list that this endpoint speaks, whatever order
+/// `protocols` has: the client lists them "ordered by preference" (§4.1), and §4.2.2 lets the
+/// server select any one of them, or none. Never the whole list: the client must know which
+/// one it got.
 fn choose_protocol(request: &Request, protocols: &[&str]) -> Option<String> {
     comma_list(request.header_values("sec-websocket-protocol"))
         .find(|offered| protocols.contains(offered))
@@ -200,6 +208,11 @@ mod tests {
             chosen("mqtt, echo, chat"),
             Some("echo".to_string()),
             "the client's order"
+        );
+        assert_eq!(
+            chosen("chat, echo"),
+            Some("chat".to_string()),
+            "the client's order, not the endpoint's"
         );
         assert_eq!(chosen("mqtt, wamp"), None);
         assert_eq!(chosen("Echo"), None, "protocol names are case-sensitive");
