@@ -12,6 +12,7 @@
 mod support;
 
 mod harness;
+mod learners;
 
 mod cors;
 mod iframe_streaming;
