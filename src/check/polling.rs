@@ -1,13 +1,28 @@
 //! The rules of short polling (`docs/03-polling.md`), checked against `GET <url>`.
+//!
+//! The chapter's endpoint is the simplest there is: `GET /time` answers the server's clock at
+//! once, never stored by a cache, with the pace the page should keep. The rest is HTTP as any
+//! endpoint speaks it, and the chapter says so: a query string is ignored (old jQuery's
+//! cache-buster `?_=…`), `HEAD` gets the head alone, another method gets `405` and `Allow`.
 
-use super::client::{self, Exchange};
+use std::time::{Duration, Instant};
+
+use super::client::{self, Connection, Exchange, Head, Url};
 use super::{Report, Rule, Target, Technique, show};
 
 pub static TECHNIQUE: Technique = Technique {
     name: "polling",
     chapter: "03-polling.md",
     endpoint: "/time",
-    rules: &[&ANSWERS, &NO_STORE, &INTERVAL, &CLOCK],
+    rules: &[
+        &ANSWERS,
+        &NO_STORE,
+        &INTERVAL,
+        &CLOCK,
+        &QUERY_IGNORED,
+        &HEAD,
+        &METHODS,
+    ],
     run,
 };
 
@@ -29,6 +44,23 @@ static INTERVAL: Rule = Rule {
 static CLOCK: Rule = Rule {
     id: "polling.clock",
     says: "the body is the server's clock as an IMF-fixdate and a line feed",
+    section: "Exercise: build it yourself",
+};
+
+static QUERY_IGNORED: Rule = Rule {
+    id: "polling.query-ignored",
+    says: "a query string is ignored: GET <url>?_=1795452005123 answers as GET <url> does",
+    section: "Exercise: build it yourself",
+};
+static HEAD: Rule = Rule {
+    id: "polling.head",
+    says: "HEAD answers the head a GET gets (200, the same Content-Type, Cache-Control and \
+           X-Poll-Interval-Ms) and no body",
+    section: "Exercise: build it yourself",
+};
+static METHODS: Rule = Rule {
+    id: "polling.methods",
+    says: "any other method (POST) gets 405 Method Not Allowed with an Allow header listing GET",
     section: "Exercise: build it yourself",
 };
 
@@ -73,6 +105,97 @@ fn run(target: &Target, report: &mut Report) {
         },
     );
     report.record(&CLOCK, clock(&answer));
+
+    // The cache-buster jQuery's `cache: false` appended: `_=` and the time in milliseconds.
+    let busted = target.url.with_query("_=1795452005123");
+    report.record(
+        &QUERY_IGNORED,
+        client::get(&busted, target.patience, &[])
+            .and_then(|busted| same_answer(&answer, &busted))
+            .map_err(|why| format!("GET {}: {why}", busted.target)),
+    );
+    report.record(&HEAD, same_head(target, &answer.head));
+    report.record(&METHODS, post_is_refused(target));
+}
+
+/// The answer to a poll with a query is the answer without one: 200, the same media type,
+/// a body as long (a clock at another second is another answer, but never another length).
+fn same_answer(plain: &Exchange, busted: &Exchange) -> Result<(), String> {
+    if busted.head.status != 200
+        || busted.head.media_type() != plain.head.media_type()
+        || busted.body.len() != plain.body.len()
+    {
+        return Err(format!(
+            "not the answer a GET without the query gets: {}",
+            busted.shown()
+        ));
+    }
+    Ok(())
+}
+
+/// `HEAD <url>`: the head of a GET, header for header where the chapter names them, and
+/// not a byte of body.
+fn same_head(target: &Target, get: &Head) -> Result<(), String> {
+    let head = head_without_body(&target.url, target.patience)?;
+    if head.status != 200 {
+        return Err(format!("HEAD answered {}: {}", head.status, head.shown()));
+    }
+    for name in ["Content-Type", "Cache-Control", "X-Poll-Interval-Ms"] {
+        if head.header(name) != get.header(name) {
+            return Err(format!(
+                "HEAD's {name} is not the GET's ({:?}): {}",
+                get.header(name).unwrap_or("none"),
+                head.shown()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn post_is_refused(target: &Target) -> Result<(), String> {
+    let answer = client::exchange(&target.url, target.patience, "POST", &[], b"")?;
+    if answer.head.status != 405 {
+        return Err(format!(
+            "POST answered {}: {}",
+            answer.head.status,
+            answer.shown()
+        ));
+    }
+    if !answer.head.lists("Allow", "GET") {
+        return Err(format!(
+            "a 405 must say which methods work, in Allow (RFC 9110 §15.5.6): {}",
+            answer.head.shown()
+        ));
+    }
+    Ok(())
+}
+
+/// How long the checker waits, after a HEAD's head, for the server to close: body bytes
+/// would come at once, with the head. A server that keeps the connection open although
+/// the request said `Connection: close` is not waited for longer than this.
+const AFTER_HEAD: Duration = Duration::from_millis(500);
+
+/// Sends `HEAD <url>` with `Connection: close` and reads its head; an error if any byte
+/// follows it (RFC 9110 §9.3.2: the server MUST NOT send content in the response to HEAD).
+pub fn head_without_body(url: &Url, patience: Duration) -> Result<Head, String> {
+    let mut connection = Connection::open(url, patience)?;
+    connection.send(&client::request(
+        "HEAD",
+        url,
+        &[("Connection", "close")],
+        b"",
+    ))?;
+    let head = connection.read_head(true)?;
+    let _ = connection.closes_before(Instant::now() + AFTER_HEAD.min(patience))?;
+    let after = connection.take_buffered();
+    if !after.is_empty() {
+        return Err(format!(
+            "HEAD got a body: {} after the head {}",
+            show(&after),
+            head.shown()
+        ));
+    }
+    Ok(head)
 }
 
 fn answers(answer: &Exchange) -> Result<(), String> {

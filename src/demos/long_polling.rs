@@ -179,7 +179,7 @@ fn publish(state: &State, request: &Request, context: &Context) -> Reply {
         return refuse(403, &reason);
     }
     let form = "application/x-www-form-urlencoded";
-    // No Content-Type at all is taken as a form, as curl -d sends.
+    // No Content-Type at all is taken as a form too: a hand-written client may leave it out.
     if request
         .media_type()
         .is_some_and(|media_type| media_type != form)
@@ -252,10 +252,11 @@ fn stats(state: &State, _: &Request, context: &Context) -> Reply {
 }
 
 // ANCHOR: json_reply
-/// Every answer here: JSON, never stored by a cache (a stored `[]` replayed for the next poll
-/// would be news lost — old IE cached identical XHR GETs), readable from any origin (the
-/// data is public and no cookies are involved), so the page may poll through the other host
-/// name (`localhost` ↔ `127.0.0.1`) and keep its own host's six connections free.
+/// Every answer with data here (each 200): JSON, never stored by a cache (a stored `[]`
+/// replayed for the next poll would be news lost — old IE cached identical XHR GETs), readable
+/// from any origin (the data is public and no cookies are involved), so the page may poll
+/// through the other host name (`localhost` ↔ `127.0.0.1`) and keep its own host's six
+/// connections free.
 fn json_reply(status: u16, body: String) -> Reply {
     Response::new(status)
         .with_header("Content-Type", "application/json")
@@ -266,7 +267,10 @@ fn json_reply(status: u16, body: String) -> Reply {
 }
 // ANCHOR_END: json_reply
 
-/// A one-line reason, for bad input and for a full waiting room.
+// ANCHOR: refusals
+/// A one-line reason, for bad input and for a full waiting room: plain text, not JSON, but
+/// never stored and readable from any origin like every other answer here, so a page that
+/// polls through the other host name can show why it was refused.
 fn refuse(status: u16, reason: &str) -> Reply {
     refusal(status, reason).into()
 }
@@ -282,3 +286,4 @@ fn too_many_waiting(context: &Context) -> Reply {
         .with_header("Retry-After", RETRY_AFTER_SECS.to_string())
         .into()
 }
+// ANCHOR_END: refusals

@@ -31,7 +31,10 @@ fn start(file: &str) -> Option<(Learner, String)> {
     if !python.is_ok_and(|o| o.status.success()) {
         let why = format!("{file}: no python3 on PATH");
         let required = env::var("WEBWIRE_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
-        assert!(!required, "{why}, and WEBWIRE_REQUIRE_SERVICES=1 requires it");
+        assert!(
+            !required,
+            "{why}, and WEBWIRE_REQUIRE_SERVICES=1 requires it"
+        );
         let _ = writeln!(io::stderr(), "SKIPPED {why}");
         return None;
     }

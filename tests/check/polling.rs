@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use webwire::http::response::http_date;
 
-use crate::harness::{self, Request, respond};
+use crate::harness::{self, Request, respond, write};
 use crate::support;
 
 const TECHNIQUE: &str = "polling";
@@ -19,19 +19,34 @@ enum Break {
     NoStore,
     Interval,
     Clock,
+    QueryIgnored,
+    Head,
+    Methods,
 }
 
 /// The rule each break should fail, alone.
-const BREAKS: [(Break, &str); 4] = [
+const BREAKS: [(Break, &str); 7] = [
     (Break::Answers, "polling.answers"),
     (Break::NoStore, "polling.no-store"),
     (Break::Interval, "polling.interval"),
     (Break::Clock, "polling.clock"),
+    (Break::QueryIgnored, "polling.query-ignored"),
+    (Break::Head, "polling.head"),
+    (Break::Methods, "polling.methods"),
 ];
 
 /// `GET /time` as the chapter's exercise describes it.
 fn server(broken: Break) -> impl Fn(Request, TcpStream) + Send + Sync + 'static {
-    move |_request, stream| {
+    move |request, stream| {
+        let is_head = request.method == "HEAD";
+        if !matches!(request.method.as_str(), "GET" | "HEAD") && broken != Break::Methods {
+            let reason = b"this path does not accept that method\n";
+            let allow = [("Content-Type", "text/plain"), ("Allow", "GET, HEAD")];
+            return respond(&stream, "405 Method Not Allowed", &allow, reason);
+        }
+        if broken == Break::QueryIgnored && request.target.contains('?') {
+            return respond(&stream, "400 Bad Request", &[], b"what is this query?\n");
+        }
         let body = match broken {
             Break::Clock => "Monday 23 November\n".to_string(),
             _ => format!("{}\n", http_date(SystemTime::now())),
@@ -48,16 +63,25 @@ fn server(broken: Break) -> impl Fn(Request, TcpStream) + Send + Sync + 'static 
             Break::Interval => "2s",
             _ => "2000",
         };
-        respond(
-            &stream,
-            "200 OK",
-            &[
-                ("Content-Type", media_type),
-                ("Cache-Control", cache),
-                ("X-Poll-Interval-Ms", interval),
-            ],
-            body.as_bytes(),
-        );
+        let headers = [
+            ("Content-Type", media_type),
+            ("Cache-Control", cache),
+            ("X-Poll-Interval-Ms", interval),
+        ];
+        if is_head && broken != Break::Head {
+            // The head a GET would get, Content-Length included, and nothing after it.
+            let mut head = "HTTP/1.1 200 OK\r\n".to_string();
+            for (name, value) in headers {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            head.push_str(&format!(
+                "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            ));
+            write(&stream, head);
+            return;
+        }
+        respond(&stream, "200 OK", &headers, body.as_bytes());
     }
 }
 
