@@ -13,7 +13,7 @@
 //! one rule sends its refusals down a single kept-alive connection.
 
 use super::client::{self, Connection, Exchange, Head, Url};
-use super::jsonp::{Json, read_json};
+use super::json_reader::{Json, read_json};
 use super::polling::is_imf_fixdate;
 use super::{Report, Rule, Target, Technique, show};
 

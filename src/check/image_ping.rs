@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::client::{self, Connection, Exchange, Head, Url};
-use super::jsonp::{Json, read_json};
+use super::json_reader::{Json, read_json};
 use super::{Report, Rule, Target, Technique, show};
 
 pub static TECHNIQUE: Technique = Technique {
