@@ -115,6 +115,47 @@ fn check(invocation: webwire::check::Invocation) -> ExitCode {
             print!("{}", check::rules_listing());
             ExitCode::SUCCESS
         }
+        Invocation::Client {
+            technique,
+            port,
+            bind,
+            trace,
+        } => {
+            // The server's own configuration, but for the address and --trace: its limits,
+            // timeouts and log are webwire's (`scenarios/`).
+            let config = config::Config {
+                port,
+                bind,
+                trace,
+                ..config::Config::default()
+            };
+            let host = if config.bind.contains(':') {
+                format!("[{}]", config.bind) // an IPv6 literal needs brackets in a URL
+            } else {
+                config.bind.clone()
+            };
+            match webwire::scenarios::start(technique, config) {
+                Ok(running) => {
+                    let started = format!(
+                        "webwire check --client {} listening on http://{host}:{}/ \
+                         (GET / lists the scenarios; GET /results?run=RUN judges)\n",
+                        technique.name(),
+                        running.port()
+                    );
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = stdout
+                        .write_all(started.as_bytes())
+                        .and_then(|()| stdout.flush());
+                    drop(stdout);
+                    running.wait();
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("webwire: {error}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Invocation::Run {
             technique,
             target,

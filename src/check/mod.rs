@@ -19,6 +19,7 @@ pub mod client;
 pub mod cors;
 pub mod iframe_streaming;
 pub mod image_ping;
+pub mod json_reader;
 pub mod jsonp;
 pub mod long_polling;
 pub mod polling;
@@ -285,6 +286,14 @@ pub enum Invocation {
     Rules,
     /// Print the usage.
     Help,
+    /// `--client`: serve the scenarios a client of `technique` must survive
+    /// (`scenarios/`), on `bind`:`port`, with `--trace` if `trace`.
+    Client {
+        technique: crate::scenarios::Family,
+        port: u16,
+        bind: String,
+        trace: bool,
+    },
 }
 
 pub const HELP: &str = "\
@@ -293,6 +302,7 @@ webwire check: run a chapter's rules against any server, yours or webwire
 usage:
     webwire check <technique> <url> [--json] [--patience SECONDS]
     webwire check --rules            every rule of every technique, with its id
+    webwire check --client <sse|websocket> [--port N] [--bind ADDR] [--trace]
     webwire check --help
 
 techniques and the URL of their endpoint on webwire (cargo run):
@@ -311,10 +321,21 @@ states it; under a failure, the bytes that broke it. --json prints one JSON obje
 --patience is how long to wait for something that should come (default 10 s).
 
 exit status: 0 when every rule passed, 1 when one failed or was skipped, 2 for a usage mistake.
+
+--client turns the roles round, for whoever writes an EventSource or WebSocket client: webwire
+serves scripted scenarios (a stream cut mid-event, an id with no data, a retry that changes, a
+204; a message in fragments with a ping, a close, frames that break the RFC) on port 8088 of
+localhost unless --port and --bind say otherwise. GET / lists them with what a client must do;
+GET /results?run=RUN gives each scenario's verdict, pass, fail or pending, and what the server
+saw. It serves until stopped. docs/reference.md, \"For client authors\", shows every byte.
 ";
 
 /// Reads the arguments after `check`. The error is one line for the user.
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Invocation, String> {
+    let args: Vec<String> = args.into_iter().collect();
+    if args.iter().any(|arg| arg == "--client") {
+        return parse_client_args(args);
+    }
     let mut words = Vec::new();
     let mut json = false;
     let mut patience = DEFAULT_PATIENCE;
@@ -361,6 +382,63 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Invocation, 
         technique: technique.name,
         target,
         json,
+    })
+}
+
+/// `check --client NAME [--port N] [--bind ADDR] [--trace]`: the client mode's own words.
+fn parse_client_args(args: Vec<String>) -> Result<Invocation, String> {
+    let names = || {
+        crate::scenarios::Family::ALL
+            .map(crate::scenarios::Family::name)
+            .join(" or ")
+    };
+    let (mut technique, mut trace) = (None, false);
+    let mut port = crate::config::DEFAULT_PORT;
+    let mut bind = crate::config::DEFAULT_BIND.to_string();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--help" | "-h" => return Ok(Invocation::Help),
+            "--client" => {
+                let name = args
+                    .next()
+                    .ok_or_else(|| format!("--client needs a technique: {}", names()))?;
+                let family = crate::scenarios::Family::find(&name).ok_or_else(|| {
+                    format!(
+                        "check --client {name}: no scenarios for it (try {})",
+                        names()
+                    )
+                })?;
+                technique = Some(family);
+            }
+            "--port" => {
+                let value = args
+                    .next()
+                    .ok_or("--port needs a number, e.g. --port 8099")?;
+                port = value
+                    .parse()
+                    .map_err(|_| format!("--port {value}: not a port number (0 to 65535)"))?;
+            }
+            "--bind" => {
+                bind = args
+                    .next()
+                    .ok_or("--bind needs an address, e.g. --bind 0.0.0.0")?;
+            }
+            "--trace" => trace = true,
+            other => {
+                return Err(format!(
+                    "check --client: {other} does not go with --client (it takes --port, \
+                     --bind and --trace)"
+                ));
+            }
+        }
+    }
+    let technique = technique.ok_or_else(|| format!("--client needs a technique: {}", names()))?;
+    Ok(Invocation::Client {
+        technique,
+        port,
+        bind,
+        trace,
     })
 }
 
@@ -467,5 +545,22 @@ mod tests {
         assert!(parse(&["nope", "http://x/"]).is_err());
         assert!(parse(&["sse"]).is_err());
         assert!(parse(&["sse", "http://x/", "--patience", "0"]).is_err());
+        let Ok(Invocation::Client {
+            technique,
+            port,
+            bind,
+            trace,
+        }) = parse(&["--client", "websocket", "--port", "8099", "--trace"])
+        else {
+            panic!("the client mode");
+        };
+        assert_eq!(technique, crate::scenarios::Family::WebSocket);
+        assert_eq!((port, bind.as_str(), trace), (8099, "localhost", true));
+        assert!(
+            parse(&["--client", "polling"]).is_err(),
+            "no scenarios for it"
+        );
+        assert!(parse(&["--client"]).is_err());
+        assert!(parse(&["--client", "sse", "--json"]).is_err());
     }
 }
