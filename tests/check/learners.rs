@@ -66,3 +66,13 @@ fn a_python_event_stream_written_from_chapter_07_alone_passes_every_rule() {
     };
     harness::assert_all_pass("sse", &format!("{base}/evt"));
 }
+
+#[test]
+fn python_cors_jsonp_and_image_ping_written_from_chapters_08_to_10_alone_pass_every_rule() {
+    let Some((_learner, base)) = start("cors_jsonp_ping.py") else {
+        return;
+    };
+    harness::assert_all_pass("cors", &format!("{base}/cors"));
+    harness::assert_all_pass("jsonp", &format!("{base}/jsonp"));
+    harness::assert_all_pass("image-ping", &format!("{base}/ping"));
+}
