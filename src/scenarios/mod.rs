@@ -156,7 +156,7 @@ fn listing(family: Family, request: &Request) -> Reply {
     let name = family.name();
     let mut out =
         format!("webwire check --client {name}: scenarios for the {name} client under test\n\n");
-    let intro = format!(
+    let mut intro = format!(
         "Open each URL below with your client, with a run= of your choosing: a name for \
          this go, of A-Z a-z 0-9 _ and -, up to {MAX_RUN_BYTES} characters. A client's \
          reconnections carry the same URL, so they land in the same run; use a new run for \
@@ -166,6 +166,13 @@ fn listing(family: Family, request: &Request) -> Reply {
          expect whose data lists what the client should have dispatched, for a test page \
          to compare. docs/reference.md shows every byte."
     );
+    if family == Family::WebSocket {
+        intro.push_str(
+            " A pass whose why starts with non-strict: means the client did what RFC 6455 \
+             says it MUST (fail the connection) but not all it SHOULD (first a close frame \
+             with the code the RFC names), as Autobahn counts NON-STRICT.",
+        );
+    }
     out.push_str(&wrapped("", &intro));
     for scenario in family.scenarios() {
         out.push_str(&format!(
