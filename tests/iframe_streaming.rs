@@ -252,15 +252,23 @@ fn http_1_0_gets_the_same_document_ended_by_the_close() {
 #[test]
 fn http_1_0_without_host_cannot_name_a_target() {
     let server = server_with_tick(Duration::from_millis(1));
-    let reply = Client::connect(&server)
-        .exchange("GET /htmlfile?target=http://localhost:8088 HTTP/1.0\r\n\r\n");
-    // No Host: no port to name the demo origins by, so only an --allow-origin could match.
-    assert_eq!(reply.status, 400);
-    assert_eq!(
-        reply.text(),
-        "target must be http://localhost:PORT or http://127.0.0.1:PORT, this po\
-         rt, or an origin given with --allow-origin\n"
-    );
+    // No Host: nothing names the port the page is on, so no target is accepted. Regression:
+    // `http://localhost` and `http://127.0.0.1` were, as if the missing Host said port 80.
+    for target in [
+        "http://localhost:8088",
+        "http://localhost",
+        "http://127.0.0.1",
+    ] {
+        let reply = Client::connect(&server)
+            .exchange(format!("GET /htmlfile?target={target} HTTP/1.0\r\n\r\n"));
+        assert_eq!(reply.status, 400, "{target}");
+        assert_eq!(
+            reply.text(),
+            "target must be http://localhost:PORT or http://127.0.0.1:PORT, this po\
+             rt, or an origin given with --allow-origin\n",
+            "{target}"
+        );
+    }
 }
 
 #[test]

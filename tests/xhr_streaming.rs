@@ -221,6 +221,32 @@ fn bad_options_are_400_with_a_reason_and_the_connection_goes_on() {
 }
 
 #[test]
+fn a_repeated_option_is_read_the_first_time_only() {
+    // Regression: `/stream` took the last `count=` and checked every one (`count=x&count=1`
+    // was 400), while `/evt`, `/longpoll` and `/htmlfile` read the first and nothing after it.
+    let server = stream_server(Duration::from_millis(1));
+    let mut client = Client::connect(&server);
+    for (query, status, numbers) in [
+        ("count=2&count=1", 200, 2),
+        ("count=1&count=2", 200, 1),
+        ("count=1&count=x", 200, 1), // the repeat is not read, so not checked
+        ("count=x&count=1", 400, 0), // the first one counts, and it is bad
+    ] {
+        let reply = client.exchange(format!(
+            "GET /stream?{query} HTTP/1.1\r\nHost: test\r\n\r\n"
+        ));
+        assert_eq!(reply.status, status, "{query}");
+        if status == 200 {
+            let lines: Vec<&[u8]> = reply.body.split_inclusive(|&b| b == b'\n').collect();
+            assert_eq!(lines.len(), numbers, "{query}: {:?}", reply.text());
+            lines.iter().for_each(|line| {
+                number_in(line);
+            });
+        }
+    }
+}
+
+#[test]
 fn head_stream_is_the_head_alone() {
     let server = stream_server(Duration::from_secs(60));
     let mut client = Client::connect(&server);

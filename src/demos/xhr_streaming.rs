@@ -40,7 +40,6 @@ use std::thread;
 
 use crate::demos::{Demo, Setup};
 use crate::handler::{Context, Reply};
-use crate::http::query::{number_in, parse_form};
 use crate::http::request::Request;
 use crate::http::response::Response;
 
@@ -90,7 +89,7 @@ pub struct Options {
 // ANCHOR: stream
 /// `GET /stream`: a random number per line, one line per tick, `count` lines, then the end.
 fn stream(request: &Request, context: &Context) -> Reply {
-    let options = match parse_options(&request.query) {
+    let options = match parse_options(request) {
         Ok(options) => options,
         Err(reason) => return Response::refusal(400, &reason).into(),
     };
@@ -125,31 +124,23 @@ fn stream(request: &Request, context: &Context) -> Reply {
 // ANCHOR_END: stream
 
 // ANCHOR: options
-/// Reads `count`, `sniff` and `pad` from a query string; anything else in it is ignored (a
-/// cache-buster, say). The error is the one-line reason for a 400.
-pub fn parse_options(query: &str) -> Result<Options, String> {
-    let mut options = Options {
-        count: ARTICLE_COUNT,
-        sniff: false,
-        pad: 0,
+/// Reads `count`, `sniff` and `pad` from the query, each from the first parameter of that
+/// name, as `/evt` and `/htmlfile` read theirs (`Request::query_param`): a repeat is not
+/// read, so `count=1&count=x` is 1. Anything else in the query is ignored (a cache-buster,
+/// say). The error is the one-line reason for a 400.
+fn parse_options(request: &Request) -> Result<Options, String> {
+    let count = request.number_param("count", 1..=MAX_STREAM_COUNT as u64)?;
+    let pad = request.number_param("pad", 0..=MAX_STREAM_PAD_BYTES as u64)?;
+    let sniff = match request.query_param("sniff").as_deref() {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(_) => return Err("sniff must be 1 (let the browser sniff) or 0".to_string()),
     };
-    for (name, value) in parse_form(query.as_bytes()) {
-        match name.as_str() {
-            "count" => {
-                options.count = number_in("count", &value, 1..=MAX_STREAM_COUNT as u64)? as usize;
-            }
-            "sniff" => match value.as_str() {
-                "0" => options.sniff = false,
-                "1" => options.sniff = true,
-                _ => return Err("sniff must be 1 (let the browser sniff) or 0".to_string()),
-            },
-            "pad" => {
-                options.pad = number_in("pad", &value, 0..=MAX_STREAM_PAD_BYTES as u64)? as usize;
-            }
-            _ => {}
-        }
-    }
-    Ok(options)
+    Ok(Options {
+        count: count.map_or(ARTICLE_COUNT, |n| n as usize),
+        sniff,
+        pad: pad.map_or(0, |n| n as usize),
+    })
 }
 // ANCHOR_END: options
 
@@ -165,6 +156,14 @@ fn padding(size: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::request::parsed;
+
+    /// The options of `GET /stream?<query>`.
+    fn parse_options(query: &str) -> Result<Options, String> {
+        super::parse_options(&parsed(&format!(
+            "GET /stream?{query} HTTP/1.1\r\nHost: a\r\n\r\n"
+        )))
+    }
 
     #[test]
     fn options_default_to_the_article() {
@@ -187,6 +186,23 @@ mod tests {
             parse_options("count=1000&sniff=0&pad=4096").map(|o| o.count),
             Ok(1000)
         );
+        assert_eq!(
+            parse_options("%63ount=3").map(|o| o.count),
+            Ok(3),
+            "names are percent-decoded too"
+        );
+    }
+
+    #[test]
+    fn a_repeated_option_is_read_once_the_first_time() {
+        let count = |query| parse_options(query).map(|o| o.count);
+        assert_eq!(count("count=2&count=1"), Ok(2));
+        assert_eq!(count("count=1&count=2"), Ok(1));
+        assert_eq!(count("count=1&count=x"), Ok(1), "the repeat is not read");
+        let refused = Err("count must be a whole number from 1 to 1000".to_string());
+        assert_eq!(count("count=x&count=1"), refused, "the first one counts");
+        let sniff = |query| parse_options(query).map(|o| o.sniff);
+        assert_eq!(sniff("sniff=1&sniff=yes"), Ok(true));
     }
 
     #[test]
@@ -198,6 +214,7 @@ mod tests {
             ("count=0", count),
             ("count=1001", count),
             ("count=", count),
+            ("count", count), // no `=`: the same as `count=`
             ("count=+5", count),
             ("count=-1", count),
             ("count=2.5", count),

@@ -76,3 +76,13 @@ fn python_cors_jsonp_and_image_ping_written_from_chapters_08_to_10_alone_pass_ev
     harness::assert_all_pass("jsonp", &format!("{base}/jsonp"));
     harness::assert_all_pass("image-ping", &format!("{base}/ping"));
 }
+
+#[test]
+fn python_polling_and_both_streamings_written_from_chapters_03_05_06_alone_pass_every_rule() {
+    let Some((_learner, base)) = start("polling_streaming.py") else {
+        return;
+    };
+    harness::assert_all_pass("polling", &format!("{base}/time"));
+    harness::assert_all_pass("xhr-streaming", &format!("{base}/stream"));
+    harness::assert_all_pass("iframe-streaming", &format!("{base}/htmlfile"));
+}
