@@ -12,9 +12,14 @@ use crate::http::request::Request;
 // ANCHOR: allowed_for
 /// The one origin check every cross-origin place makes — CORS, the WebSocket handshake, the
 /// chat room, a `postMessage` target: may a page from `origin` talk to this server, as this
-/// request reached it (its `Host` names the port)?
+/// request reached it (its `Host` names the port)? With no `Host` (HTTP/1.0 may leave it
+/// out) nothing names the port the page is on, and "port 80" would be a guess: then only the
+/// `--allow-origin` origins are.
 pub fn allowed_for(request: &Request, origin: &str, extra_origins: &[String]) -> bool {
-    origin_allowed(origin, request.header("host").unwrap_or(""), extra_origins)
+    match request.header("host") {
+        Some(host) => origin_allowed(origin, host, extra_origins),
+        None => origin != "null" && extra_origins.iter().any(|extra| extra == origin),
+    }
 }
 // ANCHOR_END: allowed_for
 
@@ -146,6 +151,19 @@ mod tests {
         ] {
             assert!(!allowed(near_miss, "localhost:8088"), "{near_miss}");
         }
+    }
+
+    #[test]
+    fn with_no_host_only_the_listed_origins_are_allowed() {
+        let request = |head: &str| crate::http::request::parsed(head);
+        let extra = ["http://app.test:3000".to_string()];
+        let no_host = request("GET / HTTP/1.0\r\n\r\n");
+        for origin in ["http://localhost", "http://127.0.0.1", "http://localhost:8088"] {
+            assert!(!allowed_for(&no_host, origin, &extra), "{origin}");
+        }
+        assert!(allowed_for(&no_host, "http://app.test:3000", &extra));
+        let with_host = request("GET / HTTP/1.0\r\nHost: localhost\r\n\r\n");
+        assert!(allowed_for(&with_host, "http://localhost", &extra));
     }
 
     #[test]
