@@ -42,6 +42,8 @@ fn start(file: &str) -> Option<(Learner, String)> {
     let mut child = Command::new("python3")
         .args([path.as_str(), "0"])
         .stdout(Stdio::piped())
+        // Some log each request there: the check's own report says what went wrong.
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -85,4 +87,20 @@ fn python_polling_and_both_streamings_written_from_chapters_03_05_06_alone_pass_
     harness::assert_all_pass("polling", &format!("{base}/time"));
     harness::assert_all_pass("xhr-streaming", &format!("{base}/stream"));
     harness::assert_all_pass("iframe-streaming", &format!("{base}/htmlfile"));
+}
+
+#[test]
+fn a_python_long_poll_written_from_chapter_04_alone_passes_every_rule() {
+    let Some((_learner, base)) = start("long_polling.py") else {
+        return;
+    };
+    harness::assert_all_pass("long-polling", &format!("{base}/longpoll"));
+}
+
+#[test]
+fn a_python_websocket_written_from_chapter_12_alone_passes_every_rule() {
+    let Some((_learner, base)) = start("websocket.py") else {
+        return;
+    };
+    harness::assert_all_pass("websocket", &format!("{base}/ws"));
 }
