@@ -15,6 +15,7 @@
 //! pass, fail, or skip: skipped when a rule it stands on failed first (a stream that never
 //! opened has no events to check). Only a run where every rule passed exits with status 0.
 
+pub mod ajax;
 pub mod client;
 pub mod cors;
 pub mod iframe_streaming;
@@ -59,6 +60,7 @@ pub struct Technique {
 
 /// Every technique `check` knows, in the chapters' order.
 pub static TECHNIQUES: &[&Technique] = &[
+    &ajax::TECHNIQUE,
     &polling::TECHNIQUE,
     &long_polling::TECHNIQUE,
     &xhr_streaming::TECHNIQUE,
@@ -306,6 +308,7 @@ usage:
     webwire check --help
 
 techniques and the URL of their endpoint on webwire (cargo run):
+    ajax               http://localhost:8088/ajax       (the base: <url>/echo, <url>/slow, …)
     polling            http://localhost:8088/time
     long-polling       http://localhost:8088/longpoll   (publishes to <url>/publish)
     xhr-streaming      http://localhost:8088/stream

@@ -14,6 +14,7 @@ mod support;
 mod harness;
 mod learners;
 
+mod ajax;
 mod cors;
 mod iframe_streaming;
 mod image_ping;
