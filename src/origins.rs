@@ -158,7 +158,11 @@ mod tests {
         let request = |head: &str| crate::http::request::parsed(head);
         let extra = ["http://app.test:3000".to_string()];
         let no_host = request("GET / HTTP/1.0\r\n\r\n");
-        for origin in ["http://localhost", "http://127.0.0.1", "http://localhost:8088"] {
+        for origin in [
+            "http://localhost",
+            "http://127.0.0.1",
+            "http://localhost:8088",
+        ] {
             assert!(!allowed_for(&no_host, origin, &extra), "{origin}");
         }
         assert!(allowed_for(&no_host, "http://app.test:3000", &extra));

@@ -1,9 +1,10 @@
 //! A listener for hand-written servers under check: it reads one request's head (and a body
 //! with a Content-Length), parses it plainly, and hands it with the socket to the server
 //! function on a thread of its own. Connections serve one request and close, unless the
-//! server function keeps the socket (a stream, a WebSocket).
-
-#![allow(dead_code)] // each technique uses a different part of this
+//! server function keeps the socket (a stream, a WebSocket, more requests).
+//!
+//! Then the assertions every technique makes: all rules pass, or one rule fails alone, and
+//! each rule has a break that fails it.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,6 +19,9 @@ pub struct Request {
     pub method: String,
     /// Path and query, as sent.
     pub target: String,
+    /// The request line's version: `HTTP/1.1`, `HTTP/1.0` (an HTTP/1.0 client gets no chunks,
+    /// and no WebSocket).
+    pub version: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -85,7 +89,7 @@ pub fn serve(handle: impl Fn(Request, TcpStream) + Send + Sync + 'static) -> Ser
 }
 
 /// Reads one request: the head up to the blank line, then `Content-Length` bytes of body.
-/// `None` when the client sent no whole request.
+/// `None` when the client sent no whole request (or a request line without a version).
 pub fn read_request(mut stream: &TcpStream) -> Option<Request> {
     let mut bytes = Vec::new();
     let mut byte = [0u8; 1];
@@ -101,6 +105,7 @@ pub fn read_request(mut stream: &TcpStream) -> Option<Request> {
     let mut first = lines.next()?.split(' ');
     let method = first.next()?.to_string();
     let target = first.next()?.to_string();
+    let version = first.next()?.to_string();
     let headers: Vec<(String, String)> = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(n, v)| (n.to_string(), v.trim().to_string()))
@@ -115,6 +120,7 @@ pub fn read_request(mut stream: &TcpStream) -> Option<Request> {
     Some(Request {
         method,
         target,
+        version,
         headers,
         body,
     })
@@ -190,4 +196,41 @@ pub fn rule_ids(technique: &str) -> Vec<&'static str> {
         .iter()
         .map(|r| r.id)
         .collect()
+}
+
+/// Asserts that `breaks` name every rule of `technique` exactly once, and that each break
+/// fails its rule alone: `url_of` starts the server broken that way and gives the URL to
+/// check. The breaks run at once, a thread each (many runs mostly wait: on a stream's ticks,
+/// a hold, a slow answer; one after another, a module would take a minute), and every break
+/// that did not fail its rule alone is reported, not only the first.
+pub fn assert_each_rule_fails_alone<B: Copy + Send>(
+    technique: &str,
+    breaks: &[(B, &'static str)],
+    url_of: impl Fn(B) -> String + Sync,
+) {
+    let mut covered: Vec<&str> = breaks.iter().map(|&(_, id)| id).collect();
+    covered.sort_unstable();
+    let mut ids = rule_ids(technique);
+    ids.sort_unstable();
+    assert_eq!(covered, ids, "every rule has a break");
+    let url_of = &url_of;
+    let failures: Vec<String> = thread::scope(|scope| {
+        let runs: Vec<_> = breaks
+            .iter()
+            .map(|&(broken, id)| {
+                scope.spawn(move || assert_only_fails(technique, &url_of(broken), id))
+            })
+            .collect();
+        runs.into_iter()
+            .filter_map(|run| run.join().err())
+            .map(|panic| {
+                panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(ToString::to_string))
+                    .unwrap_or_default()
+            })
+            .collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -1,14 +1,13 @@
 //! Hidden-iframe streaming's rules (`docs/06-iframe-streaming.md`, its exercise) against
 //! webwire, a small server written from the chapter, and that server broken one rule at a
-//! time. The listener and the parallel runner are chapter 05's (`xhr_streaming.rs`): the
-//! server needs the request's HTTP version.
+//! time. Its pace and its random numbers are chapter 05's (`xhr_streaming.rs`).
 
 use std::net::TcpStream;
 use std::thread;
 
 use crate::harness::{self, Request, respond, write};
 use crate::support;
-use crate::xhr_streaming::{TICK, each_alone, random_below, serve};
+use crate::xhr_streaming::{TICK, random_below};
 
 const TECHNIQUE: &str = "iframe-streaming";
 
@@ -55,8 +54,8 @@ const DOCUMENT_START: &str = "<!doctype html>\n<html><head><meta charset=\"utf-8
 const DOCUMENT_END: &str = "</body></html>\n";
 
 /// `GET /htmlfile` as the chapter's exercise describes it.
-fn server(broken: Break) -> impl Fn(Request, &str, TcpStream) + Send + Sync + 'static {
-    move |request, version, stream| {
+fn server(broken: Break) -> impl Fn(Request, TcpStream) + Send + Sync + 'static {
+    move |request, stream| {
         if request.path() != "/htmlfile" {
             return respond(&stream, "404 Not Found", &[], b"no such path\n");
         }
@@ -100,7 +99,7 @@ fn server(broken: Break) -> impl Fn(Request, &str, TcpStream) + Send + Sync + 's
         let chunked = match broken {
             Break::Chunked => false,
             Break::Http10 => true,
-            _ => version == "HTTP/1.1",
+            _ => request.version == "HTTP/1.1",
         };
         let mut head = String::from("HTTP/1.1 200 OK\r\n");
         head.push_str(match broken {
@@ -248,18 +247,13 @@ fn webwire_passes_every_rule() {
 
 #[test]
 fn a_server_written_from_the_chapter_passes_every_rule() {
-    let server = serve(server(Break::None));
+    let server = harness::serve(server(Break::None));
     harness::assert_all_pass(TECHNIQUE, &server.url("/htmlfile"));
 }
 
 #[test]
 fn each_rule_fails_alone_when_broken() {
-    let mut covered: Vec<&str> = BREAKS.iter().map(|(_, id)| *id).collect();
-    covered.sort_unstable();
-    let mut ids = harness::rule_ids(TECHNIQUE);
-    ids.sort_unstable();
-    assert_eq!(covered, ids, "every rule has a break");
-    each_alone(TECHNIQUE, "/htmlfile", &BREAKS, |broken| {
-        serve(server(broken))
+    harness::assert_each_rule_fails_alone(TECHNIQUE, &BREAKS, |broken| {
+        harness::serve(server(broken)).url("/htmlfile")
     });
 }

@@ -299,13 +299,10 @@ fn a_server_written_from_the_chapter_passes_every_rule() {
 
 #[test]
 fn each_rule_fails_alone_when_broken() {
-    let mut covered: Vec<&str> = BREAKS.iter().map(|(_, id)| *id).collect();
-    covered.sort_unstable();
-    let mut ids = harness::rule_ids(TECHNIQUE);
-    ids.sort_unstable();
-    assert_eq!(covered, ids, "every rule has a break");
-    for (broken, id) in BREAKS {
-        let server = harness::serve(server(broken));
-        harness::assert_only_fails(TECHNIQUE, &server.url("/longpoll"), id);
-    }
+    // All twelve at once, `lossless`'s 8 pollers each, is safe on 2 busy cores: a starved
+    // server answers more polls from its log, which the rule checks the same way, and
+    // `Break::Lossless` drops events whenever a burst goes on while a poll wakes.
+    harness::assert_each_rule_fails_alone(TECHNIQUE, &BREAKS, |broken| {
+        harness::serve(server(broken)).url("/longpoll")
+    });
 }

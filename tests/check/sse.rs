@@ -1,17 +1,13 @@
 //! Server-Sent Events' rules (`docs/07-sse.md`, its exercise) against webwire, a small server
 //! written from the chapter's tables, and that server broken one rule at a time.
-//!
-//! The server has its own little listener: it must know the request's HTTP version (an
-//! HTTP/1.0 client gets no chunks), which the harness's `Request` does not keep.
 
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use webwire::http::response::http_date;
 
-use crate::harness::{self, Server};
+use crate::harness::{self, Request, Server};
 use crate::support;
 
 const TECHNIQUE: &str = "sse";
@@ -75,30 +71,9 @@ const HOLD: Duration = Duration::from_millis(25);
 /// The last id there is, the chapter's 10^12.
 const MAX_ID: u64 = 1_000_000_000_000;
 
-/// One request: the target, the version, the headers.
-struct Request {
-    target: String,
-    version: String,
-    headers: Vec<(String, String)>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        let found = self
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name));
-        found.map(|(_, v)| v.as_str())
-    }
-
-    /// The first query parameter `name`, percent-decoded (`+` is a space).
-    fn param(&self, name: &str) -> Option<String> {
-        let query = self.target.split_once('?')?.1;
-        query.split('&').find_map(|pair| {
-            let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (n == name).then(|| decode(v))
-        })
-    }
+/// The first query parameter `name`, percent-decoded (`+` is a space).
+fn param(request: &Request, name: &str) -> Option<String> {
+    request.query(name).map(decode)
 }
 
 fn decode(text: &str) -> String {
@@ -122,44 +97,9 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Listens on a free port and answers every connection with `evt`, on a thread each.
+/// Answers every connection with `evt`, on a thread each.
 fn serve(broken: Break) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            thread::spawn(move || {
-                if let Some(request) = read_request(&stream) {
-                    evt(broken, &request, stream);
-                }
-            });
-        }
-    });
-    Server { port }
-}
-
-fn read_request(mut stream: &TcpStream) -> Option<Request> {
-    let mut bytes = Vec::new();
-    let mut byte = [0u8; 1];
-    while !bytes.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).ok()? == 0 || bytes.len() > 16 * 1024 {
-            return None;
-        }
-        bytes.push(byte[0]);
-    }
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let (_method, target, version) = (first.next()?, first.next()?, first.next()?);
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.to_string(), v.trim().to_string()))
-        .collect();
-    Some(Request {
-        target: target.to_string(),
-        version: version.to_string(),
-        headers,
-    })
+    harness::serve(move |request, stream| evt(broken, &request, stream))
 }
 
 /// A whole number from `low` to `high`, digits only; the error is the 400's reason.
@@ -175,8 +115,7 @@ fn number(name: &str, text: &str, low: u64, high: u64) -> Result<u64, String> {
 
 /// What the request asks for: the ids to send, `None` for 204, or the 400's reason.
 fn plan(broken: Break, request: &Request) -> Result<Option<(u64, u64)>, String> {
-    let param = |name: &str| request.param(name);
-    let mut count = match param("count") {
+    let mut count = match param(request, "count") {
         Some(text) if broken == Break::BadQuery => {
             let n: u64 = text.parse().map_err(|_| "count must be a whole number")?;
             n.clamp(1, 1000)
@@ -187,11 +126,11 @@ fn plan(broken: Break, request: &Request) -> Result<Option<(u64, u64)>, String> 
     if broken == Break::Count {
         count = 10;
     }
-    let total = match param("total") {
+    let total = match param(request, "total") {
         Some(text) => number("total", &text, 1, MAX_ID)?,
         None => MAX_ID,
     };
-    let last_id = match param("last_id") {
+    let last_id = match param(request, "last_id") {
         Some(text) if broken == Break::Injection => {
             let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
             Some(number("last_id", &digits, 0, MAX_ID)?)
@@ -199,7 +138,7 @@ fn plan(broken: Break, request: &Request) -> Result<Option<(u64, u64)>, String> 
         Some(text) => Some(number("last_id", &text, 0, MAX_ID)?),
         None => None,
     };
-    let stop = match param("stop").as_deref() {
+    let stop = match param(request, "stop").as_deref() {
         None | Some("0") => false,
         Some("1") => broken != Break::Stop,
         Some(_) => return Err("stop must be 1 (stop for good) or 0".to_string()),
@@ -293,7 +232,7 @@ fn evt(broken: Break, request: &Request, stream: TcpStream) {
         piece.push_str("keepalive\n"); // a comment that lost its colon
     }
     if broken == Break::Injection
-        && let Some(text) = request.param("last_id")
+        && let Some(text) = param(request, "last_id")
     {
         piece.push_str(&format!(": resuming after {text}\n"));
     }
@@ -380,13 +319,5 @@ fn a_server_written_from_the_chapter_passes_every_rule() {
 
 #[test]
 fn each_rule_fails_alone_when_broken() {
-    let mut covered: Vec<&str> = BREAKS.iter().map(|(_, id)| *id).collect();
-    covered.sort_unstable();
-    let mut ids = harness::rule_ids(TECHNIQUE);
-    ids.sort_unstable();
-    assert_eq!(covered, ids, "every rule has a break");
-    for (broken, id) in BREAKS {
-        let server = serve(broken);
-        harness::assert_only_fails(TECHNIQUE, &server.url("/evt"), id);
-    }
+    harness::assert_each_rule_fails_alone(TECHNIQUE, &BREAKS, |broken| serve(broken).url("/evt"));
 }

@@ -1,20 +1,18 @@
 //! WebSocket's rules (`docs/12-websocket.md`, its exercise) against webwire, a small server
 //! written from the chapter's tables alone, and that server broken one rule at a time.
 //!
-//! The server is what a learner would write from the exercise: a listener of its own (it needs
-//! the request line's HTTP version, which the shared harness does not keep), the handshake's
-//! checks in the table's order, then a loop that reads one frame at a time, blocking, and acts
-//! on it. Its UTF-8 check is the chapter's table of lead bytes and the range each allows next.
+//! The server is what a learner would write from the exercise: the handshake's checks in the
+//! table's order, then a loop that reads one frame at a time, blocking, and acts on it. Its
+//! UTF-8 check is the chapter's table of lead bytes and the range each allows next.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::thread;
+use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::harness;
+use crate::harness::{self, Request};
 use crate::support;
 
 const TECHNIQUE: &str = "websocket";
@@ -86,76 +84,26 @@ const BREAKS: [(Break, &str); 19] = [
     (Break::Close, "websocket.close"),
 ];
 
-/// Serves `/ws` on a free port, each connection on a thread of its own; its `ws://` URL.
+/// Serves `/ws` on a free port, each connection on a thread of its own; its `ws://` URL. The
+/// harness reads the head a byte at a time, so a frame sent right behind it is not swallowed:
+/// it is still in the socket for `frames`.
 fn serve(broken: Break) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            thread::spawn(move || connection(stream, broken));
-        }
-    });
-    format!("ws://127.0.0.1:{port}/ws")
+    let server = harness::serve(move |head, stream| connection(&head, stream, broken));
+    format!("ws://127.0.0.1:{}/ws", server.port)
 }
 
-/// A request's head: `GET`, `/ws`, `HTTP/1.1`, and its headers.
-struct Head {
-    method: String,
-    version: String,
-    headers: Vec<(String, String)>,
+/// Whether header `name` lists `token`, in any case: `Connection: keep-alive, Upgrade`.
+fn lists(head: &Request, name: &str, token: &str) -> bool {
+    head.all(name)
+        .iter()
+        .flat_map(|v| v.split(','))
+        .any(|item| item.trim().eq_ignore_ascii_case(token))
 }
 
-impl Head {
-    fn all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    /// Whether header `name` lists `token`, in any case: `Connection: keep-alive, Upgrade`.
-    fn lists(&self, name: &str, token: &str) -> bool {
-        self.all(name)
-            .iter()
-            .flat_map(|v| v.split(','))
-            .any(|item| item.trim().eq_ignore_ascii_case(token))
-    }
-}
-
-/// Reads the head one byte at a time, so no frame sent right behind it is swallowed.
-fn read_head(stream: &mut TcpStream) -> Option<Head> {
-    let mut bytes = Vec::new();
-    let mut byte = [0u8; 1];
-    while !bytes.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).ok()? == 0 || bytes.len() > 16 * 1024 {
-            return None;
-        }
-        bytes.push(byte[0]);
-    }
-    let text = String::from_utf8(bytes).ok()?;
-    let mut lines = text.split("\r\n");
-    let mut request_line = lines.next()?.split(' ');
-    let method = request_line.next()?.to_string();
-    let version = request_line.nth(1)?.to_string();
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.to_string(), v.trim().to_string()))
-        .collect();
-    Some(Head {
-        method,
-        version,
-        headers,
-    })
-}
-
-fn connection(mut stream: TcpStream, broken: Break) {
+fn connection(head: &Request, mut stream: TcpStream, broken: Break) {
     // A pong and an echo written back to back must not wait for each other's ACK (Nagle).
     let _ = stream.set_nodelay(true);
-    let Some(head) = read_head(&mut stream) else {
-        return;
-    };
-    match handshake(&head, broken) {
+    match handshake(head, broken) {
         Ok(switching) => {
             if stream.write_all(switching.as_bytes()).is_ok() {
                 frames(stream, broken);
@@ -177,7 +125,7 @@ fn connection(mut stream: TcpStream, broken: Break) {
 type Refusal = (&'static str, &'static str, &'static str);
 
 /// The chapter's table, in order; the 101's head, or the refusal.
-fn handshake(head: &Head, broken: Break) -> Result<String, Refusal> {
+fn handshake(head: &Request, broken: Break) -> Result<String, Refusal> {
     const BAD: &str = "400 Bad Request";
     if head.method != "GET" {
         return Err((BAD, "", "send the handshake as a GET"));
@@ -185,7 +133,7 @@ fn handshake(head: &Head, broken: Break) -> Result<String, Refusal> {
     if head.version != "HTTP/1.1" && broken != Break::HttpVersion {
         return Err((BAD, "", "a WebSocket handshake needs HTTP/1.1"));
     }
-    if !head.lists("Upgrade", "websocket") || !head.lists("Connection", "upgrade") {
+    if !lists(head, "Upgrade", "websocket") || !lists(head, "Connection", "upgrade") {
         return Err((BAD, "", "send Upgrade: websocket and Connection: Upgrade"));
     }
     match head.all("Sec-WebSocket-Version")[..] {
@@ -239,7 +187,7 @@ fn handshake(head: &Head, broken: Break) -> Result<String, Refusal> {
 }
 
 /// No Origin (not a browser), or exactly one, naming localhost or 127.0.0.1 on Host's port.
-fn origin_allowed(head: &Head) -> bool {
+fn origin_allowed(head: &Request) -> bool {
     let origins = head.all("Origin");
     let [origin] = origins[..] else {
         return origins.is_empty();
@@ -257,7 +205,7 @@ fn origin_allowed(head: &Head) -> bool {
 }
 
 /// The first protocol in the client's list that this server speaks.
-fn choose_protocol(head: &Head, broken: Break) -> Option<&'static str> {
+fn choose_protocol(head: &Request, broken: Break) -> Option<&'static str> {
     const SPOKEN: [&str; 2] = ["echo", "chat"];
     let offered: Vec<&str> = head
         .all("Sec-WebSocket-Protocol")
@@ -519,14 +467,7 @@ fn a_server_written_from_the_chapter_passes_every_rule() {
 
 #[test]
 fn each_rule_fails_alone_when_broken() {
-    let mut covered: Vec<&str> = BREAKS.iter().map(|(_, id)| *id).collect();
-    covered.sort_unstable();
-    let mut ids = harness::rule_ids(TECHNIQUE);
-    ids.sort_unstable();
-    assert_eq!(covered, ids, "every rule has a break");
-    for (broken, id) in BREAKS {
-        harness::assert_only_fails(TECHNIQUE, &serve(broken), id);
-    }
+    harness::assert_each_rule_fails_alone(TECHNIQUE, &BREAKS, serve);
 }
 
 #[test]

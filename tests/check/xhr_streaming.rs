@@ -1,19 +1,13 @@
 //! XHR streaming's rules (`docs/05-xhr-streaming.md`, its exercise) against webwire, a small
 //! server written from the chapter, and that server broken one rule at a time.
-//!
-//! The chapter's server answers an HTTP/1.0 request differently (no chunks), and the
-//! harness's `Request` has no version, so this file has a listener of its own that passes
-//! the request line's version along; chapter 06's test uses it too.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::io::Read;
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
+use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
-use crate::harness::{self, Request, Server, respond, write};
+use crate::harness::{self, Request, respond, write};
 use crate::support;
 
 const TECHNIQUE: &str = "xhr-streaming";
@@ -58,8 +52,8 @@ const BREAKS: [(Break, &str); 13] = [
 ];
 
 /// `GET /stream` as the chapter's exercise describes it.
-fn server(broken: Break) -> impl Fn(Request, &str, TcpStream) + Send + Sync + 'static {
-    move |request, version, stream| {
+fn server(broken: Break) -> impl Fn(Request, TcpStream) + Send + Sync + 'static {
+    move |request, stream| {
         if request.path() != "/stream" {
             return respond(&stream, "404 Not Found", &[], b"no such path\n");
         }
@@ -88,7 +82,7 @@ fn server(broken: Break) -> impl Fn(Request, &str, TcpStream) + Send + Sync + 's
         let chunked = match broken {
             Break::Chunked => false,
             Break::Http10 => true,
-            _ => version == "HTTP/1.1",
+            _ => request.version == "HTTP/1.1",
         };
         let mut head = String::from("HTTP/1.1 200 OK\r\n");
         head.push_str(match broken {
@@ -181,89 +175,6 @@ pub fn random_below(bound: u64) -> u64 {
     RandomState::new().hash_one(0u8) % bound
 }
 
-/// Serves every connection on a thread of its own with `handle`, which gets the request, the
-/// request line's version (`HTTP/1.1`, `HTTP/1.0`) and the socket.
-pub fn serve(handle: impl Fn(Request, &str, TcpStream) + Send + Sync + 'static) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = Arc::new(handle);
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let handle = Arc::clone(&handle);
-            thread::spawn(move || {
-                if let Some((request, version)) = read_request(&stream) {
-                    handle(request, &version, stream);
-                }
-            });
-        }
-    });
-    Server { port }
-}
-
-/// One request's head, a byte at a time, and its Content-Length of body (read and dropped).
-fn read_request(mut stream: &TcpStream) -> Option<(Request, String)> {
-    let mut bytes = Vec::new();
-    let mut byte = [0u8; 1];
-    while !bytes.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).ok()? == 0 || bytes.len() > 64 * 1024 {
-            return None;
-        }
-        bytes.push(byte[0]);
-    }
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let (method, target, version) = (first.next()?, first.next()?, first.next()?);
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.to_string(), v.trim().to_string()))
-        .collect();
-    let request = Request {
-        method: method.to_string(),
-        target: target.to_string(),
-        headers,
-        body: Vec::new(),
-    };
-    let length: usize = request
-        .header("Content-Length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).ok()?;
-    Some((request, version.to_string()))
-}
-
-/// Runs `check` for every break at once (each stream takes two ticks), and names every
-/// break that did not fail its rule alone.
-pub fn each_alone<B: Copy + Send + 'static>(
-    technique: &'static str,
-    path: &'static str,
-    breaks: &[(B, &'static str)],
-    serve_broken: fn(B) -> Server,
-) {
-    let runs: Vec<_> = breaks
-        .iter()
-        .map(|&(broken, id)| {
-            thread::spawn(move || {
-                let server = serve_broken(broken);
-                harness::assert_only_fails(technique, &server.url(path), id);
-            })
-        })
-        .collect();
-    let failures: Vec<String> = runs
-        .into_iter()
-        .filter_map(|run| run.join().err())
-        .map(|panic| {
-            panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(ToString::to_string))
-                .unwrap_or_default()
-        })
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-}
-
 #[test]
 fn webwire_passes_every_rule() {
     let server = support::start();
@@ -273,18 +184,13 @@ fn webwire_passes_every_rule() {
 
 #[test]
 fn a_server_written_from_the_chapter_passes_every_rule() {
-    let server = serve(server(Break::None));
+    let server = harness::serve(server(Break::None));
     harness::assert_all_pass(TECHNIQUE, &server.url("/stream"));
 }
 
 #[test]
 fn each_rule_fails_alone_when_broken() {
-    let mut covered: Vec<&str> = BREAKS.iter().map(|(_, id)| *id).collect();
-    covered.sort_unstable();
-    let mut ids = harness::rule_ids(TECHNIQUE);
-    ids.sort_unstable();
-    assert_eq!(covered, ids, "every rule has a break");
-    each_alone(TECHNIQUE, "/stream", &BREAKS, |broken| {
-        serve(server(broken))
+    harness::assert_each_rule_fails_alone(TECHNIQUE, &BREAKS, |broken| {
+        harness::serve(server(broken)).url("/stream")
     });
 }
