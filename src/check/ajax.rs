@@ -12,11 +12,12 @@
 //! The echo's report is read as JSON (`json_reader`), so spacing, member order and escapes
 //! are the server's to choose; what it holds is compared exactly.
 
+use std::thread;
 use std::time::{Duration, Instant};
 
 use super::client::{self, Connection, Exchange, Head, Url};
 use super::json_reader::{Json, read_json};
-use super::{MAX_SHOWN_BYTES, Report, Rule, Target, Technique, show};
+use super::{MAX_SHOWN_BYTES, Report, Rule, Target, Technique, show, wait_for_bytes};
 
 pub static TECHNIQUE: Technique = Technique {
     name: "ajax",
@@ -722,7 +723,9 @@ fn one_line_400(answer: &Exchange) -> Result<(), String> {
 const SLOW_MS: u64 = 250;
 
 /// `/large?bytes=2000&ms=400` must take at least half of those 400 ms from head to last
-/// byte: webwire's 20 pieces take 19/20 of them; a body sent all at once takes none.
+/// byte: webwire's 20 pieces take 19/20 of them; a body sent all at once takes none. Half,
+/// so that the grain of the measure (`LOOK`) and a server's own jitter never matter; how a
+/// late checker is kept from shortening it is told at `paced`.
 const PACED_BYTES: usize = 2000;
 const PACED_MS: u64 = 400;
 const PACED_AT_LEAST: Duration = Duration::from_millis(PACED_MS / 2);
@@ -814,12 +817,30 @@ fn large(target: &Target) -> Result<(), String> {
 }
 
 fn large_paced(target: &Target) -> Result<(), String> {
+    paced(target, Duration::ZERO)
+}
+
+/// `large_paced`, with the checker `late` by that much after sending its request: a test
+/// stands in for a busy machine that descheduled the checker with it.
+///
+/// How the spread is measured is what keeps a late checker from failing a correct server.
+/// Measuring from the moment the head was read to the moment the last byte was does not:
+/// a checker descheduled before it reads the head finds the head and most of the pieces
+/// waiting together, and sees a spread far shorter than the server's. So the clock starts
+/// before the request is sent, and the checker looks at the socket (`wait_for_bytes`) until
+/// the answer starts: the head came after the last look that found nothing (`quiet`, the
+/// sending at the earliest), and the last byte by the moment the body was read. The server's
+/// spread is at most the time between the two, and a late checker only makes that longer:
+/// it fails a server only when even that is too short, as when the body came with the head,
+/// at once or after a sleep.
+fn paced(target: &Target, late: Duration) -> Result<(), String> {
     let url = target
         .url
         .joined("/large")
         .with_query(&format!("bytes={PACED_BYTES}&ms={PACED_MS}"));
     let said = |why: String| format!("GET {}: {why}", url.target);
     let mut connection = Connection::open(&url, target.patience).map_err(said)?;
+    let sent = Instant::now();
     connection
         .send(&client::request(
             "GET",
@@ -828,10 +849,19 @@ fn large_paced(target: &Target) -> Result<(), String> {
             b"",
         ))
         .map_err(said)?;
+    if !late.is_zero() {
+        thread::sleep(late);
+    }
+    let mut quiet = sent;
+    if !wait_for_bytes(connection.stream(), sent + target.patience, &mut quiet) {
+        return Err(said(format!(
+            "no answer: nothing came within {:?}",
+            target.patience
+        )));
+    }
     let head = connection.read_head(false).map_err(said)?;
-    let head_at = Instant::now();
     let body = connection.read_body().map_err(said)?;
-    let took = head_at.elapsed();
+    let last_byte_by = Instant::now();
     if head.status != 200 || body.len() != PACED_BYTES {
         return Err(said(format!(
             "should get 200 and {PACED_BYTES} bytes: {} and {} bytes",
@@ -839,16 +869,26 @@ fn large_paced(target: &Target) -> Result<(), String> {
             body.len()
         )));
     }
-    if took < PACED_AT_LEAST {
-        return Err(said(format!(
-            "the whole body came {} ms after the head; spread over {PACED_MS} ms, its last \
-             byte comes {} ms after it at the earliest: {}",
-            took.as_millis(),
-            PACED_AT_LEAST.as_millis(),
-            head.shown()
-        )));
+    spread(sent, quiet, last_byte_by).map_err(|why| said(format!("{why}: {}", head.shown())))
+}
+
+/// Whether an answer whose head came after `quiet` and whose last byte came by
+/// `last_byte_by` can have been spread over `PACED_AT_LEAST` (see `paced`).
+fn spread(sent: Instant, quiet: Instant, last_byte_by: Instant) -> Result<(), String> {
+    let most = last_byte_by.saturating_duration_since(quiet);
+    if most >= PACED_AT_LEAST {
+        return Ok(());
     }
-    Ok(())
+    let ms = |at: Instant| at.saturating_duration_since(sent).as_millis();
+    Err(format!(
+        "the head and the last byte came at most {} ms apart (the head after {} ms, the last \
+         byte by {} ms, from the request); spread over {PACED_MS} ms, the last byte comes {} \
+         ms after the head at the earliest",
+        most.as_millis(),
+        ms(quiet),
+        ms(last_byte_by),
+        PACED_AT_LEAST.as_millis(),
+    ))
 }
 
 /// Out of range, signed, fractional, empty, not a number: each a `400`, at once.
@@ -1158,6 +1198,77 @@ mod tests {
         assert!(!same(&a, &c), "a member more");
         let d = read_json(r#"{"b":true,"a":[{"y":"北","x":null},1]}"#).unwrap();
         assert!(!same(&a, &d), "arrays keep their order");
+    }
+
+    #[test]
+    fn a_late_checker_cannot_shorten_a_spread() {
+        let sent = Instant::now();
+        let at = |ms| sent + Duration::from_millis(ms);
+        // Paced, read as it came: the socket seen empty until the head, the last byte by 381.
+        assert!(spread(sent, at(1), at(381)).is_ok());
+        // Paced, the checker descheduled for 300 ms after sending: it never saw the socket
+        // empty, and read the head and 15 pieces together at +300. From that read to the
+        // last byte is 81 ms, which failed a correct server; from the sending it is 381.
+        assert!(spread(sent, sent, at(381)).is_ok());
+        // The whole body with the head, at once.
+        assert!(spread(sent, sent, at(2)).is_err());
+        // Held back 400 ms, then the head and the body at once: the socket was seen empty
+        // until +395.
+        assert!(spread(sent, at(395), at(401)).is_err());
+    }
+
+    /// A `/large` that paces its 2,000 bytes as webwire does, or holds them all back
+    /// `PACED_MS` and then sends the head and the body at once.
+    fn large_server(held_back: bool) -> Target {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                thread::spawn(move || {
+                    let (mut request, mut byte) = (Vec::new(), [0u8; 1]);
+                    while !request.ends_with(b"\r\n\r\n") {
+                        if stream.read(&mut byte).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        request.push(byte[0]);
+                    }
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \
+                         {PACED_BYTES}\r\nConnection: close\r\n\r\n"
+                    );
+                    let body: Vec<u8> = LINE.iter().copied().cycle().take(PACED_BYTES).collect();
+                    if held_back {
+                        thread::sleep(Duration::from_millis(PACED_MS));
+                        let _ = stream.write_all(&[head.as_bytes(), &body].concat());
+                        return;
+                    }
+                    let _ = stream.write_all(head.as_bytes());
+                    for (i, piece) in body.chunks(PACED_BYTES / 20).enumerate() {
+                        if i > 0 {
+                            thread::sleep(Duration::from_millis(PACED_MS / 20));
+                        }
+                        let _ = stream.write_all(piece);
+                    }
+                });
+            }
+        });
+        Target::new(&format!("http://127.0.0.1:{port}/ajax")).unwrap()
+    }
+
+    #[test]
+    fn a_paced_body_read_late_passes_and_one_held_back_fails() {
+        let paced_server = large_server(false);
+        assert_eq!(paced(&paced_server, Duration::ZERO), Ok(()));
+        // Late by 300 ms: the head and most pieces wait in the socket, read together.
+        assert_eq!(paced(&paced_server, Duration::from_millis(300)), Ok(()));
+        let held_back = paced(&large_server(true), Duration::ZERO);
+        assert!(
+            held_back
+                .as_ref()
+                .is_err_and(|why| why.contains("came at most")),
+            "{held_back:?}"
+        );
     }
 
     #[test]

@@ -16,11 +16,9 @@
 //! the one thing a request can put into a script, `target`, is refused unless it is exactly an
 //! allowed origin: a target carrying `"</script><script>alert(1)</script>` is 400.
 
-use std::time::Instant;
-
 use super::client::{self, Head};
 use super::xhr_streaming::{
-    COUNT, Stream, chunked, ends, get_only, head_alone, http_1_0_head, http_1_0_request,
+    Arrival, COUNT, Stream, chunked, ends, get_only, head_alone, http_1_0_head, http_1_0_request,
     media_type_is, no_store, over_time, read_stream, refused_with_400,
 };
 use super::{Report, Rule, Target, Technique, show};
@@ -213,7 +211,11 @@ fn stream_rules(target: &Target, report: &mut Report) {
     } else {
         report.record(&CALLS, calls(&document.blocks, Deliver::Call));
     }
-    let times: Vec<Instant> = document.blocks.iter().map(|(_, at)| *at).collect();
+    let times: Vec<Arrival> = document
+        .blocks
+        .iter()
+        .map(|(_, arrived)| *arrived)
+        .collect();
     match over_time(stream.sent, &times, "block") {
         Some(verdict) => report.record(&OVER_TIME, verdict),
         None => report.skip(&OVER_TIME, "fewer than two blocks came: no gap to measure"),
@@ -255,7 +257,7 @@ struct Document {
     /// Everything before the first `<script>`.
     start: Vec<u8>,
     /// Each `<script>…</script>` with the line feed after it (if any), and when it was whole.
-    blocks: Vec<(Vec<u8>, Instant)>,
+    blocks: Vec<(Vec<u8>, Arrival)>,
     /// Everything after the last block.
     end: Vec<u8>,
 }
@@ -269,7 +271,7 @@ impl Document {
         // When each byte arrived: a block is whole when its last byte is in.
         let mut arrived = Vec::with_capacity(body.len());
         for piece in &stream.pieces {
-            arrived.extend(std::iter::repeat_n(piece.at, piece.bytes.len()));
+            arrived.extend(std::iter::repeat_n(piece.arrived, piece.bytes.len()));
         }
         let first = client::find(&body, OPEN).unwrap_or(body.len());
         let start = body[..first].to_vec();
@@ -348,7 +350,7 @@ fn script_per_chunk(stream: &Stream) -> Result<(), String> {
 }
 
 /// Every block is exactly the call the chapter shows, with a value below 10000.
-fn calls(blocks: &[(Vec<u8>, Instant)], deliver: Deliver) -> Result<(), String> {
+fn calls(blocks: &[(Vec<u8>, Arrival)], deliver: Deliver) -> Result<(), String> {
     for (block, _) in blocks {
         let text = String::from_utf8_lossy(block);
         let call = match deliver {

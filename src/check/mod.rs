@@ -28,7 +28,9 @@ pub mod sse;
 pub mod websocket;
 pub mod xhr_streaming;
 
-use std::time::Duration;
+use std::io::ErrorKind;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use crate::json;
 use client::Url;
@@ -469,6 +471,53 @@ pub fn show(bytes: &[u8]) -> String {
 /// How many bytes a failure shows: enough for a response head and the start of a body.
 pub const MAX_SHOWN_BYTES: usize = 600;
 
+/// How long one look at a quiet socket lasts in `wait_for_bytes`: the grain of the timing
+/// rules. A timing rule measures a server's pace to within about this, so it is short next to
+/// the paces measured (the 200 ms of `ajax.large-paced`, the 500 ms of the streams' ticks);
+/// a look is one system call, so looking every 10 ms costs nothing.
+pub const LOOK: Duration = Duration::from_millis(10);
+
+/// Waits until `stream` has something to read (a byte, or the end) or `deadline` has passed,
+/// and says which: `true` when there is something to read. It looks at the socket without
+/// reading it, at most `LOOK` at a time, and each look that ends with nothing there moves
+/// `quiet` to the moment that look began.
+///
+/// `quiet` is how a timing rule stays right on a busy machine, where the checker itself may be
+/// descheduled for hundreds of milliseconds. The moment a read returns is only an upper bound
+/// on when its bytes arrived: they may have waited in the socket while the checker was not
+/// running, so gaps measured between reads shrink when the checker is late, and a correct
+/// server could fail. `quiet` is a lower bound that no delay can falsify: a look that timed
+/// out is the kernel saying that nothing arrived between that look's start and its end, so
+/// every byte not yet read arrived after `quiet` (as long as the caller has taken out of its
+/// own buffer everything already read before it looks). A late checker looks less often, so
+/// its `quiet` is only older: an interval measured from a `quiet` to a later read's return
+/// can only come out longer than the server's own, never shorter.
+pub fn wait_for_bytes(stream: &TcpStream, deadline: Instant, quiet: &mut Instant) -> bool {
+    let mut byte = [0u8; 1];
+    loop {
+        let start = Instant::now();
+        if start >= deadline {
+            return false;
+        }
+        if stream
+            .set_read_timeout(Some(LOOK.min(deadline - start)))
+            .is_err()
+        {
+            return true; // no look is possible: let the caller's read say what is there
+        }
+        match stream.peek(&mut byte) {
+            // A byte, or 0: the server closed, which the caller's read reports.
+            Ok(_) => return true,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                *quiet = (*quiet).max(start);
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // A reset or another failure: the caller's read reports it too.
+            Err(_) => return true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,6 +571,57 @@ mod tests {
     fn bytes_are_shown_escaped() {
         assert_eq!(show(b"a\r\n\x00\"\\"), r#""a\r\n\x00\"\\""#);
         assert!(show(&[b'x'; 700]).ends_with("… (700 bytes in all)\""));
+    }
+
+    /// A socket whose other end writes one byte after `delay` (or never), and the moment
+    /// the write was done.
+    fn one_byte_after(delay: Option<Duration>) -> (TcpStream, std::sync::mpsc::Receiver<Instant>) {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let reader = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut writer, _) = listener.accept().unwrap();
+        let (done, wrote) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            if let Some(delay) = delay {
+                std::thread::sleep(delay);
+                let _ = writer.write_all(b"x");
+                let _ = done.send(Instant::now());
+            }
+            std::thread::sleep(Duration::from_secs(1)); // no close to be seen meanwhile
+        });
+        (reader, wrote)
+    }
+
+    #[test]
+    fn a_quiet_moment_is_before_the_bytes_however_late_the_look() {
+        let patience = Duration::from_secs(5);
+        // Looking all along: the socket was seen empty, and only before the byte came.
+        let (socket, wrote) = one_byte_after(Some(Duration::from_millis(100)));
+        let start = Instant::now();
+        let mut quiet = start;
+        assert!(wait_for_bytes(&socket, start + patience, &mut quiet));
+        let written = wrote.recv().unwrap();
+        assert!(
+            start <= quiet && quiet < written,
+            "seen empty after the byte came"
+        );
+        // Looking only once the byte is there (a checker descheduled meanwhile): no look
+        // found the socket empty, so nothing is known but the start.
+        let (socket, wrote) = one_byte_after(Some(Duration::ZERO));
+        let start = Instant::now();
+        wrote.recv().unwrap();
+        let mut quiet = start;
+        assert!(wait_for_bytes(&socket, start + patience, &mut quiet));
+        assert_eq!(quiet, start);
+        // Nothing by the deadline.
+        let (socket, _wrote) = one_byte_after(None);
+        let start = Instant::now();
+        let mut quiet = start;
+        assert!(!wait_for_bytes(&socket, start + 20 * LOOK, &mut quiet));
+        assert!(
+            quiet > start,
+            "twenty looks, and none found the socket empty"
+        );
     }
 
     #[test]

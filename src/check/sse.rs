@@ -168,6 +168,14 @@ const RECONNECTIONS: usize = 12;
 /// and `total` is caught long before its stream would end.
 const MAX_EVENTS_READ: usize = 30;
 
+/// The most of one response the checker reads. A response the check reads holds a few events
+/// of a hundred bytes or so (`MAX_EVENTS_READ` at most), and perhaps a padding comment of a
+/// few KiB: 256 KiB is far more. It is a limit because every line read is kept, parsed, to
+/// show in a failure: a server flooding the check with tiny lines or blocks ("a\n\n" again
+/// and again) costs about a hundred times its bytes in memory, which at the client's limit
+/// for a body (4 MiB) was over half a gigabyte.
+const MAX_STREAM_BYTES: usize = 256 * 1024;
+
 fn run(target: &Target, report: &mut Report) {
     // One response of two events, as a browser's first request would get it (but shorter).
     let mut first = match open(target, "count=2", None) {
@@ -296,14 +304,36 @@ fn starts_at_one(stream: &Stream, asked: &str) -> Result<(), String> {
 
 /// The rules every stream that was read must keep: its lines, its chunks, its retry, its
 /// ids, and the script of each event.
+///
+/// A stream that gave a rule nothing to judge leaves it unjudged (skipped, unless another
+/// stream judges it): `format` with no whole line, `retry` with no event and no `retry:` line,
+/// would otherwise pass with nothing seen.
 fn observe(report: &mut Report, stream: &Stream, asked: &str) {
     let parsed = stream.parsed();
-    report.record(&FORMAT, format(&parsed, stream.ended, asked));
+    if parsed.line_ends > 0 || (stream.ended && parsed.rest > 0) {
+        report.record(&FORMAT, format(parsed, stream.ended, asked));
+    } else {
+        report.skip(
+            &FORMAT,
+            &format!(
+                "{asked}: not one line came whole ({} bytes and no line end), so no line was \
+                 there to check",
+                stream.body.len()
+            ),
+        );
+    }
     if is_chunked(&stream.head) {
         report.record(&WHOLE_EVENTS, whole_events(&stream.pieces, asked));
     }
-    report.record(&RETRY, retry(&parsed, asked));
-    report.record(&IDS, ids(&parsed, asked));
+    if parsed.events().next().is_some() || parsed.blocks.iter().any(|b| b.has("retry")) {
+        report.record(&RETRY, retry(parsed, asked));
+    } else {
+        report.skip(
+            &RETRY,
+            &format!("{asked}: no event came whole, so none had a retry: line due before it"),
+        );
+    }
+    report.record(&IDS, ids(parsed, asked));
     for block in parsed.events() {
         if let Some((rule, verdict)) = scripted(block, asked) {
             report.record(rule, verdict);
@@ -315,7 +345,7 @@ fn format(parsed: &Parsed, ended: bool, asked: &str) -> Result<(), String> {
     if !parsed.utf8 {
         return Err(format!("{asked}: a line is not UTF-8"));
     }
-    for line in &parsed.lines {
+    for line in parsed.lines() {
         let known = match field(line) {
             None => true, // a blank line or a comment
             Some((name, _)) => {
@@ -330,23 +360,25 @@ fn format(parsed: &Parsed, ended: bool, asked: &str) -> Result<(), String> {
         }
     }
     // A browser throws away an event that no blank line ended.
-    if ended && (parsed.rest > 0 || has_event_fields(&parsed.open)) {
+    if ended && (parsed.rest > 0 || parsed.open_has_event) {
         return Err(format!(
             "{asked}: the response ended inside an event (no blank line after it): {}",
-            show(parsed.open.join("\n").as_bytes())
+            show(parsed.open().join("\n").as_bytes())
         ));
     }
     Ok(())
 }
 
 /// After each chunk, the text so far ends at a line end, outside any event: a comment or a
-/// `retry:` line may stand alone, an `id:`, `event:` or `data:` line may not.
+/// `retry:` line may stand alone, an `id:`, `event:` or `data:` line may not. The text is
+/// parsed once, a chunk at a time.
 fn whole_events(pieces: &[Vec<u8>], asked: &str) -> Result<(), String> {
     let mut so_far = Vec::new();
+    let mut parsed = Parsed::new();
     for (n, piece) in pieces.iter().enumerate() {
         so_far.extend_from_slice(piece);
-        let parsed = parse(&so_far, true);
-        if parsed.rest > 0 || has_event_fields(&parsed.open) {
+        parsed.advance(&so_far, false);
+        if !parsed.between_events(&so_far) {
             return Err(format!(
                 "{asked}: chunk {} ends in the middle of an event: {}",
                 n + 1,
@@ -587,8 +619,8 @@ fn first_id(target: &Target, query: &str, header: Option<&str>) -> Result<(u64, 
     stream
         .read_events(1, target.patience)
         .map_err(|e| format!("{asked}: {e}"))?;
-    let parsed = stream.parsed();
-    match parsed.events().next().map(Block::id) {
+    let first = stream.parsed().events().next().map(Block::id);
+    match first {
         Some(Some(id)) => Ok((id, stream.body)),
         _ => Err(format!(
             "{asked}: no event with an id came: {}",
@@ -629,13 +661,12 @@ fn total(target: &Target, report: &mut Report) {
             ));
         }
         let past = |p: &Parsed| {
-            p.events().any(|b| b.id().is_none_or(|id| id > 15))
-                || p.events().count() > MAX_EVENTS_READ
+            p.events().any(|b| b.id().is_none_or(|id| id > 15)) || p.event_count() > MAX_EVENTS_READ
         };
-        stream.read_until(target.patience, past)?;
+        stream.read_until(target.patience, past, still_open)?;
         let parsed = stream.parsed();
         let ids: Vec<Option<u64>> = parsed.events().map(Block::id).collect();
-        if !stream.ended || ids.last() != Some(&Some(15)) || past(&parsed) {
+        if !stream.ended || ids.last() != Some(&Some(15)) || past(parsed) {
             return Err(format!(
                 "the last id should be 15, then the end of the response: {}",
                 show(&stream.body)
@@ -691,7 +722,7 @@ fn bad_query(target: &Target, report: &mut Report) {
                 return Err(format!("should be 400: {}", stream.head.shown()));
             }
             report.record(&ANY_ORIGIN, any_origin(&stream.head));
-            stream.read_until(target.patience, |_| false)?;
+            stream.read_until(target.patience, |_| false, |_| "no end came".to_string())?;
             if !String::from_utf8_lossy(&stream.body).contains(name) {
                 return Err(format!(
                     "the reason should name {name}: {}",
@@ -719,7 +750,7 @@ fn injection(target: &Target, report: &mut Report) {
             }
             stream.read_events(1, target.patience)?;
             let parsed = stream.parsed();
-            let injected = parsed.lines.iter().find(|line| {
+            let injected = parsed.lines().find(|line| {
                 matches!(
                     field(line),
                     Some(("event" | "data", "injected") | ("id", "666"))
@@ -763,7 +794,7 @@ fn http10(target: &Target) -> Result<(), String> {
     }
     let mut stream = Stream::new(head, connection);
     stream
-        .read_until(target.patience, |_| false)
+        .read_until(target.patience, |_| false, still_open)
         .map_err(|e| format!("{asked}: the server should close the connection: {e}"))?;
     let parsed = stream.parsed();
     if parsed.events().next().and_then(Block::id).is_none() || parsed.rest > 0 {
@@ -784,6 +815,8 @@ struct Stream {
     /// The body's pieces as they came: one chunk each when it is chunked.
     pieces: Vec<Vec<u8>>,
     body: Vec<u8>,
+    /// `body`, parsed as it came.
+    parsed: Parsed,
     /// Whether the body has ended (the last chunk, or the close).
     ended: bool,
 }
@@ -829,31 +862,58 @@ impl Stream {
             connection,
             pieces: Vec::new(),
             body: Vec::new(),
+            parsed: Parsed::new(),
             ended: false,
         }
     }
 
-    fn parsed(&self) -> Parsed {
-        parse(&self.body, self.ended)
+    /// What came so far, parsed.
+    fn parsed(&self) -> &Parsed {
+        &self.parsed
     }
 
-    /// Reads until `enough` says so of what came, or the body ends, within `patience`.
+    /// Reads until `enough` says so of what came, or the body ends, within `patience`; if not,
+    /// the error says what had not come, in `missing`'s words (`no event was complete`), and
+    /// how much did. Each piece is parsed once, as it comes.
     fn read_until(
         &mut self,
         patience: Duration,
         enough: impl Fn(&Parsed) -> bool,
+        missing: impl Fn(&Parsed) -> String,
     ) -> Result<(), String> {
         let deadline = Instant::now() + patience;
-        while !self.ended && !enough(&self.parsed()) {
+        while !self.ended && !enough(&self.parsed) {
             match self.connection.next_piece(deadline) {
                 Ok(Some(piece)) => {
                     self.body.extend_from_slice(&piece);
                     self.pieces.push(piece);
-                    if self.body.len() > client::MAX_BODY_BYTES {
-                        return Err(format!("over {} bytes of stream", client::MAX_BODY_BYTES));
+                    self.parsed.advance(&self.body, false);
+                    if self.body.len() > MAX_STREAM_BYTES {
+                        return Err(format!(
+                            "over {MAX_STREAM_BYTES} bytes of stream, and {}: {}",
+                            missing(&self.parsed),
+                            show(&self.body)
+                        ));
                     }
                 }
-                Ok(None) => self.ended = true,
+                Ok(None) => {
+                    self.ended = true;
+                    self.parsed.advance(&self.body, true);
+                }
+                Err(e) if client::is_waited(&e) && self.body.is_empty() => {
+                    return Err(format!(
+                        "nothing came within the patience ({patience:?}), and {}",
+                        missing(&self.parsed)
+                    ));
+                }
+                Err(e) if client::is_waited(&e) => {
+                    return Err(format!(
+                        "{} within the patience ({patience:?}; {} bytes came): {}",
+                        missing(&self.parsed),
+                        self.body.len(),
+                        show(&self.body)
+                    ));
+                }
                 Err(e) => {
                     return Err(format!("{e}; the body so far: {}", show(&self.body)));
                 }
@@ -864,14 +924,21 @@ impl Stream {
 
     /// Reads until `want` events have come whole, or the body ended.
     fn read_events(&mut self, want: usize, patience: Duration) -> Result<(), String> {
-        self.read_until(patience, |p| p.events().count() >= want)
+        self.read_until(
+            patience,
+            |p| p.event_count() >= want,
+            |p| match p.event_count() {
+                0 => "no event was complete".to_string(),
+                n => format!("{n} of the {want} events asked for were complete"),
+            },
+        )
     }
 
     /// Reads on to the end of the body: it must end after exactly `count` events.
     fn ends_after(&mut self, count: usize, patience: Duration) -> Result<(), String> {
-        self.read_until(patience, |p| p.events().count() > count)
+        self.read_until(patience, |p| p.event_count() > count, still_open)
             .map_err(|e| format!("the response should end after {count} events: {e}"))?;
-        let events = self.parsed().events().count();
+        let events = self.parsed.event_count();
         if events != count {
             return Err(format!(
                 "count={count}, but {events} events came: {}",
@@ -882,20 +949,38 @@ impl Stream {
     }
 }
 
+/// What a response read to its end had not done: `2 events came, and no end`.
+fn still_open(parsed: &Parsed) -> String {
+    format!("{} events came, and no end", parsed.event_count())
+}
+
 // ---- The event-stream parser, kept to what the rules need ----
 
-/// A stream's text cut as an `EventSource` parser cuts it (WHATWG HTML §9.2.5).
+/// A stream's text cut as an `EventSource` parser cuts it (WHATWG HTML §9.2.5), as it comes:
+/// `advance` parses what was added since the last call, so a stream read a piece at a time
+/// is parsed once, not once per piece.
 struct Parsed {
-    /// Every whole line, without its line end.
+    /// Every whole line that is not blank, without its line end, in order.
     lines: Vec<String>,
+    /// How many line ends came, blank lines included.
+    line_ends: usize,
     /// Whether every whole line was UTF-8.
     utf8: bool,
     /// The blocks a blank line ended, in order.
     blocks: Vec<Block>,
-    /// The lines since the last blank one: a block not ended yet.
-    open: Vec<String>,
+    /// Which of `blocks` are events, in order.
+    event_blocks: Vec<usize>,
+    /// Where the lines since the last blank one begin in `lines`: a block not ended yet.
+    open_from: usize,
+    /// Whether that block has an event's field (`has_event_fields`), kept as it grows.
+    open_has_event: bool,
     /// How many bytes follow the last line end.
     rest: usize,
+    /// Where the next line begins, where the block being read begins (its bytes are kept),
+    /// and where the search for the next line end goes on.
+    start: usize,
+    block_start: usize,
+    scanned: usize,
 }
 
 /// The lines before one blank line, and their bytes.
@@ -905,10 +990,100 @@ struct Block {
 }
 
 impl Parsed {
+    fn new() -> Parsed {
+        Parsed {
+            lines: Vec::new(),
+            line_ends: 0,
+            utf8: true,
+            blocks: Vec::new(),
+            event_blocks: Vec::new(),
+            open_from: 0,
+            open_has_event: false,
+            rest: 0,
+            start: 0,
+            block_start: 0,
+            scanned: 0,
+        }
+    }
+
+    /// Parses `bytes` on from where the last call stopped: `bytes` is what the last call was
+    /// given, and more. A CR last may be the first half of a CR LF, so it ends a line only
+    /// once the body has `ended`.
+    fn advance(&mut self, bytes: &[u8], ended: bool) {
+        while let Some(at) = bytes[self.scanned..]
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+        {
+            let end = self.scanned + at;
+            let next = match (bytes[end], bytes.get(end + 1)) {
+                (b'\r', Some(b'\n')) => end + 2,
+                (b'\r', None) if !ended => {
+                    self.scanned = end;
+                    self.rest = bytes.len() - self.start;
+                    return;
+                }
+                _ => end + 1,
+            };
+            let line = &bytes[self.start..end];
+            self.line_ends += 1;
+            self.utf8 &= std::str::from_utf8(line).is_ok();
+            if line.is_empty() {
+                if self.open_from < self.lines.len() {
+                    let block = Block {
+                        lines: self.lines[self.open_from..].to_vec(),
+                        raw: bytes[self.block_start..next].to_vec(),
+                    };
+                    if self.open_has_event {
+                        self.event_blocks.push(self.blocks.len());
+                    }
+                    self.blocks.push(block);
+                    self.open_from = self.lines.len();
+                }
+                self.block_start = next;
+                self.open_has_event = false;
+            } else {
+                let line = String::from_utf8_lossy(line).into_owned();
+                self.open_has_event |= is_event_field(&line);
+                self.lines.push(line);
+            }
+            (self.start, self.scanned) = (next, next);
+        }
+        self.scanned = bytes.len();
+        self.rest = bytes.len() - self.start;
+    }
+
+    /// Every whole line that is not blank.
+    fn lines(&self) -> impl Iterator<Item = &String> {
+        self.lines.iter()
+    }
+
+    /// The lines of the block not ended yet.
+    fn open(&self) -> &[String] {
+        &self.lines[self.open_from..]
+    }
+
     /// The blocks that make an event: an id, an event or a data line (an id alone counts:
     /// it is one of the stream's ticks).
     fn events(&self) -> impl Iterator<Item = &Block> {
-        self.blocks.iter().filter(|b| b.is_event())
+        self.event_blocks.iter().map(|&i| &self.blocks[i])
+    }
+
+    fn event_count(&self) -> usize {
+        self.event_blocks.len()
+    }
+
+    /// Whether `bytes`, parsed so far, ends at a line end outside any event, as if it ended
+    /// there (a CR last ends its line).
+    fn between_events(&self, bytes: &[u8]) -> bool {
+        match &bytes[self.start..] {
+            [] => !self.open_has_event,
+            // A blank line: it ends whatever block was open.
+            [b'\r'] => true,
+            [line @ .., b'\r'] => {
+                !self.open_has_event && !is_event_field(&String::from_utf8_lossy(line))
+            }
+            _ => false,
+        }
     }
 }
 
@@ -921,6 +1096,11 @@ impl Block {
             .filter(|(n, _)| *n == name)
             .map(|(_, v)| v)
             .collect()
+    }
+
+    /// Whether the block has a field `name`.
+    fn has(&self, name: &str) -> bool {
+        !self.values(name).is_empty()
     }
 
     fn is_event(&self) -> bool {
@@ -953,52 +1133,20 @@ fn field(line: &str) -> Option<(&str, &str)> {
     Some((name, value.strip_prefix(' ').unwrap_or(value)))
 }
 
-fn has_event_fields(lines: &[String]) -> bool {
-    lines
-        .iter()
-        .filter_map(|l| field(l))
-        .any(|(name, _)| matches!(name, "id" | "event" | "data"))
+/// Whether `line` is an `id`, `event` or `data` field: a line of an event.
+fn is_event_field(line: &str) -> bool {
+    field(line).is_some_and(|(name, _)| matches!(name, "id" | "event" | "data"))
 }
 
-/// Cuts `bytes` into lines and blocks. A CR last may be the first half of a CR LF, so it
-/// ends a line only once the body has `ended`.
+fn has_event_fields(lines: &[String]) -> bool {
+    lines.iter().any(|l| is_event_field(l))
+}
+
+/// Cuts `bytes` into lines and blocks, all at once.
+#[cfg(test)]
 fn parse(bytes: &[u8], ended: bool) -> Parsed {
-    let mut parsed = Parsed {
-        lines: Vec::new(),
-        utf8: true,
-        blocks: Vec::new(),
-        open: Vec::new(),
-        rest: 0,
-    };
-    let (mut start, mut block_start) = (0, 0);
-    while let Some(at) = bytes[start..]
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-    {
-        let end = start + at;
-        let next = match (bytes[end], bytes.get(end + 1)) {
-            (b'\r', Some(b'\n')) => end + 2,
-            (b'\r', None) if !ended => break,
-            _ => end + 1,
-        };
-        let line = &bytes[start..end];
-        parsed.utf8 &= std::str::from_utf8(line).is_ok();
-        let line = String::from_utf8_lossy(line).into_owned();
-        if line.is_empty() {
-            if !parsed.open.is_empty() {
-                parsed.blocks.push(Block {
-                    lines: std::mem::take(&mut parsed.open),
-                    raw: bytes[block_start..next].to_vec(),
-                });
-            }
-            block_start = next;
-        } else {
-            parsed.open.push(line.clone());
-        }
-        parsed.lines.push(line);
-        start = next;
-    }
-    parsed.rest = bytes.len() - start;
+    let mut parsed = Parsed::new();
+    parsed.advance(bytes, ended);
     parsed
 }
 
@@ -1016,7 +1164,7 @@ mod tests {
         assert_eq!(parsed.rest, 5, "an unfinished line waits");
         let split = parse(b"id: 1\r", false);
         assert_eq!((split.lines.len(), split.rest), (0, 6), "CR, maybe CR LF");
-        assert_eq!(parse(b"id: 1\r", true).open, ["id: 1"]);
+        assert_eq!(parse(b"id: 1\r", true).open(), ["id: 1"]);
     }
 
     #[test]

@@ -185,6 +185,23 @@ const HANDSHAKE_HEADERS: [(&str, &str); 4] = [
     ("Sec-WebSocket-Key", KEY),
 ];
 
+/// The largest message the checker takes from the server, whole or in fragments: the
+/// client's limit for any body. The largest the checker sends, and so the largest echo it
+/// waits for, is 65,536 bytes; a server that goes on past this is not echoing.
+const MAX_MESSAGE_BYTES: usize = client::MAX_BODY_BYTES;
+
+/// How many frames a failure's transcript shows, both ways. The longest sessions have 8
+/// frames in all (more only with a server that cuts its echoes into many fragments, or
+/// pings), so 24 shows the whole of any session that goes as it should and the start of one
+/// that does not; a server that floods the socket (a ping a frame, forever) must not make
+/// the report as long as the flood, which made one of 166 MB.
+const MAX_TRANSCRIPT_LINES: usize = 24;
+
+/// How many pings from the server one wait answers before it calls them a flood. A server
+/// may ping a client, to keep a connection alive, once in a while; a wait lasts the patience
+/// at most, and no server pings a hundred times in that with a reason.
+const MAX_PINGS_PER_WAIT: usize = 100;
+
 /// A rule checked on WebSockets of its own, after the handshake rules.
 type SessionRule = fn(&Target) -> Result<(), String>;
 
@@ -661,7 +678,10 @@ fn session(
     }
     let mut socket = Socket::new(answer.connection, target.patience);
     let result = talk(&mut socket);
-    let transcript = socket.transcript.join("\n");
+    let mut transcript = socket.transcript.join("\n");
+    if socket.untold > 0 {
+        transcript.push_str(&format!("\n… ({} more frames)", socket.untold));
+    }
     socket.goodbye();
     result.map_err(|why| format!("{why}\nthe frames (> sent, < received):\n{transcript}"))
 }
@@ -721,8 +741,10 @@ struct Socket {
     /// Bytes read and not yet parsed.
     buffer: Vec<u8>,
     patience: Duration,
-    /// One line per frame, both ways, as `--trace` writes them: shown when a rule fails.
+    /// One line per frame, both ways, as `--trace` writes them: shown when a rule fails. The
+    /// first `MAX_TRANSCRIPT_LINES` frames only; `untold` counts the rest.
     transcript: Vec<String>,
+    untold: usize,
     /// A data message whose fragments are arriving: its opcode and its bytes so far.
     partial: Option<(Opcode, Vec<u8>)>,
     close_sent: bool,
@@ -736,6 +758,7 @@ impl Socket {
             connection,
             patience,
             transcript: Vec::new(),
+            untold: 0,
             partial: None,
             close_sent: false,
         }
@@ -774,8 +797,17 @@ impl Socket {
 
     /// Sends `bytes` as they are, noting `line` in the transcript.
     fn send_raw(&mut self, bytes: &[u8], line: &str) -> Result<(), String> {
-        self.transcript.push(format!("> {line}"));
+        self.note(format!("> {line}"));
         self.connection.send(bytes)
+    }
+
+    /// Notes a frame in the transcript, or counts it once the transcript is full.
+    fn note(&mut self, line: String) {
+        if self.transcript.len() < MAX_TRANSCRIPT_LINES {
+            self.transcript.push(line);
+        } else {
+            self.untold += 1;
+        }
     }
 
     /// Reads more bytes before `deadline`: `Ok(0)` when the server closed TCP.
@@ -827,7 +859,7 @@ impl Socket {
                             show(&self.buffer[..used])
                         ));
                     }
-                    if header.payload_len > client::MAX_BODY_BYTES as u64 {
+                    if header.payload_len > MAX_MESSAGE_BYTES as u64 {
                         return Err(format!(
                             "a frame of {} bytes, more than the checker sent: {}",
                             header.payload_len,
@@ -838,7 +870,7 @@ impl Socket {
                     if self.buffer.len() >= end {
                         let payload = self.buffer[used..end].to_vec();
                         let header_bytes: Vec<u8> = self.buffer.drain(..end).take(used).collect();
-                        self.transcript.push(format!(
+                        self.note(format!(
                             "< {}   header {}",
                             frame::describe(&header, &payload),
                             show(&header_bytes)
@@ -865,9 +897,11 @@ impl Socket {
     }
 
     /// The next message, pong or close, within the patience. A ping from the server is
-    /// answered, as a client must, and not returned.
+    /// answered, as a client must, and not returned (`MAX_PINGS_PER_WAIT` of them at most). A
+    /// message longer than `MAX_MESSAGE_BYTES`, in fragments, is an error.
     fn next_event(&mut self) -> Result<Event, String> {
         let deadline = Instant::now() + self.patience;
+        let mut pings = 0;
         loop {
             let Some(frame) = self.frame_before(deadline)? else {
                 return Ok(Event::Gone);
@@ -878,6 +912,13 @@ impl Socket {
             let (opcode, mut data) = match (header.opcode, self.partial.take()) {
                 (Opcode::Ping, partial) => {
                     self.partial = partial;
+                    pings += 1;
+                    if pings > MAX_PINGS_PER_WAIT {
+                        return Err(format!(
+                            "the server sent over {MAX_PINGS_PER_WAIT} pings while the \
+                             checker waited for one answer: a flood, not a keepalive"
+                        ));
+                    }
                     self.send(FIN | Opcode::Pong as u8, &payload)?;
                     continue;
                 }
@@ -888,6 +929,14 @@ impl Socket {
                 (Opcode::Close, _) => return Ok(Event::Close(payload)),
                 (Opcode::Text | Opcode::Binary, None) => (header.opcode, payload),
                 (Opcode::Continuation, Some((opcode, mut data))) => {
+                    if data.len() + payload.len() > MAX_MESSAGE_BYTES {
+                        return Err(format!(
+                            "a message in fragments grew over {MAX_MESSAGE_BYTES} bytes, more \
+                             than the checker ever sent: {} so far, then {} more",
+                            data.len(),
+                            payload.len()
+                        ));
+                    }
                     data.extend_from_slice(&payload);
                     (opcode, data)
                 }

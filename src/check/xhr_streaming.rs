@@ -5,9 +5,12 @@
 //!
 //! The checker reads the stream piece by piece (`Connection::next_piece`: one chunk's data at
 //! a time) and notes when each arrived, so "one line per write, a tick apart" is seen from
-//! outside. It asks for three lines, not the chapter's default ten: at the chapter's pace of
-//! 2 s that is a stream of 4 s, and the chapter says the stream ends after `count` lines, so
-//! the check can wait for the end instead of cutting it.
+//! outside. "When" is two moments, so that a checker the machine descheduled for a while
+//! cannot fail a correct server: the piece came after the last moment the socket was seen
+//! empty, and by the moment it was read (`Arrival`, `over_time`). It asks for three lines,
+//! not the chapter's default ten: at the chapter's pace of 2 s that is a stream of 4 s, and
+//! the chapter says the stream ends after `count` lines, so the check can wait for the end
+//! instead of cutting it.
 //!
 //! Chapter 06's forever frame is the same kind of stream with another body, so
 //! `iframe_streaming.rs` uses the helpers here (`read_stream`, `over_time`, the HEAD, 405 and
@@ -17,7 +20,7 @@ use std::io::{ErrorKind, Read};
 use std::time::{Duration, Instant};
 
 use super::client::{self, Connection, Head, Url};
-use super::{Report, Rule, Target, Technique, show};
+use super::{LOOK, Report, Rule, Target, Technique, show, wait_for_bytes};
 
 pub static TECHNIQUE: Technique = Technique {
     name: "xhr-streaming",
@@ -120,10 +123,15 @@ static BAD_OPTIONS: Rule = Rule {
 pub(super) const COUNT: usize = 3;
 /// The padding the check asks for: Chromium's sniffing threshold (`kMaxBytesToSniff`).
 const PAD: usize = 1024;
-/// The shortest time between two pieces that still counts as "a tick later". The chapter's
-/// tick is 2 s; a quarter of it leaves room for a busy machine, while a server that buffers
-/// its pieces and writes them together shows gaps of a few milliseconds.
+/// The shortest time between two pieces that still counts as "a tick later": the exercise's
+/// tick is at least 0.5 s (the chapter's is 2 s), while a server that buffers its pieces and
+/// writes them together shows gaps of a few milliseconds. A busy machine needs no margin here:
+/// each gap is measured as the most it can have been (`over_time`), which a late checker only
+/// lengthens.
 pub(super) const MIN_GAP: Duration = Duration::from_millis(500);
+/// How many chunks a failure lists (`Stream::chunks_shown`): enough to see the pattern of a
+/// stream that was asked for three lines, and a bound on a report about one that never ends.
+const MAX_CHUNKS_SHOWN: usize = 8;
 /// The most of one stream the checker reads: three lines, or 1 KiB of padding and one line,
 /// are far less.
 const MAX_STREAM_BYTES: usize = 64 * 1024;
@@ -194,7 +202,7 @@ fn stream_rules(target: &Target, report: &mut Report) {
     } else {
         report.record(&NUMBERS, numbers(&lines, &unfinished));
     }
-    let times: Vec<Instant> = lines.iter().map(|(_, at)| *at).collect();
+    let times: Vec<Arrival> = lines.iter().map(|(_, arrived)| *arrived).collect();
     match over_time(stream.sent, &times, "line") {
         Some(verdict) => report.record(&OVER_TIME, verdict),
         None => report.skip(&OVER_TIME, "fewer than two lines came: no gap to measure"),
@@ -219,7 +227,7 @@ fn line_per_chunk(stream: &Stream) -> Result<(), String> {
 }
 
 /// Every line is `0` to `9999` without a leading zero, then `\n` alone.
-fn numbers(lines: &[(Vec<u8>, Instant)], unfinished: &[u8]) -> Result<(), String> {
+fn numbers(lines: &[(Vec<u8>, Arrival)], unfinished: &[u8]) -> Result<(), String> {
     for (line, _) in lines {
         if !is_number_line(line) {
             return Err(format!(
@@ -351,11 +359,25 @@ pub(super) fn http_1_0_head(head: &Head) -> Result<(), String> {
     Ok(())
 }
 
+/// When something arrived, as a checker can know it: after one moment and by another.
+///
+/// The moment a read returns is only the later bound: the bytes may have waited in the socket
+/// while the checker was descheduled. The earlier bound is the start of the last look that
+/// found the socket empty before them (`wait_for_bytes`), which no delay can make wrong. A gap
+/// between two arrivals is then at most the later one's `by` less the earlier one's `after`,
+/// and a late checker only makes that longer: judged by it, a stream is failed only when
+/// even the longest its gaps can have been is too short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Arrival {
+    pub after: Instant,
+    pub by: Instant,
+}
+
 /// One piece of a stream's body: a chunk's data (or what one read returned, when the body
 /// is not chunked), and when it arrived.
 pub(super) struct Piece {
     pub bytes: Vec<u8>,
-    pub at: Instant,
+    pub arrived: Arrival,
 }
 
 /// A stream read until it ended, went wrong, or gave the checker enough.
@@ -387,16 +409,29 @@ impl Stream {
         show(&all)
     }
 
-    /// Each piece, shown, in order: `"4821\n", "77\n"`.
+    /// The first pieces, shown, in order: `"4821\n", "77\n"`, and how many there were when
+    /// that is not all of them.
     pub fn chunks_shown(&self) -> String {
-        let shown: Vec<String> = self.pieces.iter().map(|p| show(&p.bytes)).collect();
-        shown.join(", ")
+        let shown: Vec<String> = self
+            .pieces
+            .iter()
+            .take(MAX_CHUNKS_SHOWN)
+            .map(|p| show(&p.bytes))
+            .collect();
+        let mut shown = shown.join(", ");
+        if self.pieces.len() > MAX_CHUNKS_SHOWN {
+            shown.push_str(&format!(", … ({} chunks in all)", self.pieces.len()));
+        }
+        shown
     }
 }
 
 /// Sends `request` to `url` on a connection of its own and reads the answer piece by piece,
 /// each within the patience, until the body ends or `enough` says so; an error only when no
-/// head came.
+/// head came. Each piece comes with when it arrived (`Arrival`): before it looks at the socket
+/// for more, the checker takes every piece already whole in the client's buffer (a deadline
+/// already past reads nothing), so a look that finds the socket empty means the next piece is
+/// still to come.
 pub(super) fn read_stream(
     url: &Url,
     patience: Duration,
@@ -409,6 +444,9 @@ pub(super) fn read_stream(
     let head = connection.read_head(false)?;
     let mut pieces = Vec::new();
     let mut body = Vec::new();
+    // Nothing of the body had come when the request left.
+    let mut quiet = sent;
+    let mut waiting_since = Instant::now();
     let end = loop {
         if enough(&body) {
             break Ok(false);
@@ -416,19 +454,29 @@ pub(super) fn read_stream(
         if body.len() > MAX_STREAM_BYTES {
             break Err(format!("over {MAX_STREAM_BYTES} bytes and still going"));
         }
-        match connection.next_piece(Instant::now() + patience) {
+        let next = match connection.next_piece(Instant::now()) {
+            Err(why) if client::is_waited(&why) => {
+                if !wait_for_bytes(connection.stream(), waiting_since + patience, &mut quiet) {
+                    break Err(format!("nothing more came within {patience:?}"));
+                }
+                connection.next_piece(Instant::now() + LOOK)
+            }
+            next => next,
+        };
+        match next {
             Ok(Some(bytes)) if bytes.is_empty() => {}
             Ok(Some(bytes)) => {
                 body.extend_from_slice(&bytes);
+                let by = Instant::now();
                 pieces.push(Piece {
                     bytes,
-                    at: Instant::now(),
+                    arrived: Arrival { after: quiet, by },
                 });
+                waiting_since = by;
             }
             Ok(None) => break Ok(true),
-            Err(why) if client::is_waited(&why) => {
-                break Err(format!("nothing more came within {patience:?}"));
-            }
+            // Part of a piece, the rest still to come: look again.
+            Err(why) if client::is_waited(&why) => {}
             Err(why) => break Err(why),
         }
     };
@@ -446,16 +494,16 @@ fn lines_in(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
-/// The body's lines, each with the time its line feed arrived, and what came after the
-/// last line feed.
-fn lines_with_times(pieces: &[Piece]) -> (Vec<(Vec<u8>, Instant)>, Vec<u8>) {
+/// The body's lines, each with when its line feed arrived, and what came after the last
+/// line feed.
+fn lines_with_times(pieces: &[Piece]) -> (Vec<(Vec<u8>, Arrival)>, Vec<u8>) {
     let mut lines = Vec::new();
     let mut line = Vec::new();
     for piece in pieces {
         for &byte in &piece.bytes {
             line.push(byte);
             if byte == b'\n' {
-                lines.push((std::mem::take(&mut line), piece.at));
+                lines.push((std::mem::take(&mut line), piece.arrived));
             }
         }
     }
@@ -467,44 +515,54 @@ fn lines_with_times(pieces: &[Piece]) -> (Vec<(Vec<u8>, Instant)>, Vec<u8>) {
 /// pace, so that a slow machine does not fail it: the first must come in less than half
 /// the shortest gap between the others (a server that waits a tick before its first piece
 /// shows the two about equal). `None` with fewer than two pieces.
+///
+/// Every measure here is the one a late checker cannot shorten (`Arrival`): a gap is at most
+/// the later piece's `by` less the earlier one's `after`, and the first piece came at least
+/// its `after` less the sending. A stream fails only when even the longest its gaps can have
+/// been is under `MIN_GAP`, or the first piece was surely later than half of that.
 pub(super) fn over_time(
     sent: Instant,
-    times: &[Instant],
+    times: &[Arrival],
     what: &str,
 ) -> Option<Result<(), String>> {
-    let (&first, _) = times.split_first()?;
-    let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
-    let (shortest_at, &shortest) = gaps.iter().enumerate().min_by_key(|(_, gap)| **gap)?;
+    let (first, _) = times.split_first()?;
+    let (shortest_at, most) = times
+        .windows(2)
+        .map(|w| w[1].by.saturating_duration_since(w[0].after))
+        .enumerate()
+        .min_by_key(|(_, most)| *most)?;
     let ms = |d: Duration| d.as_millis();
-    if shortest < MIN_GAP {
+    if most < MIN_GAP {
+        let (earlier, later) = (times[shortest_at], times[shortest_at + 1]);
         return Some(Err(format!(
-            "{what} {} came {} ms after {what} {}: written together, not a tick apart (the \
-             check wants at least {} ms); the {what}s came at {}",
-            shortest_at + 2,
-            ms(shortest),
+            "{what}s {} and {} came {} ms apart (at most {} ms), under the {} ms the check \
+             needs (the exercise's tick is at least 0.5 s); the {what}s came at {}",
             shortest_at + 1,
+            shortest_at + 2,
+            ms(later.by.saturating_duration_since(earlier.by)),
+            ms(most),
             ms(MIN_GAP),
             arrivals(sent, times)
         )));
     }
-    let first_after = first - sent;
-    if first_after * 2 > shortest {
+    let first_after = first.after.saturating_duration_since(sent);
+    if first_after * 2 > most {
         return Some(Err(format!(
-            "the first {what} came {} ms after the request, the later ones {} ms apart: the \
-             first should come at once, not a tick late; the {what}s came at {}",
+            "the first {what} came at least {} ms after the request, the later ones at most {} \
+             ms apart: the first should come at once, not a tick late; the {what}s came at {}",
             ms(first_after),
-            ms(shortest),
+            ms(most),
             arrivals(sent, times)
         )));
     }
     Some(Ok(()))
 }
 
-/// `+3 ms, +2004 ms, +4007 ms`: when each piece came, after the request.
-fn arrivals(sent: Instant, times: &[Instant]) -> String {
+/// `+3 ms, +2004 ms, +4007 ms`: when each piece was read, after the request.
+fn arrivals(sent: Instant, times: &[Arrival]) -> String {
     let times: Vec<String> = times
         .iter()
-        .map(|at| format!("+{} ms", (*at - sent).as_millis()))
+        .map(|at| format!("+{} ms", at.by.saturating_duration_since(sent).as_millis()))
         .collect();
     times.join(", ")
 }
@@ -679,20 +737,62 @@ mod tests {
     fn pace() {
         let sent = Instant::now();
         let at = |ms| sent + Duration::from_millis(ms);
-        assert_eq!(over_time(sent, &[at(1)], "line"), None);
+        // Read as they came: the socket seen empty until just before each.
+        let prompt = |ms: &[u64]| -> Vec<Arrival> {
+            ms.iter()
+                .map(|&ms| Arrival {
+                    after: at(ms.saturating_sub(9)),
+                    by: at(ms),
+                })
+                .collect()
+        };
+        assert_eq!(over_time(sent, &prompt(&[1]), "line"), None);
         assert_eq!(
-            over_time(sent, &[at(2), at(2002), at(4003)], "line"),
+            over_time(sent, &prompt(&[2, 2002, 4003]), "line"),
+            Some(Ok(()))
+        );
+        // The exercise's shortest tick.
+        assert_eq!(
+            over_time(sent, &prompt(&[2, 502, 1002]), "line"),
             Some(Ok(()))
         );
         // All together, at the end: a buffered body.
         assert!(matches!(
-            over_time(sent, &[at(4000), at(4001), at(4001)], "line"),
+            over_time(sent, &prompt(&[4000, 4001, 4001]), "line"),
             Some(Err(_))
         ));
         // The article's server: a tick before the first.
         assert!(matches!(
-            over_time(sent, &[at(2000), at(4000), at(6000)], "line"),
+            over_time(sent, &prompt(&[2000, 4000, 6000]), "line"),
             Some(Err(_))
         ));
+        // A tick of 199 ms: said in those words.
+        let fast = over_time(sent, &prompt(&[2, 201, 400]), "line");
+        let Some(Err(why)) = fast else {
+            panic!("{fast:?}")
+        };
+        assert!(
+            why.starts_with("lines 1 and 2 came 199 ms apart (at most 201 ms), under the 500 ms"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_late_checker_cannot_fail_a_paced_stream() {
+        let sent = Instant::now();
+        let at = |ms| sent + Duration::from_millis(ms);
+        let arrival = |after, by| Arrival {
+            after: at(after),
+            by: at(by),
+        };
+        // Lines at +2, +2002 and +4003; the checker, descheduled from +1900 to +4100, reads
+        // the last two together: 0 ms apart as read, but the socket was last seen empty at
+        // +1890, so the gap can have been 2210 ms.
+        let late = [arrival(0, 2), arrival(1890, 4100), arrival(1890, 4100)];
+        assert_eq!(over_time(sent, &late, "line"), Some(Ok(())));
+        // Descheduled right after sending, until +2100: the first two read together, never
+        // a look that found the socket empty. Nothing says the first was late.
+        let late = [arrival(0, 2100), arrival(0, 2100), arrival(3995, 4003)];
+        assert_eq!(over_time(sent, &late, "line"), Some(Ok(())));
     }
 }

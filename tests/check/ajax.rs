@@ -47,6 +47,9 @@ enum Break {
     NotModified,
     WeakMatch,
     NoMatch,
+    /// Not a break of its own: large-paced's, the body held back for `ms` and then sent
+    /// with the head, at once.
+    HeldBack,
 }
 
 /// The rule each break should fail, alone.
@@ -432,13 +435,16 @@ fn large(request: &Request, stream: &TcpStream, broken: Break) {
         _ => LINE,
     };
     let body: Vec<u8> = line.iter().copied().cycle().take(bytes).collect();
-    write(
-        stream,
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {bytes}\r\n\
-             Connection: close\r\n\r\n"
-        ),
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {bytes}\r\n\
+         Connection: close\r\n\r\n"
     );
+    if broken == Break::HeldBack {
+        thread::sleep(Duration::from_millis(ms));
+        write(stream, [head.as_bytes(), &body].concat());
+        return;
+    }
+    write(stream, head);
     // 20 pieces, a twentieth of the time between two.
     let pause = match broken {
         Break::LargePaced => Duration::ZERO,
@@ -507,4 +513,10 @@ fn each_rule_fails_alone_when_broken() {
     harness::assert_each_rule_fails_alone(TECHNIQUE, &BREAKS, |broken| {
         harness::serve(server(broken)).url("/ajax")
     });
+}
+
+#[test]
+fn a_body_held_back_and_sent_with_its_head_is_not_paced() {
+    let server = harness::serve(server(Break::HeldBack));
+    harness::assert_only_fails(TECHNIQUE, &server.url("/ajax"), "ajax.large-paced");
 }

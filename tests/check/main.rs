@@ -12,6 +12,7 @@
 mod support;
 
 mod harness;
+mod hostile;
 mod learners;
 
 mod ajax;

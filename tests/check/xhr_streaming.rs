@@ -32,7 +32,12 @@ enum Break {
     Head,
     GetOnly,
     BadOptions,
+    /// Not a break of its own: over-time's, with a tick under the exercise's half second.
+    FastTick,
 }
+
+/// `Break::FastTick`'s tick: the one `--tick-ms 200` gives webwire, less a millisecond.
+const FAST_TICK: Duration = Duration::from_millis(199);
 
 /// The rule each break should fail, alone.
 const BREAKS: [(Break, &str); 13] = [
@@ -131,7 +136,11 @@ fn server(broken: Break) -> impl Fn(Request, TcpStream) + Send + Sync + 'static 
         }
         for (n, line) in lines.iter().enumerate() {
             if n > 0 && broken != Break::OverTime {
-                thread::sleep(TICK);
+                thread::sleep(if broken == Break::FastTick {
+                    FAST_TICK
+                } else {
+                    TICK
+                });
             }
             let sent = match broken {
                 Break::LinePerChunk => send(&line.as_bytes()[..1]) && send(&line.as_bytes()[1..]),
@@ -193,4 +202,24 @@ fn each_rule_fails_alone_when_broken() {
     harness::assert_each_rule_fails_alone(TECHNIQUE, &BREAKS, |broken| {
         harness::serve(server(broken)).url("/stream")
     });
+}
+
+#[test]
+fn a_tick_under_half_a_second_is_named_as_such() {
+    let server = harness::serve(server(Break::FastTick));
+    let outcomes = harness::check(TECHNIQUE, &server.url("/stream"));
+    let over_time = outcomes
+        .iter()
+        .find(|o| o.rule.id == "xhr-streaming.over-time")
+        .unwrap();
+    let webwire::check::Verdict::Fail(why) = &over_time.verdict else {
+        panic!("{:?}", over_time.verdict);
+    };
+    assert!(
+        why.contains(" ms apart (at most ")
+            && why.contains(
+                "under the 500 ms the check needs (the exercise's tick is at least 0.5 s)"
+            ),
+        "{why}"
+    );
 }
