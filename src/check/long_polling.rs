@@ -20,6 +20,7 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::client::{self, Connection, Exchange};
+use super::json_reader::{Json, read_json};
 use super::polling::{head_without_body, is_whole_number};
 use super::{Report, Rule, Target, Technique, show};
 
@@ -832,7 +833,7 @@ fn event_of(value: &Json) -> Result<Event, String> {
         _ => None,
     };
     let id = whole("id").ok_or("an event without a whole-number \"id\"")?;
-    let Some(Json::Text(text)) = field("text") else {
+    let Some(Json::String(text)) = field("text") else {
         return Err("an event without a string \"text\"".into());
     };
     Ok(Event {
@@ -868,196 +869,14 @@ fn nonce() -> String {
 
 // ---- JSON, read -------------------------------------------------------------------------------
 //
-// `crate::json` writes JSON; the check must read what a server in any language wrote: any
-// spacing, any order of keys, any escapes (`\u003c`, `\ud83d\ude00`). A small reader, kept
-// here, is enough. Numbers are kept as written: an id is checked as digits, never as a float.
+// The answers are read with the checker's JSON reader (`json_reader.rs`): what a server in any
+// language wrote, any spacing, any order of keys, any escapes. Numbers are kept as written: an
+// id is checked as digits, never as a float.
 
-/// A JSON value.
-#[derive(Debug, Clone, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Number(String),
-    Text(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
-}
-
-/// Arrays and objects nest at most this deep: an answer is a list of flat events.
-const MAX_DEPTH: usize = 16;
-
+/// `bytes` as one JSON value; bytes that are not UTF-8 are not JSON either (RFC 8259 §8.1).
 fn parse(bytes: &[u8]) -> Result<Json, String> {
-    let mut reader = Reader { bytes, at: 0 };
-    let value = reader.value(0)?;
-    reader.space();
-    if reader.at != bytes.len() {
-        return Err(format!(
-            "not JSON: more after the value at byte {}",
-            reader.at
-        ));
-    }
-    Ok(value)
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn space(&mut self) {
-        while matches!(self.bytes.get(self.at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.at += 1;
-        }
-    }
-
-    fn eat(&mut self, byte: u8) -> bool {
-        self.space();
-        let found = self.bytes.get(self.at) == Some(&byte);
-        if found {
-            self.at += 1;
-        }
-        found
-    }
-
-    fn error(&self, what: &str) -> String {
-        format!("not JSON: {what} at byte {}", self.at)
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Json, String> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("nested too deeply"));
-        }
-        self.space();
-        let (open, close) = match self.bytes.get(self.at) {
-            Some(b'[') => (b'[', b']'),
-            Some(b'{') => (b'{', b'}'),
-            Some(b'"') => return self.string().map(Json::Text),
-            Some(b'-' | b'0'..=b'9') => return Ok(self.number()),
-            _ => {
-                for (word, value) in [
-                    ("true", Json::Bool(true)),
-                    ("false", Json::Bool(false)),
-                    ("null", Json::Null),
-                ] {
-                    if self.bytes[self.at..].starts_with(word.as_bytes()) {
-                        self.at += word.len();
-                        return Ok(value);
-                    }
-                }
-                return Err(self.error("no value"));
-            }
-        };
-        self.at += 1;
-        let mut items = Vec::new();
-        let mut fields = Vec::new();
-        if !self.eat(close) {
-            loop {
-                if open == b'{' {
-                    self.space();
-                    let name = self.string()?;
-                    if !self.eat(b':') {
-                        return Err(self.error("no ':' after a name"));
-                    }
-                    fields.push((name, self.value(depth + 1)?));
-                } else {
-                    items.push(self.value(depth + 1)?);
-                }
-                if self.eat(close) {
-                    break;
-                }
-                if !self.eat(b',') {
-                    return Err(self.error("no ',' between two values"));
-                }
-            }
-        }
-        Ok(if open == b'{' {
-            Json::Object(fields)
-        } else {
-            Json::Array(items)
-        })
-    }
-
-    fn number(&mut self) -> Json {
-        let start = self.at;
-        while matches!(
-            self.bytes.get(self.at),
-            Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-        ) {
-            self.at += 1;
-        }
-        Json::Number(String::from_utf8_lossy(&self.bytes[start..self.at]).into_owned())
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        if self.bytes.get(self.at) != Some(&b'"') {
-            return Err(self.error("no string"));
-        }
-        self.at += 1;
-        let mut out = Vec::new();
-        loop {
-            let Some(&byte) = self.bytes.get(self.at) else {
-                return Err(self.error("a string that never ends"));
-            };
-            self.at += 1;
-            match byte {
-                b'"' => break,
-                b'\\' => {
-                    let Some(&escape) = self.bytes.get(self.at) else {
-                        return Err(self.error("a string that never ends"));
-                    };
-                    self.at += 1;
-                    let c = match escape {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => self.unicode()?,
-                        _ => return Err(self.error("an unknown escape")),
-                    };
-                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-                }
-                0x00..=0x1f => return Err(self.error("a control character in a string")),
-                _ => out.push(byte),
-            }
-        }
-        String::from_utf8(out).map_err(|_| self.error("a string that is not UTF-8"))
-    }
-
-    /// After `\u`: four hex digits, or a surrogate pair `\ud83d\ude00` (RFC 8259 §7).
-    fn unicode(&mut self) -> Result<char, String> {
-        let first = self.hex4()?;
-        let code = if (0xD800..0xDC00).contains(&first) {
-            if self.bytes.get(self.at..self.at + 2) != Some(b"\\u") {
-                return Err(self.error("half a surrogate pair"));
-            }
-            self.at += 2;
-            let second = self.hex4()?;
-            if !(0xDC00..0xE000).contains(&second) {
-                return Err(self.error("half a surrogate pair"));
-            }
-            0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
-        } else {
-            first
-        };
-        char::from_u32(code).ok_or_else(|| self.error("half a surrogate pair"))
-    }
-
-    fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self
-            .bytes
-            .get(self.at..self.at + 4)
-            .filter(|d| d.iter().all(u8::is_ascii_hexdigit))
-            .ok_or_else(|| self.error("\\u without four hex digits"))?;
-        let value = u32::from_str_radix(&String::from_utf8_lossy(digits), 16)
-            .map_err(|_| self.error("\\u without four hex digits"))?;
-        self.at += 4;
-        Ok(value)
-    }
+    let text = std::str::from_utf8(bytes).map_err(|_| "not JSON: not UTF-8".to_string())?;
+    read_json(text)
 }
 
 #[cfg(test)]
