@@ -19,7 +19,7 @@ webwire — every classic way a browser and a server talk, by hand on std::net
 USAGE:
     webwire [DEMO] [OPTIONS]
 
-    webwire check <TECHNIQUE> <URL> [--json]
+    webwire check <TECHNIQUE> <URL> [--json] [--patience SECONDS]
 
     With no DEMO, every demo is served; with one, only that demo (and an index listing it).
     `check` runs a chapter's rules against any server, yours or this one (check --help).
@@ -174,19 +174,12 @@ pub enum Command {
     Serve(Box<Config>),
     List,
     Help,
-    /// `webwire check …`: run a chapter's rules against a server (`check/`).
-    Check(crate::check::Invocation),
 }
 
 /// Reads the arguments after the program name. The error is one line for the user.
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut config = Config::default();
-    let mut args = args.into_iter().peekable();
-    // `check` is a subcommand with its own words, not a demo.
-    if args.peek().map(String::as_str) == Some("check") {
-        args.next();
-        return crate::check::parse_args(args).map(Command::Check);
-    }
+    let mut args = args.into_iter();
     // Whether --port or --bind was given, which --listen-on-stdin cannot honour.
     let mut address_given = None;
     while let Some(arg) = args.next() {

@@ -4,15 +4,14 @@
 //! port 0 and short timeouts. The modules, in layers: each uses only those below it
 //! (`docs/01-http-by-hand.md`, "How the code is laid out", draws the map).
 //!
-//! - `check` — beside `main.rs`, at the top: `webwire check`, a client that runs a chapter's
-//!   rules against any server; nothing in the server uses it
+//! - `check`, `scenarios` — beside `main.rs`, at the top: `webwire check`, a client that runs
+//!   a chapter's rules against any server; `check --client`, scripted scenes a client under
+//!   test must survive, served by the server below; nothing in the server uses either
 //! - `demos` — one module per technique; each declares its routes, pages, limits and state
 //! - `pages` — the browser pages and the chapters compiled in, with ETags
 //! - `server` — listening, one connection's loop, writing replies, log and trace lines
 //! - `handler`, `router` — the API a demo is written against (`Reply`, `Context`); matching
 //!   (method, path) to a handler, and 404, 405, 501
-//! - `scenarios` — `webwire check --client`: scripted scenes a client under test must survive,
-//!   and verdicts on what it did
 //! - `faults`, `inspector` — network faults played on a connection's bytes; a browser's own
 //!   connections shown to it, byte by byte
 //! - `hub`, `held` — the numbered event log that held requests wait on; places for them

@@ -6,7 +6,20 @@ use std::process::ExitCode;
 use webwire::config::{self, Command};
 
 fn main() -> ExitCode {
-    let config = match config::parse_args(std::env::args().skip(1)) {
+    let mut args = std::env::args().skip(1).peekable();
+    // `check` is a subcommand with words of its own, not a demo: the client sits beside this
+    // file, at the top, and the server's command line (`config`) knows nothing of it.
+    if args.peek().map(String::as_str) == Some("check") {
+        args.next();
+        return match webwire::check::parse_args(args) {
+            Ok(invocation) => check(invocation),
+            Err(message) => {
+                eprintln!("webwire: {message} (see --help)");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let config = match config::parse_args(args) {
         Ok(Command::Serve(config)) => *config,
         Ok(Command::Help) => {
             print!("{}", config::HELP);
@@ -18,7 +31,6 @@ fn main() -> ExitCode {
             }
             return ExitCode::SUCCESS;
         }
-        Ok(Command::Check(invocation)) => return check(invocation),
         Err(message) => {
             eprintln!("webwire: {message} (see --help)");
             return ExitCode::from(2);

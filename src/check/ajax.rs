@@ -882,8 +882,8 @@ fn spread(sent: Instant, quiet: Instant, last_byte_by: Instant) -> Result<(), St
     let ms = |at: Instant| at.saturating_duration_since(sent).as_millis();
     Err(format!(
         "the head and the last byte came at most {} ms apart (the head after {} ms, the last \
-         byte by {} ms, from the request); spread over {PACED_MS} ms, the last byte comes {} \
-         ms after the head at the earliest",
+         byte by {} ms, from the request); spread over {PACED_MS} ms, the last byte should \
+         come at least {} ms after the head",
         most.as_millis(),
         ms(quiet),
         ms(last_byte_by),

@@ -80,7 +80,7 @@ static SCRIPT_PER_CHUNK: Rule = Rule {
 static CALLS: Rule = Rule {
     id: "iframe-streaming.calls",
     says: "each value is exactly <script>parent.process(\"N\")</script> and a line feed, N a \
-           number below 10000 written as a JSON string with no raw <",
+           number below 10000 (no leading zero) written as a JSON string with no raw <",
     section: STREAM,
 };
 static OVER_TIME: Rule = Rule {

@@ -5,7 +5,7 @@
 //! The server's own `crate::json` only writes and validates; the checker keeps its own reader
 //! anyway, so as not to share the server's mistakes.
 
-// `image-ping` read their JSON answers with it too.
+// ajax, long-polling, cors, jsonp and image-ping read their JSON answers with it.
 
 /// A JSON value (RFC 8259). Numbers stay as written; the rules only need whole ones.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,8 +8,8 @@
 //!
 //! This is a *client*, written by hand on `std::net` like the server: `client.rs` speaks
 //! HTTP/1.1 and keeps every byte it read, so a failure can show them. It sits beside `main.rs`
-//! at the top of the layers: it uses the codecs below it (the WebSocket frame codec, JSON),
-//! and nothing in the server uses it.
+//! at the top of the layers: it uses what lies below it (the WebSocket frame codec, the
+//! defaults in `config`, and `scenarios` for `--client`), and nothing in the server uses it.
 //!
 //! A rule's id is `<technique>.<name>`, stable, listed in `docs/reference.md`. Its verdict is
 //! pass, fail, or skip: skipped when a rule it stands on failed first (a stream that never
@@ -325,7 +325,8 @@ One line per rule: pass, FAIL or skip, the rule's id and words, and the chapter 
 states it; under a failure, the bytes that broke it. --json prints one JSON object instead.
 --patience is how long to wait for something that should come (default 10 s).
 
-exit status: 0 when every rule passed, 1 when one failed or was skipped, 2 for a usage mistake.
+exit status: 0 when every rule passed, 1 when one failed or was skipped (with --client: when
+the server cannot start), 2 for a usage mistake.
 
 --client turns the roles round, for whoever writes an EventSource or WebSocket client: webwire
 serves scripted scenarios (a stream cut mid-event, an id with no data, a retry that changes, a
@@ -447,7 +448,8 @@ fn parse_client_args(args: Vec<String>) -> Result<Invocation, String> {
     })
 }
 
-/// Bytes for a person: printable ASCII as it is, CR and LF as `\r` and `\n`, anything else as
+/// Bytes for a person: printable ASCII as it is (but `\\` and `"`, escaped), CR, LF and tab as
+/// `\r`, `\n` and `\t`, anything else as
 /// `\xNN`, cut after `MAX_SHOWN_BYTES` with a note of how much more there was.
 pub fn show(bytes: &[u8]) -> String {
     let mut out = String::new();

@@ -93,7 +93,7 @@ static RETRY: Rule = Rule {
 };
 static IDS: Rule = Rule {
     id: "sse.ids",
-    says: "every event has an id, a whole number; with no Last-Event-ID the first is 1, and each is one more than the one before",
+    says: "every event has an id, a whole number with no leading zero; with no Last-Event-ID the first is 1, and each is one more than the one before",
     section: THE_EVENTS,
 };
 static COUNT: Rule = Rule {

@@ -76,7 +76,7 @@ static LINE_PER_CHUNK: Rule = Rule {
 };
 static NUMBERS: Rule = Rule {
     id: "xhr-streaming.numbers",
-    says: "each line is a number below 10000 in plain digits, ended by one line feed",
+    says: "each line is a number below 10000 in plain digits, no leading zero, ended by one line feed",
     section: STREAM,
 };
 static OVER_TIME: Rule = Rule {
